@@ -1,0 +1,87 @@
+//! What can go wrong, as typed values: invalid fields, refused requests and
+//! failed calls. None of these change the state of the membership: a request
+//! that is refused is answered and forgotten.
+
+use std::fmt;
+
+use thiserror::Error;
+
+/// A field that failed validation; no state was changed because of it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("invalid {field}: {reason}")]
+pub struct InvalidField {
+    /// The field's name as the wire spells it.
+    pub field: &'static str,
+    /// What was wrong with it.
+    pub reason: String,
+}
+
+impl InvalidField {
+    /// A new validation error.
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        InvalidField {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Why this peer refused a membership request. The request changed nothing;
+/// the HTTP edge turns each kind into a status code and a JSON body.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The request had no `x-peercloud-id` header.
+    #[error("missing x-peercloud-id header")]
+    MissingSender,
+    /// The sender is not a member of this peer's cloud.
+    #[error("unknown sender id {0}")]
+    UnknownSender(String),
+    /// A joiner asked for an id that a member (or this peer) already has.
+    #[error("id {0} is already in use")]
+    IdInUse(String),
+    /// The joiner did not answer its `/status` check in time.
+    #[error("the joiner did not answer its status check in time")]
+    CheckTimedOut,
+    /// The joiner's `/status` check failed.
+    #[error("the joiner's status check failed: {0}")]
+    CheckFailed(String),
+    /// This peer is leaving the cloud and takes no new members.
+    #[error("this peer is leaving the cloud")]
+    ShuttingDown,
+}
+
+/// Why a call to another peer failed, as the driver reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No reply within the call's timeout.
+    #[error("timed out")]
+    Timeout,
+    /// The peer could not be reached (connection refused, reset, no route).
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// The peer answered with a status other than 2xx.
+    #[error("refused with status {status}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The body, for logs.
+        body: String,
+    },
+    /// The peer answered 2xx with a body that is not the expected reply.
+    #[error("invalid reply: {0}")]
+    InvalidReply(String),
+}
+
+/// The id was not the one expected, shown in logs.
+pub(crate) struct Mismatch<'a>(pub(crate) Option<&'a str>);
+
+impl fmt::Display for Mismatch<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(id) => write!(f, "it answered with id {id}"),
+            None => f.write_str("it answered without an id"),
+        }
+    }
+}

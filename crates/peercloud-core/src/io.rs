@@ -1,0 +1,140 @@
+//! What goes in and out of the state machine: requests and replies in,
+//! actions (calls to make, replies to give) and events out.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::error::{CallError, Refusal};
+use crate::id::PeerId;
+use crate::member::{Address, Member};
+use crate::wire::{Ack, JoinReply, JoinRequest, LeftRequest, PeerInfo, StatusReply};
+
+/// Names one outgoing call, so its result can be handed back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CallId(pub u64);
+
+/// Names one incoming request, so its reply can be matched to it. The driver
+/// picks these; the core hands them back in [`Action::Reply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReplyToken(pub u64);
+
+/// A membership request, incoming or outgoing. (`/message` is not here: it
+/// carries application data and never changes the membership.)
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// `POST /join`.
+    Join(JoinRequest),
+    /// `POST /joined`.
+    Joined(PeerInfo),
+    /// `POST /left`.
+    Left(LeftRequest),
+    /// `POST /status`.
+    Status,
+}
+
+impl Request {
+    /// The endpoint's path.
+    pub fn path(&self) -> &'static str {
+        match self {
+            Request::Join(_) => "/join",
+            Request::Joined(_) => "/joined",
+            Request::Left(_) => "/left",
+            Request::Status => "/status",
+        }
+    }
+}
+
+/// The successful reply to a [`Request`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Response {
+    /// Reply to `/join`.
+    Join(JoinReply),
+    /// Reply to `/joined`.
+    Joined(Ack),
+    /// Reply to `/left`.
+    Left(Ack),
+    /// Reply to `/status`.
+    Status(StatusReply),
+}
+
+/// Who sent an incoming request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The `x-peercloud-id` header, if present and valid.
+    pub sender: Option<PeerId>,
+    /// The address the request came from.
+    pub remote: IpAddr,
+}
+
+/// Something the driver must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send `request` to `to`, give up after `timeout`, and hand the result
+    /// back with `handle_response(call, ..)`. Every call gets exactly one
+    /// result.
+    Call {
+        /// The id to hand back with the result.
+        call: CallId,
+        /// Where to send it.
+        to: Address,
+        /// What to send.
+        request: Request,
+        /// How long to wait for the reply.
+        timeout: Duration,
+    },
+    /// Answer the incoming request named by `token`.
+    Reply {
+        /// The request's token, as given to `handle_request`.
+        token: ReplyToken,
+        /// The reply, or why the request was refused.
+        reply: Result<Response, Refusal>,
+    },
+}
+
+/// The result of a call, as the driver hands it back.
+pub type CallResult = Result<Response, CallError>;
+
+/// How this peer's start ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Start {
+    /// It joined the cloud that `via` belongs to.
+    Joined {
+        /// The seed that accepted it.
+        via: Address,
+        /// How many other members it learned of.
+        peers: usize,
+    },
+    /// No seed accepted it: it is a new cloud of its own.
+    Alone,
+}
+
+/// Why a member is no longer in the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeftReason {
+    /// It said goodbye (`/left` with its own id).
+    Left,
+    /// It failed this peer's checks, or another member reported so.
+    Failed {
+        /// The member that reported the failure, `None` when this peer
+        /// found it itself.
+        detected_by: Option<PeerId>,
+    },
+}
+
+/// Something that happened, for the application to observe.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The start finished: joined a cloud or alone.
+    Started(Start),
+    /// A member was added.
+    PeerJoined(Member),
+    /// A member was removed.
+    PeerLeft {
+        /// The member as it was known.
+        member: Member,
+        /// Why it was removed.
+        reason: LeftReason,
+    },
+    /// The leave finished (or timed out): this peer is no longer a member.
+    Closed,
+}

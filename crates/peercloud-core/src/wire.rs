@@ -1,0 +1,304 @@
+//! The peercloud wire format: one serde struct per message, field names as the
+//! protocol spells them.
+//!
+//! Parsing is lenient where the original node.js peers are (ports as numbers
+//! or numeric strings, missing fields at their defaults, unknown fields
+//! ignored) and strict where input could hurt (ids and hosts are validated, so
+//! nothing that cannot be dialled or told apart ever enters a member list).
+//! Nothing here touches the network.
+
+use serde::{de, Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::id::PeerId;
+use crate::member::{Host, Member};
+
+/// The port a peer is assumed to listen on when it does not say.
+pub const DEFAULT_PORT: u16 = 9338;
+
+/// The header that names the sender of every request.
+pub const ID_HEADER: &str = "x-peercloud-id";
+
+/// The `status` value of a successful `/join` reply.
+pub const STATUS_JOINED: &str = "joined";
+/// The `status` value of a successful `/joined` reply.
+pub const STATUS_ADDED: &str = "added";
+/// The `status` value of a successful `/left` reply.
+pub const STATUS_REMOVED: &str = "removed";
+
+/// Body of `POST /join`: a peer asks to join the cloud.
+///
+/// Every field is optional on the wire; the server fills in defaults.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct JoinRequest {
+    /// The joiner's id; the server generates one when it is missing.
+    #[serde(default, deserialize_with = "optional_id")]
+    pub id: Option<PeerId>,
+    /// The address other peers should use for the joiner; inferred from the
+    /// connection when missing. The original sends `null` here.
+    #[serde(default, deserialize_with = "optional_host")]
+    pub ip: Option<Host>,
+    /// The joiner's port, [`DEFAULT_PORT`] when missing.
+    #[serde(default, deserialize_with = "optional_port")]
+    pub port: Option<u16>,
+    /// The joiner's data, `{}` when missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+/// Body of a `/join` reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JoinReply {
+    /// [`STATUS_JOINED`] on success; anything else is a refusal.
+    pub status: String,
+    /// The joiner's id (the one it sent, or the one generated for it).
+    #[serde(default, deserialize_with = "optional_id")]
+    pub id: Option<PeerId>,
+    /// The joiner's address as the server saw or was told it.
+    #[serde(default, deserialize_with = "optional_host")]
+    pub ip: Option<Host>,
+    /// The joiner's port.
+    #[serde(default, deserialize_with = "optional_port")]
+    pub port: Option<u16>,
+    /// The server itself.
+    #[serde(rename = "self")]
+    pub server: ServerInfo,
+    /// Every other member the server knows, without the joiner.
+    #[serde(default)]
+    pub peers: Vec<PeerInfo>,
+}
+
+/// The server's own entry in a [`JoinReply`] (it knows no address of itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// The server's id.
+    pub id: PeerId,
+    /// The server's data.
+    #[serde(default = "empty_object")]
+    pub data: Value,
+}
+
+/// One member as the wire describes it: in `/join` replies and as the body of
+/// `POST /joined`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// The member's id.
+    pub id: PeerId,
+    /// The host (usually an IP address) the member listens on.
+    pub ip: Host,
+    /// The member's port ([`DEFAULT_PORT`] when missing).
+    #[serde(default = "default_port", deserialize_with = "port")]
+    pub port: u16,
+    /// The member's data (`{}` when missing).
+    #[serde(default = "empty_object")]
+    pub data: Value,
+}
+
+/// Reply to `POST /joined` ([`STATUS_ADDED`]) and `POST /left`
+/// ([`STATUS_REMOVED`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// What was done.
+    pub status: String,
+}
+
+/// Body of `POST /left`: a member is gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftRequest {
+    /// The id of the member that left or failed.
+    pub id: PeerId,
+}
+
+/// Reply to `POST /status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReply {
+    /// The peer's id.
+    #[serde(default, deserialize_with = "optional_id")]
+    pub id: Option<PeerId>,
+    /// Whether the peer is up (false while it shuts down).
+    #[serde(default = "yes")]
+    pub online: bool,
+    /// Whether the peer is listening.
+    #[serde(default = "yes")]
+    pub listening: bool,
+    /// Whether the peer knows any other member.
+    #[serde(default)]
+    pub joined: bool,
+}
+
+/// Reply to `POST /peers`, an endpoint only Rust peers have: the member list
+/// a peer knows, for operators (`peercloud peers HOST:PORT`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeersReply {
+    /// The answering peer itself.
+    #[serde(rename = "self")]
+    pub server: ServerInfo,
+    /// Every other member it knows.
+    pub peers: Vec<PeerInfo>,
+}
+
+/// The JSON body of every error answer: `{"error": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What was wrong, in lowercase words.
+    pub error: String,
+}
+
+impl From<&Member> for PeerInfo {
+    fn from(member: &Member) -> Self {
+        PeerInfo {
+            id: member.id.clone(),
+            ip: member.host.clone(),
+            port: member.port,
+            data: member.data.clone(),
+        }
+    }
+}
+
+impl From<PeerInfo> for Member {
+    fn from(info: PeerInfo) -> Self {
+        Member {
+            id: info.id,
+            host: info.ip,
+            port: info.port,
+            data: info.data,
+        }
+    }
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+fn default_port() -> u16 {
+    DEFAULT_PORT
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A port as the original sends it: a number, or a string of digits.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PortRepr {
+    Number(u64),
+    Text(String),
+}
+
+fn parse_port<E: de::Error>(repr: PortRepr) -> Result<u16, E> {
+    let number = match repr {
+        PortRepr::Number(n) => n,
+        PortRepr::Text(s) => s
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| E::custom(format!("port {s:?} is not a number")))?,
+    };
+    match u16::try_from(number) {
+        Ok(port) if port != 0 => Ok(port),
+        _ => Err(E::custom(format!(
+            "port {number} is out of range (1 to 65535)"
+        ))),
+    }
+}
+
+fn port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u16, D::Error> {
+    parse_port(PortRepr::deserialize(deserializer)?)
+}
+
+/// `null`, `""` and a missing field all mean "not given".
+fn optional_port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u16>, D::Error> {
+    match Option::<PortRepr>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(PortRepr::Text(s)) if s.is_empty() => Ok(None),
+        Some(repr) => parse_port(repr).map(Some),
+    }
+}
+
+fn optional_host<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Host>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(s) if s.is_empty() => Ok(None),
+        Some(s) => Host::parse(&s).map(Some).map_err(de::Error::custom),
+    }
+}
+
+fn optional_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<PeerId>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(s) if s.is_empty() => Ok(None),
+        Some(s) => PeerId::parse(&s).map(Some).map_err(de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn join_request_as_the_original_sends_it_parses() {
+        let body = json!({"id": "6f1c2a3e-0000-4000-8000-000000000001", "ip": null, "port": 40123, "data": {"n": 1}});
+        let req: JoinRequest = serde_json::from_value(body).unwrap();
+        assert_eq!(req.id.unwrap().as_str(), "6f1c2a3e-0000-4000-8000-000000000001");
+        assert_eq!(req.ip, None);
+        assert_eq!(req.port, Some(40123));
+        assert_eq!(req.data, Some(json!({"n": 1})));
+    }
+
+    #[test]
+    fn an_empty_join_request_takes_every_default() {
+        let req: JoinRequest = serde_json::from_str("{}").unwrap();
+        assert_eq!(req, JoinRequest::default());
+    }
+
+    #[test]
+    fn ports_may_be_numeric_strings() {
+        let peer: PeerInfo =
+            serde_json::from_value(json!({"id": "a", "ip": "localhost", "port": "9338"})).unwrap();
+        assert_eq!(peer.port, 9338);
+        assert_eq!(peer.data, json!({}));
+    }
+
+    #[test]
+    fn a_missing_port_is_the_default_port() {
+        let peer: PeerInfo = serde_json::from_value(json!({"id": "a", "ip": "10.0.0.1"})).unwrap();
+        assert_eq!(peer.port, DEFAULT_PORT);
+    }
+
+    #[test]
+    fn out_of_range_and_non_numeric_ports_are_rejected() {
+        for port in [json!(0), json!(70000), json!("http"), json!(-1), json!(1.5)] {
+            let result: Result<PeerInfo, _> =
+                serde_json::from_value(json!({"id": "a", "ip": "127.0.0.1", "port": port}));
+            assert!(result.is_err(), "port {port} was accepted");
+        }
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_from_node_are_kept_as_sent() {
+        let peer: PeerInfo =
+            serde_json::from_value(json!({"id": "a", "ip": "::ffff:127.0.0.1", "port": 1})).unwrap();
+        assert_eq!(peer.ip.as_str(), "::ffff:127.0.0.1");
+        let back = serde_json::to_value(&peer).unwrap();
+        assert_eq!(back["ip"], "::ffff:127.0.0.1");
+    }
+
+    #[test]
+    fn join_reply_round_trips_with_the_self_field() {
+        let reply = json!({
+            "status": "joined", "id": "b", "ip": "::ffff:127.0.0.1", "port": 5000,
+            "self": {"id": "a", "data": {"x": 1}},
+            "peers": [{"id": "c", "ip": "127.0.0.1", "port": 5001, "data": {}}]
+        });
+        let parsed: JoinReply = serde_json::from_value(reply.clone()).unwrap();
+        assert_eq!(parsed.server.id.as_str(), "a");
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), reply);
+    }
+
+    #[test]
+    fn status_reply_defaults_are_truthy() {
+        let status: StatusReply = serde_json::from_value(json!({"id": "a"})).unwrap();
+        assert!(status.online && status.listening && !status.joined);
+    }
+}

@@ -1,0 +1,282 @@
+//! `CloudBuilder`: how a peer is configured and started.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use peercloud_core::{Address, Config, Host, Identity, Membership, PeerId};
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::cloud::Cloud;
+use crate::error::{HandlerError, StartError};
+use crate::handler::{self, Handler};
+use crate::http::client::HttpClient;
+use crate::http::{router, AppState};
+use crate::node::driver::Driver;
+use crate::node::{listener, Link, Snapshot};
+use crate::peer::Peer;
+
+/// The largest request body accepted by default: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+
+/// Configures and starts a peer. Every setting has a default; see
+/// [`Cloud::builder`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use peercloud::{Cloud, Config};
+///
+/// # async fn demo() -> Result<(), peercloud::StartError> {
+/// let cloud = Cloud::builder()
+///     .seeds(["10.0.0.1:9338", "seed.example.com:9338"])
+///     .port(7000)
+///     .advertise("203.0.113.7")
+///     .membership(Config { probe_interval: Duration::from_millis(500), ..Config::new_lan() })
+///     .message_timeout(Duration::from_secs(2))
+///     .start()
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct CloudBuilder {
+    seeds: Vec<String>,
+    port: Option<u16>,
+    bind: Option<IpAddr>,
+    listener: Option<std::net::TcpListener>,
+    advertise: Option<String>,
+    data: Value,
+    handler: Handler,
+    config: Config,
+    message_timeout: Duration,
+    connect_timeout: Duration,
+    body_limit: usize,
+    broadcast_concurrency: usize,
+    rng_seed: Option<u64>,
+}
+
+impl Default for CloudBuilder {
+    fn default() -> Self {
+        CloudBuilder {
+            seeds: Vec::new(),
+            port: None,
+            bind: None,
+            listener: None,
+            advertise: None,
+            data: Value::Object(Default::default()),
+            handler: handler::empty_reply(),
+            config: Config::default(),
+            message_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(1),
+            body_limit: DEFAULT_BODY_LIMIT,
+            broadcast_concurrency: 256,
+            rng_seed: None,
+        }
+    }
+}
+
+impl CloudBuilder {
+    /// Adds a seed, `HOST:PORT` (`127.0.0.1:9338`, `localhost:8080`,
+    /// `example.com:4444`, `[::1]:9338`); host names are resolved when used.
+    pub fn seed(mut self, seed: impl Into<String>) -> Self {
+        self.seeds.push(seed.into());
+        self
+    }
+
+    /// Adds several seeds.
+    pub fn seeds<S: Into<String>>(mut self, seeds: impl IntoIterator<Item = S>) -> Self {
+        self.seeds.extend(seeds.into_iter().map(Into::into));
+        self
+    }
+
+    /// The port to listen on. Unset or 0: 9338 if free, else a random free
+    /// port. Any other port must be free, or `start` fails.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// The address to listen on; default: every interface, IPv4 and IPv6.
+    /// A specific address is also advertised to the cloud, unless
+    /// [`advertise`](Self::advertise) says otherwise.
+    pub fn bind(mut self, ip: IpAddr) -> Self {
+        self.bind = Some(ip);
+        self
+    }
+
+    /// Listens on a socket already bound (tests bind `127.0.0.1:0`); `port`
+    /// and `bind` are then ignored.
+    pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    /// The address other peers should use for this one (sent as `ip` when
+    /// joining), for hosts behind NAT or with several interfaces.
+    pub fn advertise(mut self, host: impl Into<String>) -> Self {
+        self.advertise = Some(host.into());
+        self
+    }
+
+    /// This peer's data, seen by every other peer; default `{}`.
+    pub fn data(mut self, data: Value) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// The message handler: an async function of the sender and the body,
+    /// whose result is the reply. Without one, messages are answered `{}`.
+    pub fn on_message<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(Peer, Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, HandlerError>> + Send + 'static,
+    {
+        self.handler = handler::boxed(handler);
+        self
+    }
+
+    /// Timing of the membership: probes, calls, joins, leaving.
+    pub fn membership(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// How long a message waits for its reply; default 5 s.
+    pub fn message_timeout(mut self, timeout: Duration) -> Self {
+        self.message_timeout = timeout;
+        self
+    }
+
+    /// How long opening a connection to a peer may take; default 1 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The largest request body accepted (larger ones get 413); default 1 MiB.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// How many messages of one broadcast are in flight at once; default 256.
+    pub fn broadcast_concurrency(mut self, n: usize) -> Self {
+        self.broadcast_concurrency = n.max(1);
+        self
+    }
+
+    /// Seeds the random choices (seed order, probe order), for reproducible
+    /// runs; default: random.
+    pub fn rng_seed(mut self, seed: u64) -> Self {
+        self.rng_seed = Some(seed);
+        self
+    }
+
+    /// Listens, then joins through the first seed that accepts (seeds are
+    /// tried in random order), or starts a new cloud alone when none does;
+    /// [`Cloud::start_outcome`] tells which.
+    pub async fn start(self) -> Result<Cloud, StartError> {
+        let seeds = self
+            .seeds
+            .iter()
+            .map(|s| s.parse::<Address>().map_err(|_| StartError::InvalidSeed { seed: s.clone() }))
+            .collect::<Result<Vec<_>, _>>()?;
+        let listener = match self.listener {
+            Some(listener) => listener,
+            None => listener::bind(self.bind, self.port)?,
+        };
+        let bind_error = |source| StartError::Bind {
+            addr: "the given listener".to_owned(),
+            source,
+        };
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_error)?;
+        let advertise = advertised_host(self.advertise, self.bind)?;
+
+        let identity = Identity {
+            id: PeerId::from_random_bytes(rand::random()),
+            port: local_addr.port(),
+            advertise,
+            data: self.data.clone(),
+        };
+        let rng_seed = self.rng_seed.unwrap_or_else(rand::random);
+        let core = Membership::new(identity, self.config, rng_seed);
+        let data = Arc::new(self.data);
+        let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::of(&core, data.clone())));
+        let (events_tx, first_events) = broadcast::channel(1024);
+        let client = HttpClient::new(self.connect_timeout);
+        let link = Arc::new(Link::new(
+            client.clone(),
+            snapshot_rx,
+            events_tx.clone(),
+            self.message_timeout,
+        ));
+        let (driver_tx, inputs) = mpsc::channel(1024);
+        let (leave_tx, leave_rx) = watch::channel(false);
+        let (started_tx, started_rx) = oneshot::channel();
+
+        let app = router(AppState::new(link.clone(), driver_tx, self.handler, self.body_limit));
+        let driver = Driver {
+            core,
+            transport: client,
+            inputs,
+            leave_rx,
+            snapshot_tx,
+            events_tx: events_tx.clone(),
+            started_tx: Some(started_tx),
+            link: link.clone(),
+            data,
+        };
+        let stopped = tokio::spawn(supervise(listener, app, driver, seeds));
+        let Ok(start) = started_rx.await else {
+            return Err(StartError::Stopped);
+        };
+        Ok(Cloud {
+            link,
+            start,
+            local_addr,
+            leave_tx,
+            events_tx,
+            first_events: Mutex::new(Some(first_events)),
+            stopped: Mutex::new(Some(stopped)),
+            broadcast_concurrency: self.broadcast_concurrency,
+        })
+    }
+}
+
+fn advertised_host(advertise: Option<String>, bind: Option<IpAddr>) -> Result<Option<Host>, StartError> {
+    match (advertise, bind) {
+        (Some(host), _) => Host::parse(&host)
+            .map(Some)
+            .map_err(|_| StartError::InvalidAdvertise(host)),
+        (None, Some(ip)) if !ip.is_unspecified() => Ok(Some(Host::from_ip(ip))),
+        (None, _) => Ok(None),
+    }
+}
+
+/// Serves and drives the peer; once the driver has left the cloud, stops the
+/// server, giving open requests [`Cloud::SERVER_GRACE`] to finish.
+async fn supervise(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    driver: Driver<HttpClient>,
+    seeds: Vec<Address>,
+) {
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let mut server: JoinHandle<()> = tokio::spawn(async move {
+        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
+            let _ = stop_rx.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "server failed");
+        }
+    });
+    driver.run(seeds).await;
+    let _ = stop_tx.send(());
+    if tokio::time::timeout(Cloud::SERVER_GRACE, &mut server).await.is_err() {
+        server.abort();
+    }
+}

@@ -1,0 +1,150 @@
+//! `Cloud`: the handle of a running peer.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use peercloud_core::{PeerId, Start};
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::broadcast::{broadcast, Replies};
+use crate::builder::CloudBuilder;
+use crate::error::SendError;
+use crate::event::{Event, Events};
+use crate::node::Link;
+use crate::peer::Peer;
+
+/// A running peer, member of a cloud. Made by [`Cloud::builder`].
+///
+/// Dropping it leaves the cloud in the background (bounded by the leave
+/// timeout) and never blocks; [`Cloud::close`] does the same and waits for
+/// it.
+///
+/// ```no_run
+/// use peercloud::Cloud;
+/// use serde_json::json;
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let cloud = Cloud::builder()
+///     .seed("127.0.0.1:9338")
+///     .data(json!({"name": "worker-1"}))
+///     .on_message(|from, body| async move {
+///         println!("{} says {body}", from.data());
+///         Ok(json!({"status": "received"}))
+///     })
+///     .start()
+///     .await?;
+/// let replies = cloud.send(json!({"message": "hi all"})).await;
+/// println!("{} peers replied", replies.len());
+/// cloud.close().await;
+/// # Ok(()) }
+/// ```
+pub struct Cloud {
+    pub(crate) link: Arc<Link>,
+    pub(crate) start: Start,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) leave_tx: watch::Sender<bool>,
+    pub(crate) events_tx: broadcast::Sender<Event>,
+    /// Holds every event since the start until `events` is first called.
+    pub(crate) first_events: Mutex<Option<broadcast::Receiver<Event>>>,
+    /// Ends when the peer has left and stopped listening.
+    pub(crate) stopped: Mutex<Option<JoinHandle<()>>>,
+    pub(crate) broadcast_concurrency: usize,
+}
+
+impl Cloud {
+    /// A builder with the defaults: no seeds, port 9338 or else a random one,
+    /// all interfaces, data `{}`, messages answered with `{}`.
+    pub fn builder() -> CloudBuilder {
+        CloudBuilder::default()
+    }
+
+    /// This peer's id.
+    pub fn id(&self) -> String {
+        self.link.snapshot().id.to_string()
+    }
+
+    /// This peer's data.
+    pub fn data(&self) -> Value {
+        (*self.link.snapshot().data).clone()
+    }
+
+    /// The address this peer listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The port this peer listens on.
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// How the start ended: joined through a seed, or alone.
+    pub fn start_outcome(&self) -> &Start {
+        &self.start
+    }
+
+    /// The other members, now. Never waits.
+    pub fn peers(&self) -> Vec<Peer> {
+        let snapshot = self.link.snapshot();
+        snapshot
+            .members
+            .iter()
+            .map(|m| Peer::new(m.clone(), self.link.clone()))
+            .collect()
+    }
+
+    /// One member by id.
+    pub fn peer(&self, id: &str) -> Option<Peer> {
+        let id = PeerId::parse(id).ok()?;
+        let snapshot = self.link.snapshot();
+        snapshot
+            .member(&id)
+            .map(|m| Peer::new(m.clone(), self.link.clone()))
+    }
+
+    /// Broadcasts a message to every member at once and gathers every reply.
+    pub async fn send(&self, body: Value) -> Replies {
+        broadcast(&self.link, self.peers(), body, self.broadcast_concurrency).await
+    }
+
+    /// Sends a message to the member with this id and waits for its reply.
+    pub async fn send_to(&self, id: &str, body: Value) -> Result<Value, SendError> {
+        let peer = self.peer(id).ok_or_else(|| SendError::UnknownPeer { id: id.to_owned() })?;
+        peer.send(body).await
+    }
+
+    /// The stream of events. The first call's stream starts at the start of
+    /// the peer (so it sees [`Event::Started`] and every peer since); later
+    /// calls see events from the moment of the call.
+    pub fn events(&self) -> Events {
+        let first = self.first_events.lock().ok().and_then(|mut f| f.take());
+        Events::new(first.unwrap_or_else(|| self.events_tx.subscribe()))
+    }
+
+    /// Leaves the cloud (tells every member, waiting at most the leave
+    /// timeout) and stops listening. Calling it again returns at once.
+    pub async fn close(&self) {
+        let _ = self.leave_tx.send(true);
+        let stopped = self.stopped.lock().ok().and_then(|mut s| s.take());
+        if let Some(stopped) = stopped {
+            let _ = stopped.await;
+        }
+    }
+
+    /// How long a peer waits for the server to finish open requests after
+    /// leaving, before it drops them.
+    pub(crate) const SERVER_GRACE: Duration = Duration::from_secs(1);
+}
+
+impl std::fmt::Debug for Cloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cloud")
+            .field("id", &self.id())
+            .field("local_addr", &self.local_addr)
+            .field("peers", &self.link.snapshot().members.len())
+            .finish()
+    }
+}

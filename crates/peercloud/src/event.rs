@@ -1,0 +1,89 @@
+//! What happens in a cloud, as a stream of events for the application.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_util::Stream;
+use serde_json::Value;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
+
+pub use peercloud_core::{LeftReason, Start};
+
+use crate::error::SendError;
+use crate::peer::Peer;
+
+/// Something that happened. Events describe the past; new kinds may be
+/// added, so match with a wildcard arm.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    /// The peer finished starting: it joined a cloud, or started one alone.
+    Started(Start),
+    /// A peer joined the cloud.
+    PeerJoined(Peer),
+    /// A peer left the cloud, or was removed after failing checks.
+    PeerLeft {
+        /// The peer as it was known.
+        peer: Peer,
+        /// Why it is gone.
+        reason: LeftReason,
+    },
+    /// A message arrived and was handed to the message handler.
+    MessageReceived {
+        /// Who sent it.
+        from: Peer,
+        /// What it said.
+        body: Value,
+    },
+    /// A message was sent and its reply (or error) came back.
+    MessageSent {
+        /// To whom.
+        to: Peer,
+        /// What was sent.
+        body: Value,
+        /// The reply, or why there was none.
+        reply: Result<Value, SendError>,
+    },
+    /// The events came faster than this stream was read: this many were
+    /// skipped.
+    Lagged {
+        /// How many events were lost.
+        missed: u64,
+    },
+    /// The peer left the cloud and stopped.
+    Closed,
+}
+
+/// The stream of [`Event`]s of one cloud; see [`Cloud::events`](crate::Cloud::events).
+///
+/// It ends when the cloud has closed.
+pub struct Events {
+    inner: BroadcastStream<Event>,
+}
+
+impl Events {
+    pub(crate) fn new(rx: broadcast::Receiver<Event>) -> Self {
+        Events {
+            inner: BroadcastStream::new(rx),
+        }
+    }
+
+    /// The next event, or `None` once the cloud has closed.
+    pub async fn recv(&mut self) -> Option<Event> {
+        futures_util::StreamExt::next(self).await
+    }
+}
+
+impl Stream for Events {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        Pin::new(&mut self.inner).poll_next(cx).map(|item| {
+            item.map(|result| match result {
+                Ok(event) => event,
+                Err(BroadcastStreamRecvError::Lagged(missed)) => Event::Lagged { missed },
+            })
+        })
+    }
+}

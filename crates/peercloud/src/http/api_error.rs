@@ -1,0 +1,62 @@
+//! `ApiError`: every error answer of the server, as a status and a JSON body
+//! `{"error": "..."}`. Never HTML, never internal details.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use peercloud_core::Refusal;
+use serde_json::{json, Value};
+
+use super::HANDLER_FAILED;
+
+/// An error answer.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    body: Value,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, error: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: json!({ "error": error.into() }),
+        }
+    }
+
+    pub(crate) fn bad_request(error: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, error)
+    }
+
+    pub(crate) fn handler_failed(message: &str) -> Self {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            body: json!({ "error": HANDLER_FAILED, "message": message }),
+        }
+    }
+
+    pub(crate) fn shutting_down() -> Self {
+        ApiError::from(Refusal::ShuttingDown)
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        let status = match refusal {
+            Refusal::MissingSender => StatusCode::BAD_REQUEST,
+            Refusal::UnknownSender(_) => StatusCode::FORBIDDEN,
+            Refusal::IdInUse(_) => StatusCode::CONFLICT,
+            Refusal::CheckTimedOut => StatusCode::GATEWAY_TIMEOUT,
+            Refusal::CheckFailed(_) => StatusCode::BAD_GATEWAY,
+            Refusal::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, refusal.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}

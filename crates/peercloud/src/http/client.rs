@@ -1,0 +1,192 @@
+//! The HTTP client: one pooled keep-alive client for every outgoing request,
+//! membership calls and messages alike.
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use peercloud_core::wire::{Ack, ErrorBody, JoinReply, LeftRequest, PeerInfo, StatusReply, ID_HEADER};
+use peercloud_core::{Address, CallError, CallResult, PeerId, Request, Response};
+use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::SendError;
+
+/// Makes membership calls; the driver talks to other peers only through it,
+/// so tests can give it a fake.
+pub(crate) trait Transport: Clone + Send + Sync + 'static {
+    /// Sends `request` to `to` as `from`, and parses the reply.
+    fn call(
+        &self,
+        to: Address,
+        from: PeerId,
+        request: Request,
+        timeout: Duration,
+    ) -> impl Future<Output = CallResult> + Send;
+}
+
+/// The pooled HTTP client.
+#[derive(Clone, Debug)]
+pub(crate) struct HttpClient {
+    inner: reqwest::Client,
+}
+
+/// What a request came back with, before it is read as a given reply.
+enum Answer {
+    Ok(Bytes),
+    Status(u16, Bytes),
+}
+
+/// Why a request got no answer at all.
+enum NoAnswer {
+    Timeout,
+    Unreachable(String),
+}
+
+impl HttpClient {
+    pub(crate) fn new(connect_timeout: Duration) -> Self {
+        let inner = reqwest::Client::builder()
+            // Peers are addressed directly; a proxy from the environment
+            // would send loopback traffic elsewhere.
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .connect_timeout(connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        HttpClient { inner }
+    }
+
+    async fn post(
+        &self,
+        to: &Address,
+        path: &str,
+        from: &PeerId,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Answer, NoAnswer> {
+        let url = format!("http://{to}{path}");
+        let id = HeaderValue::from_str(from.as_str()).map_err(|e| NoAnswer::Unreachable(e.to_string()))?;
+        let response = self
+            .inner
+            .post(url)
+            .header(ID_HEADER, id)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .body(body)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(no_answer)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(no_answer)?;
+        if status.is_success() {
+            Ok(Answer::Ok(bytes))
+        } else {
+            Ok(Answer::Status(status.as_u16(), bytes))
+        }
+    }
+
+    /// Sends a message (`POST /message`) whose body is already encoded.
+    pub(crate) async fn message(
+        &self,
+        to: &Address,
+        from: &PeerId,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Value, SendError> {
+        let peer = || to.to_string();
+        match self.post(to, "/message", from, body, timeout).await {
+            Ok(Answer::Ok(bytes)) => parse_reply(&bytes).map_err(|reason| SendError::InvalidReply {
+                peer: peer(),
+                reason,
+            }),
+            Ok(Answer::Status(status, bytes)) => Err(refusal(peer(), status, &bytes)),
+            Err(NoAnswer::Timeout) => Err(SendError::Timeout {
+                peer: peer(),
+                after: timeout,
+            }),
+            Err(NoAnswer::Unreachable(reason)) => Err(SendError::Unreachable { peer: peer(), reason }),
+        }
+    }
+}
+
+impl Transport for HttpClient {
+    async fn call(&self, to: Address, from: PeerId, request: Request, timeout: Duration) -> CallResult {
+        let path = request.path();
+        let body = match &request {
+            Request::Join(join) => encode(join),
+            Request::Joined(info) => encode::<PeerInfo>(info),
+            Request::Left(left) => encode::<LeftRequest>(left),
+            Request::Status => Bytes::from_static(b"{}"),
+        };
+        let bytes = match self.post(&to, path, &from, body, timeout).await {
+            Ok(Answer::Ok(bytes)) => bytes,
+            Ok(Answer::Status(status, bytes)) => {
+                return Err(CallError::Refused {
+                    status,
+                    body: String::from_utf8_lossy(&bytes).chars().take(512).collect(),
+                })
+            }
+            Err(NoAnswer::Timeout) => return Err(CallError::Timeout),
+            Err(NoAnswer::Unreachable(reason)) => return Err(CallError::Unreachable(reason)),
+        };
+        let invalid = |e: serde_json::Error| CallError::InvalidReply(e.to_string());
+        match request {
+            Request::Join(_) => serde_json::from_slice::<JoinReply>(&bytes).map(Response::Join),
+            Request::Joined(_) => serde_json::from_slice::<Ack>(&bytes).map(Response::Joined),
+            Request::Left(_) => serde_json::from_slice::<Ack>(&bytes).map(Response::Left),
+            Request::Status => serde_json::from_slice::<StatusReply>(&bytes).map(Response::Status),
+        }
+        .map_err(invalid)
+    }
+}
+
+/// Encodes a body once, so a broadcast serialises it once for every peer.
+pub(crate) fn encode<T: Serialize + ?Sized>(body: &T) -> Bytes {
+    // Serialising a `Value` or one of our wire structs cannot fail: their
+    // maps have string keys.
+    Bytes::from(serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()))
+}
+
+/// A 2xx reply must be JSON; an empty one counts as `{}`.
+fn parse_reply(bytes: &[u8]) -> Result<Value, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| e.to_string())
+}
+
+/// Reads a non-2xx answer: our own peers say `handler failed` for a handler
+/// error; anything else is a refusal with the body as JSON or as text.
+fn refusal(peer: String, status: u16, bytes: &[u8]) -> SendError {
+    let body = serde_json::from_slice::<Value>(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).chars().take(2048).collect()));
+    if status == 500 {
+        if let Ok(error) = serde_json::from_value::<ErrorBody>(body.clone()) {
+            if error.error == crate::http::HANDLER_FAILED {
+                let message = body["message"].as_str().unwrap_or_default().to_owned();
+                return SendError::Handler { peer, message };
+            }
+        }
+    }
+    SendError::Refused { peer, status, body }
+}
+
+fn no_answer(e: reqwest::Error) -> NoAnswer {
+    if e.is_timeout() {
+        NoAnswer::Timeout
+    } else {
+        // reqwest's Display is terse ("error sending request"); its source
+        // says what happened.
+        let mut reason = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(inner) = source {
+            reason = format!("{reason}: {inner}");
+            source = inner.source();
+        }
+        NoAnswer::Unreachable(reason)
+    }
+}

@@ -1,0 +1,89 @@
+//! Extractors whose rejections are our own JSON errors: the request body as
+//! JSON (with a size limit), and the sender's id header.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header::CONTENT_LENGTH, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use peercloud_core::wire::ID_HEADER;
+use peercloud_core::PeerId;
+use serde::de::DeserializeOwned;
+
+use super::api_error::ApiError;
+use super::server::AppState;
+
+/// A JSON body, read up to the configured limit. An empty body reads as `{}`,
+/// as the original's body parser does.
+pub(crate) struct JsonBody<T>(pub(crate) T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.body_limit();
+        let too_large = || {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body is larger than {limit} bytes"),
+            )
+        };
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > limit as u64) {
+            return Err(too_large());
+        }
+        let bytes = read_limited(req.into_body(), limit).await.map_err(|e| match e {
+            ReadError::TooLarge => too_large(),
+            ReadError::Broken(why) => ApiError::bad_request(format!("cannot read body: {why}")),
+        })?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(text).map(JsonBody).map_err(|e| {
+            if e.is_syntax() || e.is_eof() {
+                ApiError::bad_request(format!("malformed JSON: {e}"))
+            } else {
+                ApiError::bad_request(format!("invalid request: {e}"))
+            }
+        })
+    }
+}
+
+enum ReadError {
+    TooLarge,
+    Broken(String),
+}
+
+async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, ReadError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ReadError::TooLarge),
+        Err(e) => Err(ReadError::Broken(e.to_string())),
+    }
+}
+
+/// The `x-peercloud-id` header, if any. A header that is present but not a
+/// valid id is a bad request.
+pub(crate) struct SenderId(pub(crate) Option<PeerId>);
+
+impl<S: Send + Sync> FromRequestParts<S> for SenderId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(ID_HEADER) else {
+            return Ok(SenderId(None));
+        };
+        let id = value
+            .to_str()
+            .ok()
+            .and_then(|v| PeerId::parse(v).ok())
+            .ok_or_else(|| ApiError::bad_request(format!("invalid {ID_HEADER} header")))?;
+        Ok(SenderId(Some(id)))
+    }
+}

@@ -1,0 +1,204 @@
+//! The HTTP server: one route per protocol endpoint. Handlers only parse,
+//! validate and forward: membership requests go to the driver, `/status`
+//! and `/peers` are read from the published snapshot, and `/message` goes to
+//! the application's handler.
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::routing::post;
+use axum::{Json, Router};
+use futures_util::FutureExt;
+use peercloud_core::wire::{Ack, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, StatusReply};
+use peercloud_core::{Origin, PeerId, Refusal, Request, Response};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::api_error::ApiError;
+use super::extract::{JsonBody, SenderId};
+use crate::event::Event;
+use crate::handler::Handler;
+use crate::node::{Input, Link};
+use crate::peer::Peer;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    link: Arc<Link>,
+    driver_tx: mpsc::Sender<Input>,
+    handler: Handler,
+    body_limit: usize,
+}
+
+impl AppState {
+    pub(crate) fn new(
+        link: Arc<Link>,
+        driver_tx: mpsc::Sender<Input>,
+        handler: Handler,
+        body_limit: usize,
+    ) -> Self {
+        AppState {
+            inner: Arc::new(Shared {
+                link,
+                driver_tx,
+                handler,
+                body_limit,
+            }),
+        }
+    }
+
+    pub(crate) fn body_limit(&self) -> usize {
+        self.inner.body_limit
+    }
+
+    /// Hands a membership request to the driver and waits for its reply.
+    async fn membership(&self, origin: Origin, request: Request) -> Result<Response, ApiError> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let input = Input::Request {
+            origin,
+            request,
+            reply_tx,
+        };
+        if self.inner.driver_tx.send(input).await.is_err() {
+            return Err(ApiError::shutting_down());
+        }
+        match reply_rx.await {
+            Ok(reply) => reply.map_err(ApiError::from),
+            Err(_) => Err(ApiError::shutting_down()),
+        }
+    }
+}
+
+/// The peer's routes. Serve it with `into_make_service_with_connect_info`
+/// so that joiners' addresses can be inferred.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/join", post(join))
+        .route("/joined", post(joined))
+        .route("/left", post(left))
+        .route("/status", post(status))
+        .route("/message", post(message))
+        .route("/peers", post(peers))
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .with_state(state)
+}
+
+/// Unknown paths and non-POST methods: 404, as the original answers, but JSON.
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no endpoint {method} {}", uri.path()),
+    )
+}
+
+async fn join(
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    SenderId(sender): SenderId,
+    JsonBody(join): JsonBody<JoinRequest>,
+) -> Result<Json<JoinReply>, ApiError> {
+    let origin = Origin {
+        sender,
+        remote: remote.ip(),
+    };
+    match state.membership(origin, Request::Join(join)).await? {
+        Response::Join(reply) => Ok(Json(reply)),
+        _ => Err(unexpected()),
+    }
+}
+
+async fn joined(
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    SenderId(sender): SenderId,
+    JsonBody(info): JsonBody<PeerInfo>,
+) -> Result<Json<Ack>, ApiError> {
+    let origin = notice_origin(sender, remote)?;
+    match state.membership(origin, Request::Joined(info)).await? {
+        Response::Joined(ack) => Ok(Json(ack)),
+        _ => Err(unexpected()),
+    }
+}
+
+async fn left(
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    SenderId(sender): SenderId,
+    JsonBody(left): JsonBody<LeftRequest>,
+) -> Result<Json<Ack>, ApiError> {
+    let origin = notice_origin(sender, remote)?;
+    match state.membership(origin, Request::Left(left)).await? {
+        Response::Left(ack) => Ok(Json(ack)),
+        _ => Err(unexpected()),
+    }
+}
+
+/// `/joined` and `/left` need a sender; refusing a missing one here saves the
+/// driver a hop.
+fn notice_origin(sender: Option<PeerId>, remote: SocketAddr) -> Result<Origin, ApiError> {
+    match sender {
+        Some(sender) => Ok(Origin {
+            sender: Some(sender),
+            remote: remote.ip(),
+        }),
+        None => Err(Refusal::MissingSender.into()),
+    }
+}
+
+/// Anyone may ask; the body, if any, is ignored.
+async fn status(State(state): State<AppState>) -> Json<StatusReply> {
+    Json(state.inner.link.snapshot().status.clone())
+}
+
+/// The member list, for operators (a Rust-only endpoint).
+async fn peers(State(state): State<AppState>) -> Json<PeersReply> {
+    Json(state.inner.link.snapshot().peers_reply())
+}
+
+/// An application message from a member, handed to the message handler.
+async fn message(
+    State(state): State<AppState>,
+    SenderId(sender): SenderId,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let sender = sender.ok_or(Refusal::MissingSender)?;
+    let link = &state.inner.link;
+    let member = link
+        .snapshot()
+        .member(&sender)
+        .cloned()
+        .ok_or_else(|| Refusal::UnknownSender(sender.to_string()))?;
+    let from = Peer::new(member, link.clone());
+    link.emit_with(|| Event::MessageReceived {
+        from: from.clone(),
+        body: body.clone(),
+    });
+    // A panicking handler must not take the connection down with it.
+    match AssertUnwindSafe((state.inner.handler)(from, body))
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(reply)) => Ok(Json(reply)),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "message handler failed");
+            Err(ApiError::handler_failed(e.message()))
+        }
+        Err(_) => {
+            tracing::error!("message handler panicked");
+            Err(ApiError::handler_failed("the handler panicked"))
+        }
+    }
+}
+
+fn unexpected() -> ApiError {
+    tracing::error!("the driver answered with the reply of another request");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}

@@ -1,0 +1,59 @@
+//! peercloud: private peer-to-peer clouds over HTTP.
+//!
+//! A set of processes find each other through a few seed addresses, keep one
+//! shared list of members as peers come, go and crash, and exchange JSON
+//! messages: to one peer, or to all of them with the replies gathered. The
+//! protocol is the one of the original node.js `peercloud` package, and Rust
+//! peers join clouds of original peers and the other way round.
+//!
+//! ```no_run
+//! use peercloud::{Cloud, Start};
+//! use serde_json::json;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let cloud = Cloud::builder()
+//!         .seeds(["127.0.0.1:9338", "localhost:8080", "example.com:4444"])
+//!         .data(json!({"joined": "now"}))
+//!         .on_message(|from, body| async move {
+//!             println!("peer: {}\nbody: {body}", from.data());
+//!             Ok(json!({"status": "received"}))
+//!         })
+//!         .start()
+//!         .await?;
+//!     match cloud.start_outcome() {
+//!         Start::Joined { via, peers } => println!("joined through {via}, {peers} peers"),
+//!         Start::Alone => println!("started a new cloud"),
+//!     }
+//!     cloud.send(json!({"message": "hi all"})).await; // broadcast to all peers
+//!     for peer in cloud.peers() {
+//!         peer.send(json!({"message": "hello"})).await?;
+//!     }
+//!     cloud.close().await;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The pieces: [`CloudBuilder`] configures and starts a peer; [`Cloud`] is
+//! the running peer (members, broadcast, events, close); [`Peer`] is another
+//! member; [`Event`] is what happens. The membership logic itself is the
+//! sans-IO state machine of the `peercloud-core` crate, driven here by one
+//! task, with an axum server and a pooled HTTP client at the edges.
+
+mod broadcast;
+mod builder;
+mod cloud;
+mod error;
+mod event;
+mod handler;
+mod http;
+mod node;
+mod peer;
+
+pub use broadcast::{Replies, Reply};
+pub use builder::{CloudBuilder, DEFAULT_BODY_LIMIT};
+pub use cloud::Cloud;
+pub use error::{HandlerError, SendError, StartError};
+pub use event::{Event, Events, LeftReason, Start};
+pub use peer::Peer;
+pub use peercloud_core::{Address, Config};

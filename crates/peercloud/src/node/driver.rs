@@ -1,0 +1,186 @@
+//! The driver: the one task that owns the membership core. It feeds the core
+//! requests, call results and timer wake-ups, and after every step carries
+//! out what the core asks: calls (each on its own task), replies, a new
+//! snapshot, events.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use peercloud_core::{
+    Action, Address, CallId, CallResult, Event as CoreEvent, Membership, Refusal, ReplyToken,
+    Response, Start,
+};
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::{sleep_until, Instant};
+
+use super::{Input, Link, Snapshot};
+use crate::event::Event;
+use crate::http::client::Transport;
+use crate::peer::Peer;
+
+/// The driver's channels and state; `run` consumes it.
+pub(crate) struct Driver<T> {
+    pub(crate) core: Membership,
+    pub(crate) transport: T,
+    pub(crate) inputs: mpsc::Receiver<Input>,
+    /// Becomes true (or is dropped) when the cloud must leave.
+    pub(crate) leave_rx: watch::Receiver<bool>,
+    pub(crate) snapshot_tx: watch::Sender<Arc<Snapshot>>,
+    pub(crate) events_tx: broadcast::Sender<Event>,
+    pub(crate) started_tx: Option<oneshot::Sender<Start>>,
+    pub(crate) link: Arc<Link>,
+    pub(crate) data: Arc<Value>,
+}
+
+/// What the running loop keeps besides the parts above.
+struct Running<T> {
+    parts: Driver<T>,
+    results_tx: mpsc::UnboundedSender<(CallId, CallResult)>,
+    replies: HashMap<ReplyToken, oneshot::Sender<Result<Response, Refusal>>>,
+    next_token: u64,
+    published: u64,
+    leaving: bool,
+}
+
+impl<T: Transport> Driver<T> {
+    /// Starts the core with `seeds` and runs until it has left the cloud.
+    pub(crate) async fn run(self, seeds: Vec<Address>) {
+        let (results_tx, mut results_rx) = mpsc::unbounded_channel();
+        let mut this = Running {
+            published: self.core.version(),
+            parts: self,
+            results_tx,
+            replies: HashMap::new(),
+            next_token: 0,
+            leaving: false,
+        };
+        this.parts.core.start(now(), seeds);
+        this.flush();
+        while !this.parts.core.is_closed() {
+            let deadline = this.parts.core.poll_timeout();
+            tokio::select! {
+                input = this.parts.inputs.recv() => match input {
+                    Some(input) => this.on_input(input),
+                    None => this.leave(),
+                },
+                Some((call, result)) = results_rx.recv() => {
+                    this.parts.core.handle_response(now(), call, result);
+                }
+                _ = sleep_until(deadline.map(Instant::from_std).unwrap_or_else(far_future)),
+                    if deadline.is_some() => {
+                    this.parts.core.handle_timeout(now());
+                }
+                changed = this.parts.leave_rx.changed(), if !this.leaving => {
+                    if changed.is_err() || *this.parts.leave_rx.borrow() {
+                        this.leave();
+                    }
+                }
+            }
+            this.flush();
+        }
+    }
+}
+
+impl<T: Transport> Running<T> {
+    fn on_input(&mut self, input: Input) {
+        match input {
+            Input::Request {
+                origin,
+                request,
+                reply_tx,
+            } => {
+                let token = ReplyToken(self.next_token);
+                self.next_token += 1;
+                self.replies.insert(token, reply_tx);
+                self.parts.core.handle_request(now(), token, origin, request);
+            }
+        }
+    }
+
+    fn leave(&mut self) {
+        self.leaving = true;
+        self.parts.core.leave(now());
+    }
+
+    /// Carries out everything the core asked for since the last step. The
+    /// snapshot goes out before the events, so that a reader woken by an
+    /// event sees the state it describes.
+    fn flush(&mut self) {
+        while let Some(action) = self.parts.core.poll_action() {
+            match action {
+                Action::Call {
+                    call,
+                    to,
+                    request,
+                    timeout,
+                } => {
+                    let transport = self.parts.transport.clone();
+                    let from = self.parts.core.id().clone();
+                    let results_tx = self.results_tx.clone();
+                    tokio::spawn(async move {
+                        let result = transport.call(to, from, request, timeout).await;
+                        let _ = results_tx.send((call, result));
+                    });
+                }
+                Action::Reply { token, reply } => {
+                    if let Some(reply_tx) = self.replies.remove(&token) {
+                        let _ = reply_tx.send(reply);
+                    }
+                }
+            }
+        }
+        if self.parts.core.version() != self.published {
+            self.published = self.parts.core.version();
+            let snapshot = Snapshot::of(&self.parts.core, self.parts.data.clone());
+            self.parts.snapshot_tx.send_replace(Arc::new(snapshot));
+        }
+        while let Some(event) = self.parts.core.poll_event() {
+            self.on_event(event);
+        }
+    }
+
+    fn on_event(&mut self, event: CoreEvent) {
+        let link = &self.parts.link;
+        let public = match event {
+            CoreEvent::Started(start) => {
+                log_start(&start);
+                if let Some(started_tx) = self.parts.started_tx.take() {
+                    let _ = started_tx.send(start.clone());
+                }
+                Event::Started(start)
+            }
+            CoreEvent::PeerJoined(member) => {
+                tracing::info!(id = %member.id, address = %member.address(), "peer joined");
+                Event::PeerJoined(Peer::new(Arc::new(member), link.clone()))
+            }
+            CoreEvent::PeerLeft { member, reason } => {
+                tracing::info!(id = %member.id, ?reason, "peer left");
+                Event::PeerLeft {
+                    peer: Peer::new(Arc::new(member), link.clone()),
+                    reason,
+                }
+            }
+            CoreEvent::Closed => {
+                tracing::info!("left the cloud");
+                Event::Closed
+            }
+        };
+        let _ = self.parts.events_tx.send(public);
+    }
+}
+
+fn log_start(start: &Start) {
+    match start {
+        Start::Joined { via, peers } => tracing::info!(%via, peers, "joined a cloud"),
+        Start::Alone => tracing::info!("no seed answered: started a new cloud"),
+    }
+}
+
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+fn far_future() -> Instant {
+    Instant::now() + std::time::Duration::from_secs(86_400)
+}

@@ -1,0 +1,59 @@
+//! The read-only view of the membership that the driver publishes after
+//! every change, so that readers (`cloud.peers()`, the HTTP handlers) never
+//! wait for the driver.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use peercloud_core::wire::{PeerInfo, PeersReply, ServerInfo, StatusReply};
+use peercloud_core::{Member, Membership, PeerId};
+use serde_json::Value;
+
+/// One published state of the membership.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    /// This peer's id.
+    pub(crate) id: PeerId,
+    /// This peer's data.
+    pub(crate) data: Arc<Value>,
+    /// What `/status` answers.
+    pub(crate) status: StatusReply,
+    /// The members, ordered by id.
+    pub(crate) members: Vec<Arc<Member>>,
+    by_id: HashMap<PeerId, usize>,
+}
+
+impl Snapshot {
+    /// Takes a snapshot of the core.
+    pub(crate) fn of(core: &Membership, data: Arc<Value>) -> Self {
+        let members: Vec<Arc<Member>> = core.members().cloned().map(Arc::new).collect();
+        let by_id = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.id.clone(), i))
+            .collect();
+        Snapshot {
+            id: core.id().clone(),
+            data,
+            status: core.status(),
+            members,
+            by_id,
+        }
+    }
+
+    /// A member by id.
+    pub(crate) fn member(&self, id: &PeerId) -> Option<&Arc<Member>> {
+        self.by_id.get(id).map(|&i| &self.members[i])
+    }
+
+    /// What `/peers` answers.
+    pub(crate) fn peers_reply(&self) -> PeersReply {
+        PeersReply {
+            server: ServerInfo {
+                id: self.id.clone(),
+                data: (*self.data).clone(),
+            },
+            peers: self.members.iter().map(|m| PeerInfo::from(&**m)).collect(),
+        }
+    }
+}
