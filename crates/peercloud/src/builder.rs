@@ -43,6 +43,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 pub struct CloudBuilder {
     seeds: Vec<String>,
     port: Option<u16>,
+    random_port: bool,
     bind: Option<IpAddr>,
     listener: Option<std::net::TcpListener>,
     advertise: Option<String>,
@@ -61,6 +62,7 @@ impl Default for CloudBuilder {
         CloudBuilder {
             seeds: Vec::new(),
             port: None,
+            random_port: false,
             bind: None,
             listener: None,
             advertise: None,
@@ -102,6 +104,12 @@ impl CloudBuilder {
     /// [`advertise`](Self::advertise) says otherwise.
     pub fn bind(mut self, ip: IpAddr) -> Self {
         self.bind = Some(ip);
+        self
+    }
+
+    /// Listens on any free port the system picks, without trying 9338 first.
+    pub fn random_port(mut self) -> Self {
+        self.random_port = true;
         self
     }
 
@@ -184,6 +192,7 @@ impl CloudBuilder {
             .collect::<Result<Vec<_>, _>>()?;
         let listener = match self.listener {
             Some(listener) => listener,
+            None if self.random_port => listener::bind_random(self.bind)?,
             None => listener::bind(self.bind, self.port)?,
         };
         let bind_error = |source| StartError::Bind {

@@ -25,6 +25,11 @@ pub(crate) fn bind(ip: Option<IpAddr>, port: Option<u16>) -> Result<TcpListener,
     }
 }
 
+/// Binds any free port.
+pub(crate) fn bind_random(ip: Option<IpAddr>) -> Result<TcpListener, StartError> {
+    bind_port(ip, 0)
+}
+
 fn bind_port(ip: Option<IpAddr>, port: u16) -> Result<TcpListener, StartError> {
     match ip {
         Some(ip) => bind_addr(SocketAddr::new(ip, port)),
