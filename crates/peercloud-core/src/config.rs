@@ -18,7 +18,8 @@ use std::time::Duration;
 pub struct Config {
     /// How often one member is probed with `/status`. Each peer probes its
     /// members in turn (a shuffled round), so with `n` members each one is
-    /// probed by this peer at least once every `n * probe_interval`.
+    /// probed by this peer once in every round of `n` ticks: two probes of
+    /// one member are at most `(2n - 1) * probe_interval` apart.
     pub probe_interval: Duration,
     /// How long a probe may take before it counts as failed.
     pub probe_timeout: Duration,
@@ -28,8 +29,13 @@ pub struct Config {
     /// The original evicts on the first failure, which lets one slow answer
     /// evict a healthy peer.
     pub probe_failures: u32,
-    /// How long a `/joined`, `/left` or a joiner's `/status` check may take.
+    /// How long a `/joined` or `/left` notice may take.
     pub call_timeout: Duration,
+    /// How long a joiner's `/status` check may take. Keep it under the
+    /// joiner's own patience (the original gives up on its `/join` after
+    /// 1 s): a joiner that gave up and is admitted anyway would be a member
+    /// that does not know it is one.
+    pub check_timeout: Duration,
     /// How long this peer waits for a seed to answer its `/join` (the seed
     /// checks the joiner before it answers).
     pub join_timeout: Duration,
@@ -46,6 +52,7 @@ impl Config {
             probe_timeout: Duration::from_secs(1),
             probe_failures: 2,
             call_timeout: Duration::from_secs(2),
+            check_timeout: Duration::from_millis(800),
             join_timeout: Duration::from_secs(5),
             leave_timeout: Duration::from_secs(2),
         }
@@ -58,6 +65,7 @@ impl Config {
             probe_timeout: Duration::from_secs(3),
             probe_failures: 3,
             call_timeout: Duration::from_secs(5),
+            check_timeout: Duration::from_secs(3),
             join_timeout: Duration::from_secs(15),
             leave_timeout: Duration::from_secs(5),
         }

@@ -47,7 +47,11 @@ impl PeerId {
 
     /// Makes a UUID v4 id from 16 random bytes.
     pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
-        PeerId(uuid::Builder::from_random_bytes(bytes).into_uuid().to_string())
+        PeerId(
+            uuid::Builder::from_random_bytes(bytes)
+                .into_uuid()
+                .to_string(),
+        )
     }
 
     /// The id as a string.

@@ -197,9 +197,6 @@ pub(crate) fn host_of_remote(ip: IpAddr) -> Host {
     }
 }
 
-
-
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -240,7 +240,10 @@ mod tests {
     fn join_request_as_the_original_sends_it_parses() {
         let body = json!({"id": "6f1c2a3e-0000-4000-8000-000000000001", "ip": null, "port": 40123, "data": {"n": 1}});
         let req: JoinRequest = serde_json::from_value(body).unwrap();
-        assert_eq!(req.id.unwrap().as_str(), "6f1c2a3e-0000-4000-8000-000000000001");
+        assert_eq!(
+            req.id.unwrap().as_str(),
+            "6f1c2a3e-0000-4000-8000-000000000001"
+        );
         assert_eq!(req.ip, None);
         assert_eq!(req.port, Some(40123));
         assert_eq!(req.data, Some(json!({"n": 1})));
@@ -278,7 +281,8 @@ mod tests {
     #[test]
     fn ipv4_mapped_addresses_from_node_are_kept_as_sent() {
         let peer: PeerInfo =
-            serde_json::from_value(json!({"id": "a", "ip": "::ffff:127.0.0.1", "port": 1})).unwrap();
+            serde_json::from_value(json!({"id": "a", "ip": "::ffff:127.0.0.1", "port": 1}))
+                .unwrap();
         assert_eq!(peer.ip.as_str(), "::ffff:127.0.0.1");
         let back = serde_json::to_value(&peer).unwrap();
         assert_eq!(back["ip"], "::ffff:127.0.0.1");

@@ -39,9 +39,19 @@ impl Membership {
                     data: Some(self.me.data.clone()),
                 });
                 let timeout = self.config.join_timeout;
-                self.call(seed.clone(), request, timeout, Pending::JoinAttempt { seed });
+                self.call(
+                    seed.clone(),
+                    request,
+                    timeout,
+                    Pending::JoinAttempt { seed },
+                );
             }
-            None => self.become_running(now, Start::Alone),
+            None => {
+                // No seed accepted: no sender of a kept notice can become a
+                // member any more.
+                self.early.clear();
+                self.become_running(now, Start::Alone);
+            }
         }
     }
 
@@ -75,18 +85,28 @@ impl Membership {
         let mut received = vec![server];
         received.extend(reply.peers.into_iter().map(Member::from));
         received.retain(|m| m.id != self.me.id);
-        let peers = received.len();
+        // Started comes first, so that the application hears "joined" before
+        // the members it brought.
+        self.become_running(
+            now,
+            Start::Joined {
+                via: seed,
+                peers: received.len(),
+            },
+        );
         for member in &received {
             self.insert_member(member.clone());
         }
         self.introduce(&earlier, &received);
-        self.become_running(now, Start::Joined { via: seed, peers });
         self.replay_early_notices();
     }
 
     /// Tells `earlier` members and `received` ones about each other.
     fn introduce(&mut self, earlier: &[Member], received: &[Member]) {
-        for old in earlier.iter().filter(|o| !received.iter().any(|r| r.id == o.id)) {
+        for old in earlier
+            .iter()
+            .filter(|o| !received.iter().any(|r| r.id == o.id))
+        {
             for new in received {
                 self.notify(old.address(), Request::Joined(PeerInfo::from(new)));
                 self.notify(new.address(), Request::Joined(PeerInfo::from(old)));
@@ -127,6 +147,7 @@ impl Membership {
         if matches!(self.phase, Phase::Leaving { .. } | Phase::Closed) {
             return self.reply(token, Err(Refusal::ShuttingDown));
         }
+        let made_id = join.id.is_none();
         let id = match join.id {
             Some(id) => id,
             None => self.random_id(),
@@ -138,30 +159,43 @@ impl Membership {
             id,
             host: join.ip.unwrap_or_else(|| host_of_remote(origin.remote)),
             port: join.port.unwrap_or(DEFAULT_PORT),
-            data: join.data.unwrap_or_else(|| Value::Object(Default::default())),
+            data: join
+                .data
+                .unwrap_or_else(|| Value::Object(Default::default())),
         };
-        let timeout = self.config.call_timeout;
+        let timeout = self.config.check_timeout;
         let to = candidate.address();
-        self.call(to, Request::Status, timeout, Pending::JoinCheck { token, candidate });
+        let pending = Pending::JoinCheck {
+            token,
+            candidate,
+            made_id,
+        };
+        self.call(to, Request::Status, timeout, pending);
     }
 
     /// An id is in use if it is ours, a member's, or a joiner's being checked.
     fn id_in_use(&self, id: &crate::PeerId) -> bool {
         *id == self.me.id
             || self.members.contains_key(id)
-            || self.pending.values().any(
-                |p| matches!(p, Pending::JoinCheck { candidate, .. } if candidate.id == *id),
-            )
+            || self
+                .pending
+                .values()
+                .any(|p| matches!(p, Pending::JoinCheck { candidate, .. } if candidate.id == *id))
     }
 
+    /// The joiner's check passed if it answered with its id, or, when the id
+    /// was made here, without one (the protocol lets a peer that has no id
+    /// yet answer without it).
     pub(super) fn on_join_check(
         &mut self,
         token: ReplyToken,
         candidate: Member,
+        made_id: bool,
         result: CallResult,
     ) {
         let verdict = match result {
             Ok(Response::Status(status)) if status.id.as_ref() == Some(&candidate.id) => Ok(()),
+            Ok(Response::Status(status)) if made_id && status.id.is_none() => Ok(()),
             Ok(Response::Status(status)) => Err(Refusal::CheckFailed(
                 Mismatch(status.id.as_ref().map(|id| id.as_str())).to_string(),
             )),

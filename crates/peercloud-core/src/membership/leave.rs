@@ -33,10 +33,7 @@ impl Membership {
     }
 
     pub(super) fn on_goodbye_answered(&mut self) {
-        let waiting = self
-            .pending
-            .values()
-            .any(|p| matches!(p, Pending::Goodbye));
+        let waiting = self.pending.values().any(|p| matches!(p, Pending::Goodbye));
         if matches!(self.phase, Phase::Leaving { .. }) && !waiting {
             self.finish_leaving();
         }

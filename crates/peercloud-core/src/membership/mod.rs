@@ -64,7 +64,12 @@ enum Pending {
     /// Our `/join` to a seed.
     JoinAttempt { seed: Address },
     /// A joiner's `/status` check; the joiner waits for `token`'s reply.
-    JoinCheck { token: ReplyToken, candidate: Member },
+    JoinCheck {
+        token: ReplyToken,
+        candidate: Member,
+        /// Whether the joiner's id was made here (it came without one).
+        made_id: bool,
+    },
     /// A failure-detection probe.
     Probe { target: PeerId },
     /// A `/joined` or `/left` notice; its result is only logged.
@@ -204,9 +209,11 @@ impl Membership {
         };
         match pending {
             Pending::JoinAttempt { seed } => self.on_join_reply(now, seed, result),
-            Pending::JoinCheck { token, candidate } => {
-                self.on_join_check(token, candidate, result)
-            }
+            Pending::JoinCheck {
+                token,
+                candidate,
+                made_id,
+            } => self.on_join_check(token, candidate, made_id, result),
             Pending::Probe { target } => self.on_probe_reply(now, target, result),
             Pending::Notice => {}
             Pending::Goodbye => self.on_goodbye_answered(),

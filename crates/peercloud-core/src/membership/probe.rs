@@ -36,7 +36,8 @@ impl Prober {
         self.next_tick
     }
 
-    /// A new member is probed early in the current round.
+    /// A new member is probed last in the current round (the round pops
+    /// from its end), so it never delays the re-probe of a failed member.
     pub(super) fn enqueue(&mut self, id: PeerId) {
         self.round.insert(0, id);
     }

@@ -1,0 +1,271 @@
+//! Tests of `/joined` and `/left` notices: who may send them, what they
+//! change, and the ones that arrive while this peer is still joining.
+
+use super::*;
+use crate::io::{LeftReason, Start};
+use crate::wire::Ack;
+
+const TOKEN: ReplyToken = ReplyToken(9);
+
+fn added() -> Result<Response, Refusal> {
+    Ok(Response::Joined(Ack {
+        status: "added".to_owned(),
+    }))
+}
+
+fn removed() -> Result<Response, Refusal> {
+    Ok(Response::Left(Ack {
+        status: "removed".to_owned(),
+    }))
+}
+
+/// Peer "s" with members b and c.
+fn peer() -> (Membership, Instant) {
+    let b = member("b", "10.0.0.2:9338");
+    let c = member("c", "10.0.0.3:9338");
+    joined_core("s", &b, &[c])
+}
+
+/// Hands `core` one notice and returns its reply (the only action).
+fn notice(
+    core: &mut Membership,
+    now: Instant,
+    from: Origin,
+    request: Request,
+) -> Result<Response, Refusal> {
+    core.handle_request(now, TOKEN, from, request);
+    only_reply(&drain(core), TOKEN)
+}
+
+#[test]
+fn a_notice_without_a_sender_is_refused_and_changes_nothing() {
+    let (mut s, t0) = peer();
+    let version = s.version();
+    let d = member("d", "10.0.0.4:9338");
+    let from = || anonymous("10.0.0.2");
+    assert_eq!(
+        notice(&mut s, t0, from(), joined_notice(&d)),
+        Err(Refusal::MissingSender)
+    );
+    assert_eq!(
+        notice(&mut s, t0, from(), left_notice("c")),
+        Err(Refusal::MissingSender)
+    );
+    assert_eq!(member_ids(&s), ["b", "c"]);
+    assert_eq!(s.version(), version);
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
+fn a_notice_from_an_unknown_sender_is_refused_and_changes_nothing() {
+    let (mut s, t0) = peer();
+    let version = s.version();
+    let d = member("d", "10.0.0.4:9338");
+    let unknown = Err(Refusal::UnknownSender("z".into()));
+    assert_eq!(notice(&mut s, t0, origin("z"), joined_notice(&d)), unknown);
+    assert_eq!(notice(&mut s, t0, origin("z"), left_notice("c")), unknown);
+    assert_eq!(member_ids(&s), ["b", "c"]);
+    assert_eq!(s.version(), version);
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
+fn a_joined_notice_from_a_member_adds_the_peer() {
+    let (mut s, t0) = peer();
+    let d = member("d", "10.0.0.4:9338");
+    assert_eq!(notice(&mut s, t0, origin("b"), joined_notice(&d)), added());
+    assert_eq!(member_ids(&s), ["b", "c", "d"]);
+    assert_eq!(events(&mut s), [Event::PeerJoined(d)]);
+}
+
+#[test]
+fn a_repeated_joined_notice_updates_the_one_member_it_names() {
+    let (mut s, t0) = peer();
+    let d = member("d", "10.0.0.4:9338");
+    assert_eq!(notice(&mut s, t0, origin("b"), joined_notice(&d)), added());
+    events(&mut s);
+    let moved = Member {
+        data: json!({"name": "d", "restarted": true}),
+        ..member("d", "10.0.0.44:9400")
+    };
+    assert_eq!(
+        notice(&mut s, t0, origin("c"), joined_notice(&moved)),
+        added()
+    );
+    assert_eq!(member_ids(&s), ["b", "c", "d"], "no duplicate");
+    assert_eq!(s.member(&pid("d")), Some(&moved));
+    assert!(events(&mut s).is_empty(), "an update is no new member");
+}
+
+#[test]
+fn a_joined_notice_about_this_peer_is_acknowledged_and_ignored() {
+    let (mut s, t0) = peer();
+    let version = s.version();
+    let me = member("s", "10.0.0.1:9338");
+    assert_eq!(notice(&mut s, t0, origin("b"), joined_notice(&me)), added());
+    assert_eq!(member_ids(&s), ["b", "c"]);
+    assert_eq!(s.version(), version);
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
+fn a_left_notice_about_this_peer_is_ignored() {
+    let (mut s, t0) = peer();
+    let version = s.version();
+    assert_eq!(notice(&mut s, t0, origin("b"), left_notice("s")), removed());
+    assert_eq!(member_ids(&s), ["b", "c"]);
+    assert_eq!(s.version(), version);
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
+fn a_left_notice_from_the_member_itself_is_a_departure() {
+    let (mut s, t0) = peer();
+    let version = s.version();
+    assert_eq!(notice(&mut s, t0, origin("b"), left_notice("b")), removed());
+    assert_eq!(member_ids(&s), ["c"]);
+    assert_ne!(s.version(), version);
+    assert_eq!(
+        events(&mut s),
+        [Event::PeerLeft {
+            member: member("b", "10.0.0.2:9338"),
+            reason: LeftReason::Left
+        }]
+    );
+}
+
+#[test]
+fn a_left_notice_about_a_third_member_is_a_failure_found_by_the_sender() {
+    let (mut s, t0) = peer();
+    assert_eq!(notice(&mut s, t0, origin("b"), left_notice("c")), removed());
+    assert_eq!(member_ids(&s), ["b"]);
+    assert_eq!(
+        events(&mut s),
+        [Event::PeerLeft {
+            member: member("c", "10.0.0.3:9338"),
+            reason: LeftReason::Failed {
+                detected_by: Some(pid("b"))
+            }
+        }]
+    );
+}
+
+#[test]
+fn a_left_notice_about_an_unknown_peer_is_acknowledged_and_changes_nothing() {
+    let (mut s, t0) = peer();
+    let version = s.version();
+    assert_eq!(notice(&mut s, t0, origin("b"), left_notice("q")), removed());
+    assert_eq!(s.version(), version);
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
+fn notices_from_the_seed_that_arrive_before_its_join_reply_are_applied_after_it() {
+    let t0 = base();
+    let mut j = core("j", 9338);
+    let s = member("s", "10.0.0.1:9338");
+    let (b, c) = (member("b", "10.0.0.2:9338"), member("c", "10.0.0.3:9338"));
+    let (d, e) = (member("d", "10.0.0.4:9338"), member("e", "10.0.0.5:9338"));
+    j.start(t0, vec![s.address()]);
+    let join = only_call(&drain(&mut j), "/join");
+
+    // The seed's broadcasts overtake its reply; "z" is no member at all.
+    assert_eq!(notice(&mut j, t0, origin("s"), joined_notice(&d)), added());
+    assert_eq!(notice(&mut j, t0, origin("s"), left_notice("c")), removed());
+    assert_eq!(notice(&mut j, t0, origin("z"), joined_notice(&e)), added());
+    assert_eq!(j.members().len(), 0);
+    assert!(events(&mut j).is_empty());
+
+    j.handle_response(t0, join.call, join_reply("j", &s, &[b.clone(), c.clone()]));
+    assert_eq!(member_ids(&j), ["b", "d", "s"]);
+    assert_eq!(
+        events(&mut j),
+        [
+            Event::Started(Start::Joined {
+                via: s.address(),
+                peers: 3
+            }),
+            Event::PeerJoined(s.clone()),
+            Event::PeerJoined(b),
+            Event::PeerJoined(c.clone()),
+            Event::PeerJoined(d),
+            Event::PeerLeft {
+                member: c,
+                reason: LeftReason::Failed {
+                    detected_by: Some(pid("s"))
+                }
+            },
+        ]
+    );
+    assert!(drain(&mut j).is_empty());
+}
+
+#[test]
+fn notices_kept_while_joining_are_dropped_when_no_seed_accepts() {
+    let t0 = base();
+    let mut j = core("j", 9338);
+    let s = member("s", "10.0.0.1:9338");
+    j.start(t0, vec![s.address()]);
+    let join = only_call(&drain(&mut j), "/join");
+    let d = member("d", "10.0.0.4:9338");
+    assert_eq!(notice(&mut j, t0, origin("s"), joined_notice(&d)), added());
+    j.handle_response(t0, join.call, Err(crate::error::CallError::Timeout));
+    assert_eq!(events(&mut j), [Event::Started(Start::Alone)]);
+    assert_eq!(j.members().len(), 0);
+    assert!(j.early.is_empty(), "nothing is kept that can never apply");
+    // Once running, the seed is an unknown sender like any other.
+    assert_eq!(
+        notice(&mut j, t0, origin("s"), joined_notice(&d)),
+        Err(Refusal::UnknownSender("s".into()))
+    );
+}
+
+#[test]
+fn a_joiner_accepted_while_joining_is_kept_and_introduced_to_the_cloud() {
+    let t0 = base();
+    let mut j = core("j", 9338);
+    let s = member("s", "10.0.0.1:9338");
+    let b = member("b", "10.0.0.2:9338");
+    j.start(t0, vec![s.address()]);
+    let join = only_call(&drain(&mut j), "/join");
+
+    // x joins through j while j's own join is under way.
+    let x_join = join_request(Some("x"), None, None);
+    j.handle_request(t0, TOKEN, anonymous("10.0.0.24"), x_join);
+    let check = only_call(&drain(&mut j), "/status");
+    j.handle_response(t0, check.call, status_of("x"));
+    let Ok(Response::Join(to_x)) = only_reply(&drain(&mut j), TOKEN) else {
+        panic!("x was not admitted")
+    };
+    assert_eq!(to_x.server.id, pid("j"));
+    assert!(to_x.peers.is_empty());
+    let x = Member {
+        data: json!({}),
+        ..member("x", "10.0.0.24:9338")
+    };
+    assert_eq!(events(&mut j), [Event::PeerJoined(x.clone())]);
+
+    j.handle_response(t0, join.call, join_reply("j", &s, std::slice::from_ref(&b)));
+    assert_eq!(member_ids(&j), ["b", "s", "x"], "x is kept");
+    let mut sent = notices(&drain(&mut j));
+    sent.sort_by_key(|(to, request)| (to.clone(), format!("{request:?}")));
+    let mut expected = vec![
+        (x.address(), joined_notice(&s)),
+        (s.address(), joined_notice(&x)),
+        (x.address(), joined_notice(&b)),
+        (b.address(), joined_notice(&x)),
+    ];
+    expected.sort_by_key(|(to, request)| (to.clone(), format!("{request:?}")));
+    assert_eq!(sent, expected);
+    assert_eq!(
+        events(&mut j),
+        [
+            Event::Started(Start::Joined {
+                via: s.address(),
+                peers: 2
+            }),
+            Event::PeerJoined(s.clone()),
+            Event::PeerJoined(b),
+        ]
+    );
+}
