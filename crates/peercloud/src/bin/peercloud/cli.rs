@@ -1,0 +1,157 @@
+//! The command line, as clap derive definitions: subcommands, flags, their
+//! defaults and help texts. Nothing here does any work.
+//!
+//! This is a contract with users' scripts: subcommands, flags and their
+//! meanings are never renamed, only added to.
+
+use std::net::IpAddr;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use peercloud::Address;
+use serde_json::Value;
+
+/// Private peer-to-peer clouds over HTTP, compatible with the node.js
+/// `peercloud` package.
+#[derive(Debug, Parser)]
+#[command(name = "peercloud", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// More logs on stderr: -v info, -vv debug, -vvv trace (default: warn).
+    /// RUST_LOG, when set, overrides this.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a peer: join the cloud of the first --peer that answers (or start
+    /// a new one), print what happens, broadcast each JSON line read on
+    /// stdin, and leave the cloud on Ctrl-C or SIGTERM.
+    Run(RunArgs),
+    /// List the members a running peer knows (POST /peers; Rust peers only).
+    Peers(QueryArgs),
+    /// Show a running peer's status (POST /status).
+    Status(QueryArgs),
+}
+
+/// `peercloud run`.
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_RUN_HELP)]
+pub(crate) struct RunArgs {
+    /// Port to listen on [default: 9338, or a random free port if 9338 is
+    /// taken]. 0: any free port, without trying 9338. Any other port must be
+    /// free.
+    #[arg(long, value_name = "N")]
+    pub(crate) port: Option<u16>,
+
+    /// A peer to join through, HOST:PORT (IPv6 in brackets: [::1]:9338).
+    /// Repeat for several; they are tried in random order, and if none
+    /// answers this peer starts a new cloud.
+    #[arg(
+        long = "peer",
+        value_name = "HOST:PORT",
+        value_parser = parse_address,
+        default_value = "127.0.0.1:9338"
+    )]
+    pub(crate) peers: Vec<Address>,
+
+    /// This peer's data, a JSON value every other peer sees.
+    #[arg(long, value_name = "JSON", value_parser = parse_json, default_value = "{}")]
+    pub(crate) data: Value,
+
+    /// Address to listen on [default: all interfaces, IPv4 and IPv6]. A
+    /// specific address is also the one advertised to the cloud.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) bind: Option<IpAddr>,
+
+    /// The address other peers should use to reach this one (behind NAT, or
+    /// with several interfaces) [default: the --bind address, else the one
+    /// the joined peer sees].
+    #[arg(long, value_name = "IP", value_parser = parse_host)]
+    pub(crate) advertise: Option<String>,
+
+    /// The reply to every message received, a JSON value.
+    #[arg(
+        long,
+        value_name = "JSON",
+        value_parser = parse_json,
+        default_value = r#"{"status":"received"}"#
+    )]
+    pub(crate) reply: Value,
+
+    /// Print one JSON object per line on stdout, each with an "event" field,
+    /// instead of lines for humans.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// How often one member is probed with /status, in milliseconds
+    /// [default: 1000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) probe_interval_ms: Option<u64>,
+
+    /// How long a message waits for its reply, in milliseconds
+    /// [default: 5000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) message_timeout_ms: Option<u64>,
+}
+
+/// `peercloud peers` and `peercloud status`.
+#[derive(Debug, Args)]
+pub(crate) struct QueryArgs {
+    /// The peer to ask, HOST:PORT (IPv6 in brackets: [::1]:9338).
+    #[arg(value_name = "HOST:PORT", value_parser = parse_address)]
+    pub(crate) address: Address,
+
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+const AFTER_RUN_HELP: &str = "\
+Stdin: each line holding a JSON value is broadcast to every peer, and the
+replies are printed. A line that is not JSON is reported and skipped; at the
+end of stdin the peer keeps running.
+
+With --json, stdout has one object per line, with \"event\" one of:
+  started      {id, port}
+  joined       {via, peers}             (via: the --peer that let it in; peers: others known)
+  alone        {}                       (no --peer answered: a new cloud)
+  peer_joined  {peer: {id, ip, port, data}}
+  peer_left    {id, reason: \"left\"|\"failed\", detected_by?}
+  message      {from, from_id, body}    (from: the sender's data)
+  replies      {replies: [{peer, id, value} | {peer, id, error}]}
+  error        {error}                  (a stdin line that is not JSON)
+  lagged       {missed}                 (events were lost: output too slow)
+  closed       {}                       (left the cloud; the process exits 0)
+
+Exit codes: 0 after leaving on SIGINT/SIGTERM, 1 on a runtime error (such as
+a taken --port), 2 on a usage error (such as invalid JSON in --data).";
+
+fn parse_json(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))
+}
+
+fn parse_host(text: &str) -> Result<String, String> {
+    peercloud_core::Host::parse(text)
+        .map(|_| text.to_owned())
+        .map_err(|_| "expected an IP address or a host name".to_owned())
+}
+
+fn parse_address(text: &str) -> Result<Address, String> {
+    text.parse::<Address>()
+        .map_err(|_| "expected HOST:PORT, such as 127.0.0.1:9338 or [::1]:9338".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,281 @@
+//! What `peercloud run` prints: one line per event on stdout, for humans or
+//! (with `--json`) as one JSON object per line with an `event` field. Only
+//! writes to stdout and stderr.
+//!
+//! The JSON event names and fields are a contract with users' scripts: they
+//! are never renamed, only added to.
+
+use std::io::Write;
+
+use peercloud::{Address, Event, LeftReason, Peer, Replies, Start};
+use serde_json::{json, Value};
+
+/// One thing to print.
+#[derive(Debug)]
+pub(crate) enum Line<'a> {
+    /// This peer listens: `started {id, port}`.
+    Started { id: &'a str, port: u16 },
+    /// It joined a cloud: `joined {via, peers}`.
+    Joined { via: &'a Address, peers: usize },
+    /// No seed answered, it is a cloud of its own: `alone {}`.
+    Alone,
+    /// `peer_joined {peer: {id, ip, port, data}}`.
+    PeerJoined(&'a Peer),
+    /// `peer_left {id, reason, detected_by?}`.
+    PeerLeft {
+        peer: &'a Peer,
+        reason: &'a LeftReason,
+    },
+    /// `message {from, from_id, body}`.
+    Message { from: &'a Peer, body: &'a Value },
+    /// `replies {replies: [...]}`.
+    Replies(&'a Replies),
+    /// Events were lost because they came faster than they were printed:
+    /// `lagged {missed}`.
+    Lagged { missed: u64 },
+    /// Something went wrong but the peer goes on: `error {error}`.
+    Error(&'a str),
+    /// The peer left the cloud: `closed {}`.
+    Closed,
+}
+
+impl<'a> Line<'a> {
+    /// The line for how the start ended.
+    pub(crate) fn of_start(start: &'a Start) -> Self {
+        match start {
+            Start::Joined { via, peers } => Line::Joined { via, peers: *peers },
+            Start::Alone => Line::Alone,
+        }
+    }
+
+    /// The line for an event of the stream, if it is one that is printed
+    /// (`Started` is printed from the start outcome instead; sent messages
+    /// are printed as gathered replies; `Closed` after the cloud is closed).
+    pub(crate) fn of_event(event: &'a Event) -> Option<Self> {
+        match event {
+            Event::PeerJoined(peer) => Some(Line::PeerJoined(peer)),
+            Event::PeerLeft { peer, reason } => Some(Line::PeerLeft { peer, reason }),
+            Event::MessageReceived { from, body } => Some(Line::Message { from, body }),
+            Event::Lagged { missed } => Some(Line::Lagged { missed: *missed }),
+            _ => None,
+        }
+    }
+
+    /// The event name of the JSON form.
+    fn name(&self) -> &'static str {
+        match self {
+            Line::Started { .. } => "started",
+            Line::Joined { .. } => "joined",
+            Line::Alone => "alone",
+            Line::PeerJoined(_) => "peer_joined",
+            Line::PeerLeft { .. } => "peer_left",
+            Line::Message { .. } => "message",
+            Line::Replies(_) => "replies",
+            Line::Lagged { .. } => "lagged",
+            Line::Error(_) => "error",
+            Line::Closed => "closed",
+        }
+    }
+
+    /// The JSON form as text, `event` first for whoever reads it by eye.
+    pub(crate) fn json_text(&self) -> String {
+        let fields = self.json_fields().to_string();
+        match fields.strip_prefix('{').filter(|rest| *rest != "}") {
+            Some(rest) => format!(r#"{{"event":"{}",{rest}"#, self.name()),
+            None => format!(r#"{{"event":"{}"}}"#, self.name()),
+        }
+    }
+
+    /// The JSON form: `{"event": name, ...fields}`.
+    #[cfg(test)]
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_str(&self.json_text()).expect("valid JSON")
+    }
+
+    /// The fields of the JSON form, without `event`: always an object.
+    fn json_fields(&self) -> Value {
+        match self {
+            Line::Started { id, port } => json!({"id": id, "port": port}),
+            Line::Joined { via, peers } => json!({"via": via.to_string(), "peers": peers}),
+            Line::PeerJoined(peer) => json!({"peer": peer_json(peer)}),
+            Line::PeerLeft { peer, reason } => left_json(peer, reason),
+            Line::Message { from, body } => {
+                json!({"from": from.data(), "from_id": from.id(), "body": body})
+            }
+            Line::Replies(replies) => json!({"replies": replies_json(replies)}),
+            Line::Lagged { missed } => json!({"missed": missed}),
+            Line::Error(error) => json!({"error": error}),
+            Line::Alone | Line::Closed => json!({}),
+        }
+    }
+
+    /// The form for humans; may span several lines (replies).
+    pub(crate) fn human(&self) -> String {
+        match self {
+            Line::Started { id, port } => format!("started peer {id} on port {port}"),
+            Line::Joined { via, peers } => {
+                format!("joined the cloud via {via}: {}", count(*peers, "peer"))
+            }
+            Line::Alone => "alone: no peer answered, started a new cloud".to_owned(),
+            Line::PeerJoined(peer) => format!(
+                "peer joined: {} at {} with data {}",
+                peer.id(),
+                peer.address(),
+                peer.data()
+            ),
+            Line::PeerLeft { peer, reason } => {
+                format!("peer left: {} ({})", peer.id(), reason_human(reason))
+            }
+            Line::Message { from, body } => {
+                format!("message from {} ({}): {body}", from.data(), from.id())
+            }
+            Line::Replies(replies) => replies_human(replies),
+            Line::Lagged { missed } => {
+                format!(
+                    "lagged: {} lost (output too slow)",
+                    count(*missed as usize, "event")
+                )
+            }
+            Line::Error(error) => format!("error: {error}"),
+            Line::Closed => "closed: left the cloud".to_owned(),
+        }
+    }
+}
+
+/// Where lines go: JSON or human lines on stdout; in human mode errors go to
+/// stderr, so that stdout holds only what happened.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Output {
+    json: bool,
+}
+
+impl Output {
+    pub(crate) fn new(json: bool) -> Self {
+        Output { json }
+    }
+
+    /// Prints one line and flushes it, so scripts read it at once. A closed
+    /// stdout is not a reason to stop the peer, so write errors are ignored.
+    pub(crate) fn print(&self, line: &Line<'_>) {
+        let text = if self.json {
+            line.json_text()
+        } else {
+            line.human()
+        };
+        if !self.json && matches!(line, Line::Error(_)) {
+            eprintln!("{text}");
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{text}");
+        let _ = stdout.flush();
+    }
+}
+
+fn peer_json(peer: &Peer) -> Value {
+    json!({"id": peer.id(), "ip": peer.ip(), "port": peer.port(), "data": peer.data()})
+}
+
+fn left_json(peer: &Peer, reason: &LeftReason) -> Value {
+    match reason {
+        LeftReason::Left => json!({"id": peer.id(), "reason": "left"}),
+        LeftReason::Failed { detected_by: None } => json!({"id": peer.id(), "reason": "failed"}),
+        LeftReason::Failed {
+            detected_by: Some(by),
+        } => json!({"id": peer.id(), "reason": "failed", "detected_by": by.as_str()}),
+    }
+}
+
+fn replies_json(replies: &Replies) -> Vec<Value> {
+    replies
+        .iter()
+        .map(|reply| match &reply.result {
+            Ok(value) => json!({"peer": reply.peer.data(), "id": reply.peer.id(), "value": value}),
+            Err(e) => {
+                json!({"peer": reply.peer.data(), "id": reply.peer.id(), "error": e.to_string()})
+            }
+        })
+        .collect()
+}
+
+fn reason_human(reason: &LeftReason) -> String {
+    match reason {
+        LeftReason::Left => "left".to_owned(),
+        LeftReason::Failed { detected_by: None } => "failed".to_owned(),
+        LeftReason::Failed {
+            detected_by: Some(by),
+        } => format!("failed, reported by {by}"),
+    }
+}
+
+fn replies_human(replies: &Replies) -> String {
+    if replies.is_empty() {
+        return "replies: none, no peer to send to".to_owned();
+    }
+    let mut text = format!("replies from {}:", count(replies.len(), "peer"));
+    for reply in replies {
+        let peer = &reply.peer;
+        match &reply.result {
+            Ok(value) => text += &format!("\n  {} ({}): {value}", peer.data(), peer.id()),
+            Err(e) => text += &format!("\n  {} ({}): error: {e}", peer.data(), peer.id()),
+        }
+    }
+    text
+}
+
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_hold_the_event_name_and_its_fields() {
+        let line = Line::Started {
+            id: "abc",
+            port: 4000,
+        };
+        assert_eq!(
+            line.json(),
+            json!({"event": "started", "id": "abc", "port": 4000})
+        );
+        assert_eq!(Line::Alone.json(), json!({"event": "alone"}));
+        assert_eq!(Line::Closed.json(), json!({"event": "closed"}));
+    }
+
+    #[test]
+    fn the_event_name_comes_first_in_the_text() {
+        let line = Line::Error("not JSON");
+        assert_eq!(line.json_text(), r#"{"event":"error","error":"not JSON"}"#);
+        assert_eq!(Line::Alone.json_text(), r#"{"event":"alone"}"#);
+    }
+
+    #[test]
+    fn joined_names_the_seed_as_host_and_port() {
+        let via: Address = "[::1]:9338".parse().expect("an address");
+        let line = Line::Joined {
+            via: &via,
+            peers: 3,
+        };
+        assert_eq!(
+            line.json(),
+            json!({"event": "joined", "via": "[::1]:9338", "peers": 3})
+        );
+        assert_eq!(line.human(), "joined the cloud via [::1]:9338: 3 peers");
+    }
+
+    #[test]
+    fn errors_are_events_too() {
+        let line = Line::Error("stdin line is not JSON");
+        assert_eq!(
+            line.json(),
+            json!({"event": "error", "error": "stdin line is not JSON"})
+        );
+    }
+}

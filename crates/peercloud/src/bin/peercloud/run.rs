@@ -1,0 +1,195 @@
+//! `peercloud run`: starts a peer as the original's example does, prints
+//! what happens, broadcasts each JSON line of stdin, and leaves the cloud on
+//! SIGINT or SIGTERM. Touches the network (through the library), stdin,
+//! stdout and stderr.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use peercloud::{Cloud, CloudBuilder, Config, Event, Events, StartError};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::cli::RunArgs;
+use crate::output::{Line, Output};
+
+/// How long, after leaving, the events still in the stream may take to be
+/// printed before `closed` is.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
+
+/// Runs a peer until SIGINT or SIGTERM; the exit code says how it ended.
+pub(crate) async fn run(args: RunArgs) -> ExitCode {
+    // Installed before the peer starts, so that a signal arriving as soon as
+    // `started` is printed still leaves the cloud cleanly.
+    let mut shutdown = match Shutdown::install() {
+        Ok(shutdown) => shutdown,
+        Err(e) => return fail(&format!("cannot install signal handlers: {e}")),
+    };
+    let output = Output::new(args.json);
+    let cloud = match builder(&args).start().await {
+        Ok(cloud) => Arc::new(cloud),
+        Err(e) => return start_failed(&e),
+    };
+    // The first call sees every event since the start.
+    let events = cloud.events();
+    output.print(&Line::Started {
+        id: &cloud.id(),
+        port: cloud.port(),
+    });
+    output.print(&Line::of_start(cloud.start_outcome()));
+
+    let mut printer = tokio::spawn(print_events(events, output));
+    let reader = tokio::spawn(broadcast_stdin(cloud.clone(), output));
+    let signalled = tokio::select! {
+        signal = shutdown.recv() => Some(signal),
+        _ = &mut printer => None,
+    };
+    reader.abort();
+    match signalled {
+        Some(signal) => tracing::info!(signal, "leaving the cloud"),
+        None => tracing::warn!("the peer stopped on its own"),
+    }
+    tokio::select! {
+        () = cloud.close() => {}
+        signal = shutdown.recv() => {
+            return fail(&format!("{signal} again: stopped before finishing leaving the cloud"));
+        }
+    }
+    if tokio::time::timeout(DRAIN_GRACE, &mut printer)
+        .await
+        .is_err()
+    {
+        printer.abort();
+    }
+    output.print(&Line::Closed);
+    if signalled.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The builder for the arguments; every message is answered with `--reply`.
+fn builder(args: &RunArgs) -> CloudBuilder {
+    let reply = args.reply.clone();
+    let mut builder = Cloud::builder()
+        .seeds(args.peers.iter().map(ToString::to_string))
+        .data(args.data.clone())
+        .on_message(move |_, _| {
+            let reply = reply.clone();
+            async move { Ok(reply) }
+        });
+    builder = match args.port {
+        Some(0) => builder.random_port(),
+        Some(port) => builder.port(port),
+        None => builder,
+    };
+    if let Some(ip) = args.bind {
+        builder = builder.bind(ip);
+    }
+    if let Some(host) = &args.advertise {
+        builder = builder.advertise(host.clone());
+    }
+    if let Some(ms) = args.probe_interval_ms {
+        builder = builder.membership(Config {
+            probe_interval: Duration::from_millis(ms),
+            ..Config::default()
+        });
+    }
+    if let Some(ms) = args.message_timeout_ms {
+        builder = builder.message_timeout(Duration::from_millis(ms));
+    }
+    builder
+}
+
+/// Prints the events of the stream until the cloud has closed.
+async fn print_events(mut events: Events, output: Output) {
+    while let Some(event) = events.recv().await {
+        if matches!(event, Event::Closed) {
+            return;
+        }
+        if let Some(line) = Line::of_event(&event) {
+            output.print(&line);
+        }
+    }
+}
+
+/// Broadcasts each JSON line of stdin and prints the replies, one line at a
+/// time so that replies come out in the order of the lines. Blank lines are
+/// skipped; at the end of stdin it stops reading and the peer goes on.
+async fn broadcast_stdin(cloud: Arc<Cloud>, output: Output) {
+    let mut stdin = BufReader::new(tokio::io::stdin());
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match stdin.read_until(b'\n', &mut line).await {
+            Ok(0) => break,
+            Ok(_) if line.iter().all(u8::is_ascii_whitespace) => {}
+            Ok(_) => match serde_json::from_slice(&line) {
+                Ok(body) => output.print(&Line::Replies(&cloud.send(body).await)),
+                Err(e) => output.print(&Line::Error(&format!("stdin line is not JSON: {e}"))),
+            },
+            Err(e) => {
+                output.print(&Line::Error(&format!("cannot read stdin: {e}")));
+                break;
+            }
+        }
+    }
+    tracing::debug!("end of stdin: no more broadcasts, the peer goes on");
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM.
+struct Shutdown {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    #[cfg(unix)]
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Shutdown {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> std::io::Result<Self> {
+        Ok(Shutdown {})
+    }
+
+    /// Waits for the next signal and names it.
+    #[cfg(unix)]
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn recv(&mut self) -> &'static str {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "Ctrl-C",
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// Reports a start that failed: bad arguments are usage errors (2), the
+/// rest (such as a taken port) runtime errors (1).
+fn start_failed(error: &StartError) -> ExitCode {
+    eprintln!("error: {error}");
+    match error {
+        StartError::InvalidSeed { .. } | StartError::InvalidAdvertise(_) => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
