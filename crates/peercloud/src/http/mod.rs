@@ -5,6 +5,8 @@ mod api_error;
 pub(crate) mod client;
 mod extract;
 mod server;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use server::{router, AppState};
 

@@ -181,8 +181,10 @@ async fn message(
         from: from.clone(),
         body: body.clone(),
     });
-    // A panicking handler must not take the connection down with it.
-    match AssertUnwindSafe((state.inner.handler)(from, body))
+    // A panicking handler must not take the connection down with it: the
+    // call goes inside the caught future, so that a handler that panics
+    // before it returns its future is caught too.
+    match AssertUnwindSafe(async { (state.inner.handler)(from, body).await })
         .catch_unwind()
         .await
     {

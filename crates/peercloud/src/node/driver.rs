@@ -104,9 +104,15 @@ impl<T: Transport> Running<T> {
     }
 
     /// Carries out everything the core asked for since the last step. The
-    /// snapshot goes out before the events, so that a reader woken by an
-    /// event sees the state it describes.
+    /// snapshot goes out first, before the replies and the events, so that
+    /// a peer that got an answer (`/joined`, `/left`, `/join`) or a reader
+    /// woken by an event sees the state they describe.
     fn flush(&mut self) {
+        if self.parts.core.version() != self.published {
+            self.published = self.parts.core.version();
+            let snapshot = Snapshot::of(&self.parts.core, self.parts.data.clone());
+            self.parts.snapshot_tx.send_replace(Arc::new(snapshot));
+        }
         while let Some(action) = self.parts.core.poll_action() {
             match action {
                 Action::Call {
@@ -129,11 +135,6 @@ impl<T: Transport> Running<T> {
                     }
                 }
             }
-        }
-        if self.parts.core.version() != self.published {
-            self.published = self.parts.core.version();
-            let snapshot = Snapshot::of(&self.parts.core, self.parts.data.clone());
-            self.parts.snapshot_tx.send_replace(Arc::new(snapshot));
         }
         while let Some(event) = self.parts.core.poll_event() {
             self.on_event(event);

@@ -4,6 +4,8 @@
 pub(crate) mod driver;
 pub(crate) mod listener;
 pub(crate) mod snapshot;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;

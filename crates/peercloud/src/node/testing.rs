@@ -1,0 +1,227 @@
+//! Test-only construction of a running node: the real core and the real
+//! driver over a scripted fake transport, and the `AppState` the HTTP server
+//! shares. Touches no socket: calls the core makes are answered from the
+//! script and recorded.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use peercloud_core::wire::{Ack, StatusReply, STATUS_ADDED, STATUS_REMOVED};
+use peercloud_core::{
+    Address, CallError, CallResult, Config, Identity, Membership, PeerId, Request, Response, Start,
+};
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::driver::Driver;
+use super::{Link, Snapshot};
+use crate::event::Event;
+use crate::handler::Handler;
+use crate::http::client::{HttpClient, Transport};
+use crate::http::AppState;
+
+/// The id of every test node.
+pub(crate) const NODE_ID: &str = "node-under-test";
+
+/// How the fake transport answers one call.
+#[derive(Debug, Clone)]
+pub(crate) enum Script {
+    /// Answer this at once.
+    Answer(CallResult),
+    /// Answer nothing until the call's timeout, then time out, as the real
+    /// client does.
+    TimeOut,
+}
+
+/// A transport that answers from a script and records every call.
+///
+/// Unscripted `/joined` and `/left` notices are acknowledged; any other
+/// unscripted call fails as unreachable.
+#[derive(Clone, Default)]
+pub(crate) struct FakeTransport {
+    inner: Arc<Mutex<Scripted>>,
+}
+
+#[derive(Default)]
+struct Scripted {
+    answers: HashMap<(Address, &'static str), Script>,
+    calls: Vec<(Address, Request)>,
+}
+
+impl FakeTransport {
+    /// Answers calls to `path` at `to` with `script` from now on.
+    pub(crate) fn script(&self, to: &Address, path: &'static str, script: Script) {
+        self.lock().answers.insert((to.clone(), path), script);
+    }
+
+    /// A `/status` at `to` answers with this id, as a live peer would.
+    pub(crate) fn status_answers(&self, to: &Address, id: Option<&str>) {
+        let status = StatusReply {
+            id: id.map(|id| PeerId::parse(id).expect("a valid test id")),
+            online: true,
+            listening: true,
+            joined: false,
+        };
+        self.script(to, "/status", Script::Answer(Ok(Response::Status(status))));
+    }
+
+    /// Every call made so far, in order.
+    pub(crate) fn calls(&self) -> Vec<(Address, Request)> {
+        self.lock().calls.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Scripted> {
+        // A test that panicked while holding the lock has failed already.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Transport for FakeTransport {
+    async fn call(
+        &self,
+        to: Address,
+        _from: PeerId,
+        request: Request,
+        timeout: Duration,
+    ) -> CallResult {
+        let script = {
+            let mut scripted = self.lock();
+            scripted.calls.push((to.clone(), request.clone()));
+            scripted.answers.get(&(to, request.path())).cloned()
+        };
+        match script {
+            Some(Script::Answer(result)) => result,
+            Some(Script::TimeOut) => {
+                tokio::time::sleep(timeout).await;
+                Err(CallError::Timeout)
+            }
+            None => unscripted(&request),
+        }
+    }
+}
+
+fn unscripted(request: &Request) -> CallResult {
+    let ack = |status: &str| Ack {
+        status: status.to_owned(),
+    };
+    match request {
+        Request::Joined(_) => Ok(Response::Joined(ack(STATUS_ADDED))),
+        Request::Left(_) => Ok(Response::Left(ack(STATUS_REMOVED))),
+        Request::Join(_) | Request::Status => Err(CallError::Unreachable(
+            "nothing is scripted there".to_owned(),
+        )),
+    }
+}
+
+/// Timing for test nodes: no probe during a test (so scripted members are
+/// never evicted behind its back), quick call timeouts.
+pub(crate) fn test_config() -> Config {
+    Config {
+        probe_interval: Duration::from_secs(3600),
+        call_timeout: Duration::from_millis(100),
+        ..Config::new_lan()
+    }
+}
+
+/// A started node (alone, id [`NODE_ID`]) whose driver runs on the test's
+/// runtime; the HTTP server is not running: tests serve [`AppState`]
+/// through the router themselves.
+pub(crate) struct TestNode {
+    /// What the HTTP handlers share.
+    pub(crate) state: AppState,
+    /// The node's transport: script it, read its calls.
+    pub(crate) transport: FakeTransport,
+    /// The node's link (snapshot, events).
+    pub(crate) link: Arc<Link>,
+    /// Every event since the start, as an application's stream sees them.
+    pub(crate) events_rx: broadcast::Receiver<Event>,
+    /// The receiver a `Cloud` keeps for its first `events()` call; the
+    /// link counts it as nobody's, so `events_rx` is a second one.
+    _first_events_rx: broadcast::Receiver<Event>,
+    /// Kept so that the driver does not leave while the test runs.
+    _leave_tx: watch::Sender<bool>,
+}
+
+impl TestNode {
+    /// Starts a node with this message handler and body limit.
+    pub(crate) async fn start(handler: Handler, body_limit: usize) -> Self {
+        let data = Arc::new(json!({ "name": NODE_ID }));
+        let identity = Identity {
+            id: PeerId::parse(NODE_ID).expect("a valid test id"),
+            port: 9338,
+            advertise: None,
+            data: (*data).clone(),
+        };
+        let core = Membership::new(identity, test_config(), 1);
+        let (snapshot_tx, snapshot_rx) =
+            watch::channel(Arc::new(Snapshot::of(&core, data.clone())));
+        let (events_tx, first_events_rx) = broadcast::channel(1024);
+        let events_rx = events_tx.subscribe();
+        let client = HttpClient::new(Duration::from_secs(1));
+        let link = Arc::new(Link::new(
+            client,
+            snapshot_rx,
+            events_tx.clone(),
+            Duration::from_secs(1),
+        ));
+        let (driver_tx, inputs) = mpsc::channel(64);
+        let (leave_tx, leave_rx) = watch::channel(false);
+        let (started_tx, started_rx) = oneshot::channel();
+        let transport = FakeTransport::default();
+        let driver = Driver {
+            core,
+            transport: transport.clone(),
+            inputs,
+            leave_rx,
+            snapshot_tx,
+            events_tx,
+            started_tx: Some(started_tx),
+            link: link.clone(),
+            data,
+        };
+        tokio::spawn(driver.run(Vec::new()));
+        let start = started_rx.await.expect("the driver started");
+        assert_eq!(start, Start::Alone);
+        TestNode {
+            state: AppState::new(link.clone(), driver_tx, handler, body_limit),
+            transport,
+            link,
+            events_rx,
+            _first_events_rx: first_events_rx,
+            _leave_tx: leave_tx,
+        }
+    }
+
+    /// The ids of the members in the published snapshot.
+    pub(crate) fn member_ids(&self) -> Vec<String> {
+        self.link
+            .snapshot()
+            .members
+            .iter()
+            .map(|m| m.id.to_string())
+            .collect()
+    }
+
+    /// The published member with this id, as the wire would describe it.
+    pub(crate) fn member(&self, id: &str) -> Option<Value> {
+        let id = PeerId::parse(id).ok()?;
+        let snapshot = self.link.snapshot();
+        let member = snapshot.member(&id)?;
+        Some(json!({
+            "id": member.id.as_str(),
+            "ip": member.host.as_str(),
+            "port": member.port,
+            "data": member.data,
+        }))
+    }
+
+    /// Every event received so far.
+    pub(crate) fn drain_events(&mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        while let Ok(event) = self.events_rx.try_recv() {
+            events.push(event);
+        }
+        events
+    }
+}
