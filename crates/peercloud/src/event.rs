@@ -60,12 +60,16 @@ pub enum Event {
 /// It ends when the cloud has closed.
 pub struct Events {
     inner: BroadcastStream<Event>,
+    /// Set once [`Event::Closed`] went out: the channel itself stays open as
+    /// long as the `Cloud` handle lives, so the stream ends on its own.
+    closed: bool,
 }
 
 impl Events {
     pub(crate) fn new(rx: broadcast::Receiver<Event>) -> Self {
         Events {
             inner: BroadcastStream::new(rx),
+            closed: false,
         }
     }
 
@@ -79,11 +83,15 @@ impl Stream for Events {
     type Item = Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        Pin::new(&mut self.inner).poll_next(cx).map(|item| {
-            item.map(|result| match result {
-                Ok(event) => event,
-                Err(BroadcastStreamRecvError::Lagged(missed)) => Event::Lagged { missed },
-            })
-        })
+        if self.closed {
+            return Poll::Ready(None);
+        }
+        let item = std::task::ready!(Pin::new(&mut self.inner).poll_next(cx));
+        let event = item.map(|result| match result {
+            Ok(event) => event,
+            Err(BroadcastStreamRecvError::Lagged(missed)) => Event::Lagged { missed },
+        });
+        self.closed = matches!(event, Some(Event::Closed));
+        Poll::Ready(event)
     }
 }
