@@ -1,0 +1,70 @@
+//! How long and how often each benchmark runs: the full run, and `--quick`
+//! (about a minute). Every wait in the orchestrator is bounded by these.
+
+use std::time::Duration;
+
+use crate::roles::load::Window;
+
+/// The counts and time limits of one `all` run.
+#[derive(Debug, Clone)]
+pub(crate) struct Budget {
+    /// Whether this is the `--quick` run.
+    pub(crate) quick: bool,
+    /// Repetitions of the throughput and broadcast measurements.
+    pub(crate) runs: usize,
+    /// One unicast measurement.
+    pub(crate) unicast: Window,
+    /// One broadcast measurement (broadcasts one after the other).
+    pub(crate) broadcast: Window,
+    /// Repetitions of the idle-memory measurement of a lone peer.
+    pub(crate) memory_runs: usize,
+    /// Repetitions of each membership scenario, per kind of peer.
+    pub(crate) membership_runs: usize,
+    /// How long 20 peers joining at once may take to converge.
+    pub(crate) converge_within: Duration,
+    /// How long the survivors of a `kill -9` may take to drop it.
+    pub(crate) evict_within: Duration,
+    /// Repetitions of the 200-peer swarm.
+    pub(crate) swarm_runs: usize,
+}
+
+impl Budget {
+    /// The full run (5 runs unless `runs` says otherwise), or `--quick`
+    /// (3 runs, shorter windows, one run of each slow scenario).
+    pub(crate) fn new(quick: bool, runs: Option<usize>) -> Budget {
+        if quick {
+            let runs = runs.unwrap_or(3);
+            Budget {
+                quick,
+                runs,
+                unicast: window(200, 600),
+                broadcast: window(200, 600),
+                memory_runs: 1,
+                membership_runs: runs.min(2),
+                converge_within: Duration::from_secs(5),
+                evict_within: Duration::from_secs(12),
+                swarm_runs: 1,
+            }
+        } else {
+            let runs = runs.unwrap_or(5);
+            Budget {
+                quick,
+                runs,
+                unicast: window(500, 2_000),
+                broadcast: window(500, 2_000),
+                memory_runs: runs.min(3),
+                membership_runs: runs,
+                converge_within: Duration::from_secs(10),
+                evict_within: Duration::from_secs(30),
+                swarm_runs: runs.min(3),
+            }
+        }
+    }
+}
+
+fn window(warmup_ms: u64, ms: u64) -> Window {
+    Window {
+        warmup: Duration::from_millis(warmup_ms),
+        measure: Duration::from_millis(ms),
+    }
+}

@@ -1,0 +1,243 @@
+//! What the table reports: who (`Sys`), which row (`Figure`), and for each
+//! row its label, unit, statistic and the target of the benchmark issue.
+
+use crate::fleet::Kind;
+
+/// Who a figure is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sys {
+    /// The original node.js peers.
+    Original,
+    /// peercloud peers.
+    Peercloud,
+    /// The bare hyper pair.
+    Ceiling,
+}
+
+impl Sys {
+    /// The three, in the order of the table's columns.
+    pub(crate) const ALL: [Sys; 3] = [Sys::Original, Sys::Peercloud, Sys::Ceiling];
+
+    /// Its name in the notes.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Sys::Original => "original",
+            Sys::Peercloud => "peercloud",
+            Sys::Ceiling => "ceiling",
+        }
+    }
+}
+
+impl From<Kind> for Sys {
+    fn from(kind: Kind) -> Sys {
+        match kind {
+            Kind::Original => Sys::Original,
+            Kind::Peercloud => Sys::Peercloud,
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Figure {
+    /// Round trips per second, 1 in flight.
+    Unicast1,
+    /// Round trips per second, 64 in flight.
+    Unicast64,
+    /// Latency p50 at 64 in flight.
+    UnicastP50,
+    /// Latency p99 at 64 in flight.
+    UnicastP99,
+    /// Broadcast to 19 peers, p50 of the gathered replies.
+    BroadcastP50,
+    /// Broadcast to 19 peers, p99.
+    BroadcastP99,
+    /// 20 peers joining at once: did the run fully converge (1) or not (0).
+    JoinConverged,
+    /// 20 peers joining at once: time to full mesh after the last start.
+    JoinTime,
+    /// kill -9 of one of 10: time until every survivor dropped it (median).
+    EvictMedian,
+    /// The same, worst run.
+    EvictWorst,
+    /// Idle resident memory of a lone peer.
+    MemLone,
+    /// Idle resident memory per peer in a cloud of 20.
+    MemCloud,
+    /// 200 peers in one process: time to converge.
+    SwarmTime,
+    /// 200 peers in one process: resident memory of the process.
+    SwarmMemory,
+    /// 200 peers in one process: threads.
+    SwarmThreads,
+    /// 200 peers in one process: open sockets.
+    SwarmSockets,
+}
+
+/// How a figure is shown.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Unit {
+    /// Per second, with thousands separators.
+    PerSec,
+    /// Milliseconds.
+    Millis,
+    /// Seconds.
+    Secs,
+    /// Mebibytes.
+    Mib,
+    /// A plain count.
+    Count,
+}
+
+/// How the runs of a figure become one number.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Stat {
+    /// The median of the runs.
+    Median,
+    /// The largest run.
+    Worst,
+    /// Values are 1 (converged) or 0; shown as `k/n`.
+    Converged,
+}
+
+/// What peercloud must reach, from the benchmark issue.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target {
+    /// Nothing: the figure is reported.
+    Info,
+    /// peercloud / ceiling at least this.
+    CeilingAtLeast(f64),
+    /// peercloud / ceiling at most this.
+    CeilingAtMost(f64),
+    /// peercloud / original at most this.
+    OriginalAtMost(f64),
+    /// Every run converged.
+    EveryRun,
+    /// No run failed.
+    NoFailure,
+}
+
+impl Figure {
+    /// Every row, in the order of the table.
+    pub(crate) const ALL: [Figure; 16] = [
+        Figure::Unicast1,
+        Figure::Unicast64,
+        Figure::UnicastP50,
+        Figure::UnicastP99,
+        Figure::BroadcastP50,
+        Figure::BroadcastP99,
+        Figure::JoinConverged,
+        Figure::JoinTime,
+        Figure::EvictMedian,
+        Figure::EvictWorst,
+        Figure::MemLone,
+        Figure::MemCloud,
+        Figure::SwarmTime,
+        Figure::SwarmMemory,
+        Figure::SwarmThreads,
+        Figure::SwarmSockets,
+    ];
+
+    /// Its label, unit, statistic and target.
+    pub(crate) fn spec(self) -> (&'static str, Unit, Stat, Target) {
+        use Figure::*;
+        match self {
+            Unicast1 => (
+                "unicast round trips, 1 in flight",
+                Unit::PerSec,
+                Stat::Median,
+                Target::CeilingAtLeast(0.7),
+            ),
+            Unicast64 => (
+                "unicast round trips, 64 in flight",
+                Unit::PerSec,
+                Stat::Median,
+                Target::CeilingAtLeast(0.7),
+            ),
+            UnicastP50 => (
+                "unicast latency p50, 64 in flight",
+                Unit::Millis,
+                Stat::Median,
+                Target::CeilingAtMost(1.5),
+            ),
+            UnicastP99 => (
+                "unicast latency p99, 64 in flight",
+                Unit::Millis,
+                Stat::Median,
+                Target::CeilingAtMost(1.5),
+            ),
+            BroadcastP50 => (
+                "broadcast to 19 peers, p50",
+                Unit::Millis,
+                Stat::Median,
+                Target::OriginalAtMost(1.0 / 8.0),
+            ),
+            BroadcastP99 => (
+                "broadcast to 19 peers, p99",
+                Unit::Millis,
+                Stat::Median,
+                Target::Info,
+            ),
+            JoinConverged => (
+                "20 peers join at once: runs fully converged",
+                Unit::Count,
+                Stat::Converged,
+                Target::EveryRun,
+            ),
+            JoinTime => (
+                "20 peers join at once: full mesh after the last start",
+                Unit::Secs,
+                Stat::Median,
+                Target::Info,
+            ),
+            EvictMedian => (
+                "kill -9 of 1 of 10: all survivors dropped it, median",
+                Unit::Secs,
+                Stat::Median,
+                Target::Info,
+            ),
+            EvictWorst => (
+                "kill -9 of 1 of 10: all survivors dropped it, worst",
+                Unit::Secs,
+                Stat::Worst,
+                Target::Info,
+            ),
+            MemLone => (
+                "idle memory (RSS), one peer alone",
+                Unit::Mib,
+                Stat::Median,
+                Target::OriginalAtMost(1.0 / 12.0),
+            ),
+            MemCloud => (
+                "idle memory (RSS) per peer, cloud of 20",
+                Unit::Mib,
+                Stat::Median,
+                Target::OriginalAtMost(1.0 / 12.0),
+            ),
+            SwarmTime => (
+                "200 peers in one process join at once: converged after",
+                Unit::Secs,
+                Stat::Median,
+                Target::NoFailure,
+            ),
+            SwarmMemory => (
+                "200 peers in one process: memory (RSS)",
+                Unit::Mib,
+                Stat::Median,
+                Target::Info,
+            ),
+            SwarmThreads => (
+                "200 peers in one process: threads",
+                Unit::Count,
+                Stat::Median,
+                Target::Info,
+            ),
+            SwarmSockets => (
+                "200 peers in one process: open sockets",
+                Unit::Count,
+                Stat::Median,
+                Target::Info,
+            ),
+        }
+    }
+}

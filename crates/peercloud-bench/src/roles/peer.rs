@@ -1,0 +1,128 @@
+//! The `rust-peer` role: one peercloud peer on 127.0.0.1 (a port the system
+//! picks), joining through the seeds of its config and answering every
+//! message with `{"status":"received"}`. Driven over JSON lines exactly as
+//! `interop/bench-peer.js` drives an original peer.
+//!
+//! Config (argv, JSON): `{"seeds": ["127.0.0.1:PORT", ...], "watch": bool}`.
+//! Lines out: `ready {id, port}`; with `watch`, `members {ids}` after every
+//! change of its member list. Commands: `peers`, `unicast {to, inflight,
+//! warmup_ms, ms}` (`peer.send` in a closed loop), `broadcast {expect,
+//! warmup_ms, ms}` (`cloud.send`, one at a time, each gathering `expect`
+//! replies). When stdin ends it exits at once, without leaving, as a crash.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use peercloud::{Cloud, Event};
+use serde_json::{json, Value};
+
+use super::load::{self, closed_loop, Window};
+use super::{emit, runtime, serve_commands, unknown, BODY, REPLY};
+use crate::Result;
+
+/// Runs the role until stdin ends.
+pub(crate) fn main(config: &str) -> Result<()> {
+    let config: Value = serde_json::from_str(config).map_err(|e| format!("bad config: {e}"))?;
+    let seeds: Vec<String> = config["seeds"]
+        .as_array()
+        .map(|seeds| {
+            seeds
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let watch = config["watch"].as_bool().unwrap_or(false);
+    runtime()?.block_on(run(seeds, watch))
+}
+
+async fn run(seeds: Vec<String>, watch: bool) -> Result<()> {
+    let reply: Value = serde_json::from_slice(REPLY)?;
+    let cloud = Cloud::builder()
+        .random_port()
+        .bind(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        .seeds(seeds)
+        .on_message(move |_, _| {
+            let reply = reply.clone();
+            async move { Ok(reply) }
+        })
+        .start()
+        .await?;
+    let cloud = Arc::new(cloud);
+    emit(&json!({"event": "ready", "id": cloud.id(), "port": cloud.port()}));
+    if watch {
+        tokio::spawn(watch_members(cloud.clone()));
+    }
+    serve_commands(|command| answer(cloud.clone(), command)).await;
+    // Stdin ended: the orchestrator is gone. Leave nothing behind, and tell
+    // nobody, as a crash would.
+    std::process::exit(0)
+}
+
+/// Prints the member list at the start and after every change.
+async fn watch_members(cloud: Arc<Cloud>) {
+    let mut events = cloud.events();
+    print_members(&cloud);
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::PeerJoined(_) | Event::PeerLeft { .. } | Event::Lagged { .. } => {
+                print_members(&cloud)
+            }
+            _ => {}
+        }
+    }
+}
+
+fn print_members(cloud: &Cloud) {
+    emit(&json!({"event": "members", "ids": ids(cloud)}));
+}
+
+fn ids(cloud: &Cloud) -> Vec<String> {
+    cloud.peers().iter().map(|p| p.id().to_owned()).collect()
+}
+
+async fn answer(cloud: Arc<Cloud>, command: Value) -> Value {
+    match command["cmd"].as_str() {
+        Some("peers") => json!({"event": "peers", "id": cloud.id(), "ids": ids(&cloud)}),
+        Some("unicast") => unicast(&cloud, &command).await,
+        Some("broadcast") => broadcast(cloud, &command).await,
+        _ => unknown(&command),
+    }
+}
+
+/// `peer.send` to one member, `inflight` at a time.
+async fn unicast(cloud: &Cloud, command: &Value) -> Value {
+    let to = command["to"].as_str().unwrap_or_default();
+    let Some(peer) = cloud.peer(to) else {
+        return json!({"event": "unicast", "error": format!("unknown peer {to:?}")});
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(BODY) else {
+        return json!({"event": "unicast", "error": "bad body"});
+    };
+    let window = Window::from_command(command);
+    closed_loop("unicast", load::inflight(command), window, move || {
+        let peer = peer.clone();
+        let body = body.clone();
+        async move { peer.send(body).await.is_ok() }
+    })
+    .await
+}
+
+/// `cloud.send` to every member, one broadcast at a time; a broadcast
+/// counts as failed unless `expect` members all replied.
+async fn broadcast(cloud: Arc<Cloud>, command: &Value) -> Value {
+    let expect = command["expect"].as_u64().unwrap_or(0) as usize;
+    let Ok(body) = serde_json::from_slice::<Value>(BODY) else {
+        return json!({"event": "broadcast", "error": "bad body"});
+    };
+    let window = Window::from_command(command);
+    closed_loop("broadcast", 1, window, move || {
+        let cloud = cloud.clone();
+        let body = body.clone();
+        async move {
+            let replies = cloud.send(body).await;
+            replies.all_ok() && replies.len() == expect
+        }
+    })
+    .await
+}
