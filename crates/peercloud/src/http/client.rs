@@ -1,13 +1,21 @@
 //! The HTTP client: one pooled keep-alive client for every outgoing request,
-//! membership calls and messages alike.
+//! membership calls and messages alike. It is hyper's own pooled client
+//! (peers speak plain HTTP/1.1 to addresses they are given, so proxies,
+//! redirects and TLS have no place here); see BENCHMARKS.md for what this
+//! saves per message over a general-purpose client.
 
 use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
+use hyper::{Method, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use peercloud_core::wire::{Ack, ErrorBody, JoinReply, LeftRequest, PeerInfo, StatusReply, ID_HEADER};
 use peercloud_core::{Address, CallError, CallResult, PeerId, Request, Response};
-use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -29,7 +37,7 @@ pub(crate) trait Transport: Clone + Send + Sync + 'static {
 /// The pooled HTTP client.
 #[derive(Clone, Debug)]
 pub(crate) struct HttpClient {
-    inner: reqwest::Client,
+    inner: Client<HttpConnector, Full<Bytes>>,
 }
 
 /// What a request came back with, before it is read as a given reply.
@@ -46,16 +54,14 @@ enum NoAnswer {
 
 impl HttpClient {
     pub(crate) fn new(connect_timeout: Duration) -> Self {
-        let inner = reqwest::Client::builder()
-            // Peers are addressed directly; a proxy from the environment
-            // would send loopback traffic elsewhere.
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true)
-            .connect_timeout(connect_timeout)
+        let mut connector = HttpConnector::new();
+        // Small requests and replies: never wait for Nagle.
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(connect_timeout));
+        let inner = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+            .build(connector);
         HttpClient { inner }
     }
 
@@ -67,26 +73,36 @@ impl HttpClient {
         body: Bytes,
         timeout: Duration,
     ) -> Result<Answer, NoAnswer> {
-        let url = format!("http://{to}{path}");
-        let id = HeaderValue::from_str(from.as_str()).map_err(|e| NoAnswer::Unreachable(e.to_string()))?;
-        let response = self
-            .inner
-            .post(url)
-            .header(ID_HEADER, id)
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header(ACCEPT, HeaderValue::from_static("application/json"))
-            .body(body)
-            .timeout(timeout)
-            .send()
+        let uri = Uri::try_from(format!("http://{to}{path}"))
+            .map_err(|e| NoAnswer::Unreachable(format!("invalid address {to}: {e}")))?;
+        let id = HeaderValue::from_str(from.as_str())
+            .map_err(|e| NoAnswer::Unreachable(e.to_string()))?;
+        let mut request = hyper::Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.insert(HeaderName::from_static(ID_HEADER), id);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        // The timeout covers the whole exchange, the reply's body included.
+        let exchange = async {
+            let response = self.inner.request(request).await.map_err(no_answer)?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(no_answer)?
+                .to_bytes();
+            Ok(if status.is_success() {
+                Answer::Ok(bytes)
+            } else {
+                Answer::Status(status.as_u16(), bytes)
+            })
+        };
+        tokio::time::timeout(timeout, exchange)
             .await
-            .map_err(no_answer)?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(no_answer)?;
-        if status.is_success() {
-            Ok(Answer::Ok(bytes))
-        } else {
-            Ok(Answer::Status(status.as_u16(), bytes))
-        }
+            .unwrap_or(Err(NoAnswer::Timeout))
     }
 
     /// Sends a message (`POST /message`) whose body is already encoded.
@@ -175,18 +191,23 @@ fn refusal(peer: String, status: u16, bytes: &[u8]) -> SendError {
     SendError::Refused { peer, status, body }
 }
 
-fn no_answer(e: reqwest::Error) -> NoAnswer {
-    if e.is_timeout() {
+/// A failed exchange: a connect timeout counts as a timeout; anything else
+/// makes the peer unreachable, with the whole chain of causes as the reason
+/// (hyper's own message alone is terse: "client error (Connect)").
+fn no_answer(e: impl std::error::Error) -> NoAnswer {
+    let mut reason = e.to_string();
+    let mut timed_out = false;
+    let mut source = e.source();
+    while let Some(inner) = source {
+        timed_out |= inner
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
+        reason = format!("{reason}: {inner}");
+        source = inner.source();
+    }
+    if timed_out {
         NoAnswer::Timeout
     } else {
-        // reqwest's Display is terse ("error sending request"); its source
-        // says what happened.
-        let mut reason = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(inner) = source {
-            reason = format!("{reason}: {inner}");
-            source = inner.source();
-        }
         NoAnswer::Unreachable(reason)
     }
 }
