@@ -101,7 +101,7 @@ pub enum Start {
     Joined {
         /// The seed that accepted it.
         via: Address,
-        /// How many other members it learned of.
+        /// How many other members it learned of, the seed included.
         peers: usize,
     },
     /// No seed accepted it: it is a new cloud of its own.

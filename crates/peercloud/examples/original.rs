@@ -33,7 +33,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .start()
         .await?;
-    println!("listening on port {} ({:?})", cloud.port(), cloud.start_outcome());
+    println!(
+        "listening on port {} ({:?})",
+        cloud.port(),
+        cloud.start_outcome()
+    );
 
     cloud.send(json!({"message": "hi all"})).await; // broadcast to all peers
     let mut every_5s = tokio::time::interval(Duration::from_secs(5));

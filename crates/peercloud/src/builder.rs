@@ -188,7 +188,10 @@ impl CloudBuilder {
         let seeds = self
             .seeds
             .iter()
-            .map(|s| s.parse::<Address>().map_err(|_| StartError::InvalidSeed { seed: s.clone() }))
+            .map(|s| {
+                s.parse::<Address>()
+                    .map_err(|_| StartError::InvalidSeed { seed: s.clone() })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let listener = match self.listener {
             Some(listener) => listener,
@@ -213,7 +216,8 @@ impl CloudBuilder {
         let rng_seed = self.rng_seed.unwrap_or_else(rand::random);
         let core = Membership::new(identity, self.config, rng_seed);
         let data = Arc::new(self.data);
-        let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::of(&core, data.clone())));
+        let (snapshot_tx, snapshot_rx) =
+            watch::channel(Arc::new(Snapshot::of(&core, data.clone())));
         let (events_tx, first_events) = broadcast::channel(1024);
         let client = HttpClient::new(self.connect_timeout);
         let link = Arc::new(Link::new(
@@ -226,7 +230,12 @@ impl CloudBuilder {
         let (leave_tx, leave_rx) = watch::channel(false);
         let (started_tx, started_rx) = oneshot::channel();
 
-        let app = router(AppState::new(link.clone(), driver_tx, self.handler, self.body_limit));
+        let app = router(AppState::new(
+            link.clone(),
+            driver_tx,
+            self.handler,
+            self.body_limit,
+        ));
         let driver = Driver {
             core,
             transport: client,
@@ -255,7 +264,10 @@ impl CloudBuilder {
     }
 }
 
-fn advertised_host(advertise: Option<String>, bind: Option<IpAddr>) -> Result<Option<Host>, StartError> {
+fn advertised_host(
+    advertise: Option<String>,
+    bind: Option<IpAddr>,
+) -> Result<Option<Host>, StartError> {
     match (advertise, bind) {
         (Some(host), _) => Host::parse(&host)
             .map(Some)
@@ -285,7 +297,10 @@ async fn supervise(
     });
     driver.run(seeds).await;
     let _ = stop_tx.send(());
-    if tokio::time::timeout(Cloud::SERVER_GRACE, &mut server).await.is_err() {
+    if tokio::time::timeout(Cloud::SERVER_GRACE, &mut server)
+        .await
+        .is_err()
+    {
         server.abort();
     }
 }

@@ -112,7 +112,9 @@ impl Cloud {
 
     /// Sends a message to the member with this id and waits for its reply.
     pub async fn send_to(&self, id: &str, body: Value) -> Result<Value, SendError> {
-        let peer = self.peer(id).ok_or_else(|| SendError::UnknownPeer { id: id.to_owned() })?;
+        let peer = self
+            .peer(id)
+            .ok_or_else(|| SendError::UnknownPeer { id: id.to_owned() })?;
         peer.send(body).await
     }
 
@@ -121,7 +123,14 @@ impl Cloud {
     /// calls see events from the moment of the call.
     pub fn events(&self) -> Events {
         let first = self.first_events.lock().ok().and_then(|mut f| f.take());
-        Events::new(first.unwrap_or_else(|| self.events_tx.subscribe()))
+        let rx = match first {
+            Some(first) => {
+                self.link.release_reserved_receiver();
+                first
+            }
+            None => self.events_tx.subscribe(),
+        };
+        Events::new(rx)
     }
 
     /// Leaves the cloud (tells every member, waiting at most the leave

@@ -29,7 +29,8 @@ pub enum Event {
         /// Why it is gone.
         reason: LeftReason,
     },
-    /// A message arrived and was handed to the message handler.
+    /// A message arrived and was handed to the message handler. (Message
+    /// events are only made while some [`Events`] stream exists.)
     MessageReceived {
         /// Who sent it.
         from: Peer,

@@ -57,3 +57,8 @@ pub use error::{HandlerError, SendError, StartError};
 pub use event::{Event, Events, LeftReason, Start};
 pub use peer::Peer;
 pub use peercloud_core::{Address, Config};
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -14,7 +14,9 @@ use hyper::{Method, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use peercloud_core::wire::{Ack, ErrorBody, JoinReply, LeftRequest, PeerInfo, StatusReply, ID_HEADER};
+use peercloud_core::wire::{
+    Ack, ErrorBody, JoinReply, LeftRequest, PeerInfo, StatusReply, ID_HEADER,
+};
 use peercloud_core::{Address, CallError, CallResult, PeerId, Request, Response};
 use serde::Serialize;
 use serde_json::Value;
@@ -115,22 +117,33 @@ impl HttpClient {
     ) -> Result<Value, SendError> {
         let peer = || to.to_string();
         match self.post(to, "/message", from, body, timeout).await {
-            Ok(Answer::Ok(bytes)) => parse_reply(&bytes).map_err(|reason| SendError::InvalidReply {
-                peer: peer(),
-                reason,
-            }),
+            Ok(Answer::Ok(bytes)) => {
+                parse_reply(&bytes).map_err(|reason| SendError::InvalidReply {
+                    peer: peer(),
+                    reason,
+                })
+            }
             Ok(Answer::Status(status, bytes)) => Err(refusal(peer(), status, &bytes)),
             Err(NoAnswer::Timeout) => Err(SendError::Timeout {
                 peer: peer(),
                 after: timeout,
             }),
-            Err(NoAnswer::Unreachable(reason)) => Err(SendError::Unreachable { peer: peer(), reason }),
+            Err(NoAnswer::Unreachable(reason)) => Err(SendError::Unreachable {
+                peer: peer(),
+                reason,
+            }),
         }
     }
 }
 
 impl Transport for HttpClient {
-    async fn call(&self, to: Address, from: PeerId, request: Request, timeout: Duration) -> CallResult {
+    async fn call(
+        &self,
+        to: Address,
+        from: PeerId,
+        request: Request,
+        timeout: Duration,
+    ) -> CallResult {
         let path = request.path();
         let body = match &request {
             Request::Join(join) => encode(join),
@@ -178,8 +191,9 @@ fn parse_reply(bytes: &[u8]) -> Result<Value, String> {
 /// Reads a non-2xx answer: our own peers say `handler failed` for a handler
 /// error; anything else is a refusal with the body as JSON or as text.
 fn refusal(peer: String, status: u16, bytes: &[u8]) -> SendError {
-    let body = serde_json::from_slice::<Value>(bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).chars().take(2048).collect()));
+    let body = serde_json::from_slice::<Value>(bytes).unwrap_or_else(|_| {
+        Value::String(String::from_utf8_lossy(bytes).chars().take(2048).collect())
+    });
     if status == 500 {
         if let Ok(error) = serde_json::from_value::<ErrorBody>(body.clone()) {
             if error.error == crate::http::HANDLER_FAILED {

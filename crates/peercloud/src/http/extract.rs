@@ -36,10 +36,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         if declared.is_some_and(|len| len > limit as u64) {
             return Err(too_large());
         }
-        let bytes = read_limited(req.into_body(), limit).await.map_err(|e| match e {
-            ReadError::TooLarge => too_large(),
-            ReadError::Broken(why) => ApiError::bad_request(format!("cannot read body: {why}")),
-        })?;
+        let bytes = read_limited(req.into_body(), limit)
+            .await
+            .map_err(|e| match e {
+                ReadError::TooLarge => too_large(),
+                ReadError::Broken(why) => ApiError::bad_request(format!("cannot read body: {why}")),
+            })?;
         let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {

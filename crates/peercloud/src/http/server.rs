@@ -12,7 +12,9 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::routing::post;
 use axum::{Json, Router};
 use futures_util::FutureExt;
-use peercloud_core::wire::{Ack, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, StatusReply};
+use peercloud_core::wire::{
+    Ack, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, StatusReply,
+};
 use peercloud_core::{Origin, PeerId, Refusal, Request, Response};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};

@@ -93,7 +93,9 @@ impl<T: Transport> Running<T> {
                 let token = ReplyToken(self.next_token);
                 self.next_token += 1;
                 self.replies.insert(token, reply_tx);
-                self.parts.core.handle_request(now(), token, origin, request);
+                self.parts
+                    .core
+                    .handle_request(now(), token, origin, request);
             }
         }
     }

@@ -7,6 +7,7 @@ pub(crate) mod snapshot;
 #[cfg(test)]
 pub(crate) mod testing;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +40,9 @@ pub(crate) struct Link {
     client: HttpClient,
     snapshot: watch::Receiver<Arc<Snapshot>>,
     events_tx: broadcast::Sender<Event>,
+    /// Receivers of `events_tx` that are no application's: the one the
+    /// cloud keeps for the first `events()` call, until it is taken.
+    reserved_receivers: AtomicUsize,
     message_timeout: Duration,
 }
 
@@ -53,6 +57,7 @@ impl Link {
             client,
             snapshot,
             events_tx,
+            reserved_receivers: AtomicUsize::new(1),
             message_timeout,
         }
     }
@@ -62,11 +67,18 @@ impl Link {
         self.snapshot.borrow().clone()
     }
 
-    /// Sends an event, building it only if someone listens.
+    /// Sends a message event, building it only if the application listens:
+    /// messages are many, and their bodies are cloned into the event.
     pub(crate) fn emit_with(&self, event: impl FnOnce() -> Event) {
-        if self.events_tx.receiver_count() > 0 {
+        let reserved = self.reserved_receivers.load(Ordering::Relaxed);
+        if self.events_tx.receiver_count() > reserved {
             let _ = self.events_tx.send(event());
         }
+    }
+
+    /// The application took the cloud's first receiver: it listens now.
+    pub(crate) fn release_reserved_receiver(&self) {
+        self.reserved_receivers.store(0, Ordering::Relaxed);
     }
 
     /// Sends an encoded message to a peer; `body` is only for the event.
