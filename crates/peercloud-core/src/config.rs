@@ -41,6 +41,11 @@ pub struct Config {
     pub join_timeout: Duration,
     /// How long `leave` waits for the members to acknowledge it.
     pub leave_timeout: Duration,
+    /// How often a peer that has no member tries its seeds again: one that
+    /// started before its seeds, whose cloud left, or that every member
+    /// dropped. A seed that answers `409` (it is this peer, or already
+    /// lists it) is not tried again.
+    pub rejoin_interval: Duration,
 }
 
 impl Config {
@@ -55,6 +60,7 @@ impl Config {
             check_timeout: Duration::from_millis(800),
             join_timeout: Duration::from_secs(5),
             leave_timeout: Duration::from_secs(2),
+            rejoin_interval: Duration::from_secs(5),
         }
     }
 
@@ -68,6 +74,7 @@ impl Config {
             check_timeout: Duration::from_secs(3),
             join_timeout: Duration::from_secs(15),
             leave_timeout: Duration::from_secs(5),
+            rejoin_interval: Duration::from_secs(15),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::error::{CallError, Refusal};
 use crate::id::PeerId;
 use crate::member::{Address, Member};
-use crate::wire::{Ack, JoinReply, JoinRequest, LeftRequest, PeerInfo, StatusReply};
+use crate::wire::{Ack, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, StatusReply};
 
 /// Names one outgoing call, so its result can be handed back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,6 +30,9 @@ pub enum Request {
     Left(LeftRequest),
     /// `POST /status`.
     Status,
+    /// `POST /peers`: a peercloud extension that original peers answer with
+    /// 404. Peers ask it of each other when their digests differ.
+    Peers,
 }
 
 impl Request {
@@ -40,6 +43,7 @@ impl Request {
             Request::Joined(_) => "/joined",
             Request::Left(_) => "/left",
             Request::Status => "/status",
+            Request::Peers => "/peers",
         }
     }
 }
@@ -55,6 +59,8 @@ pub enum Response {
     Left(Ack),
     /// Reply to `/status`.
     Status(StatusReply),
+    /// Reply to `/peers`.
+    Peers(PeersReply),
 }
 
 /// Who sent an incoming request.

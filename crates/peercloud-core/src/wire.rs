@@ -124,10 +124,21 @@ pub struct StatusReply {
     /// Whether the peer knows any other member.
     #[serde(default)]
     pub joined: bool,
+    /// A digest of the member list the peer knows, itself included: equal
+    /// lists have equal digests. A peercloud extension: original peers
+    /// neither send nor read it, and a digest that is not a short string is
+    /// taken as missing.
+    #[serde(
+        default,
+        deserialize_with = "optional_digest",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub digest: Option<String>,
 }
 
-/// Reply to `POST /peers`, an endpoint only Rust peers have: the member list
-/// a peer knows, for operators (`peercloud peers HOST:PORT`).
+/// Reply to `POST /peers`, an endpoint only peercloud peers have: the member
+/// list a peer knows, for operators (`peercloud peers HOST:PORT`) and for
+/// peers whose lists differ (see [`StatusReply::digest`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeersReply {
     /// The answering peer itself.
@@ -231,6 +242,18 @@ fn optional_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Peer
     }
 }
 
+/// The longest digest taken; longer ones are ignored.
+const MAX_DIGEST_LEN: usize = 64;
+
+/// A short string, or nothing: a peer must not be evicted over a field it
+/// only adds.
+fn optional_digest<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::String(s) if !s.is_empty() && s.len() <= MAX_DIGEST_LEN => Some(s),
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,5 +327,40 @@ mod tests {
     fn status_reply_defaults_are_truthy() {
         let status: StatusReply = serde_json::from_value(json!({"id": "a"})).unwrap();
         assert!(status.online && status.listening && !status.joined);
+        assert_eq!(status.digest, None);
+    }
+
+    #[test]
+    fn a_digest_that_is_not_a_short_string_is_ignored_not_fatal() {
+        let long = "x".repeat(MAX_DIGEST_LEN + 1);
+        for digest in [
+            json!(7),
+            json!({"a": 1}),
+            json!(null),
+            json!(""),
+            json!(long),
+        ] {
+            let status: StatusReply =
+                serde_json::from_value(json!({"id": "a", "digest": digest})).unwrap();
+            assert_eq!(status.digest, None);
+        }
+        let status: StatusReply =
+            serde_json::from_value(json!({"id": "a", "digest": "3-00ff"})).unwrap();
+        assert_eq!(status.digest.as_deref(), Some("3-00ff"));
+    }
+
+    #[test]
+    fn a_status_without_digest_is_written_as_the_original_writes_it() {
+        let status = StatusReply {
+            id: Some(PeerId::parse("a").unwrap()),
+            online: true,
+            listening: true,
+            joined: false,
+            digest: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&status).unwrap(),
+            json!({"id": "a", "online": true, "listening": true, "joined": false})
+        );
     }
 }

@@ -435,9 +435,11 @@ fn peers_and_status_describe_a_running_peer() {
     let status = run_to_end(&["status", &address, "--json"]);
     assert!(status.status.success(), "{}", status.stderr);
     let status: Value = serde_json::from_str(&status.stdout).unwrap();
+    let digest = status["digest"].as_str().unwrap_or_default();
+    assert!(digest.starts_with("2-"), "a cloud of two: {digest:?}");
     assert_eq!(
         status,
-        json!({"id": first.id, "online": true, "listening": true, "joined": true})
+        json!({"id": first.id, "online": true, "listening": true, "joined": true, "digest": digest})
     );
 }
 

@@ -22,6 +22,7 @@ impl Membership {
             return;
         }
         seeds.shuffle(&mut self.rng);
+        self.rejoiner.begin(&seeds);
         self.phase = Phase::Joining { seeds };
         self.try_next_seed(now);
     }
@@ -32,12 +33,8 @@ impl Membership {
         };
         match seeds.pop() {
             Some(seed) => {
-                let request = Request::Join(JoinRequest {
-                    id: Some(self.me.id.clone()),
-                    ip: self.me.advertise.clone(),
-                    port: Some(self.me.port),
-                    data: Some(self.me.data.clone()),
-                });
+                self.rejoiner.attempt_started();
+                let request = Request::Join(self.join_request());
                 let timeout = self.config.join_timeout;
                 self.call(
                     seed.clone(),
@@ -63,7 +60,10 @@ impl Membership {
             Ok(Response::Join(reply)) if reply.status == STATUS_JOINED => {
                 self.adopt_cloud(now, seed, reply)
             }
-            _ => self.try_next_seed(now),
+            _ => {
+                self.rejoiner.attempt_failed(&seed);
+                self.try_next_seed(now);
+            }
         }
     }
 
@@ -71,6 +71,20 @@ impl Membership {
     /// joining are kept and introduced to the cloud, so that no join is lost
     /// (the original overwrote its list here).
     fn adopt_cloud(&mut self, now: Instant, seed: Address, reply: JoinReply) {
+        self.join_cloud(Some(now), seed, reply);
+    }
+
+    /// Takes the member list of the cloud a running peer joined through
+    /// `seed`, like [`adopt_cloud`](Self::adopt_cloud) but without a
+    /// second [`Event::Started`].
+    pub(super) fn merge_cloud(&mut self, seed: Address, reply: JoinReply) {
+        self.join_cloud(None, seed, reply);
+    }
+
+    /// Adopts the id the seed gave, adds the seed and its members, and
+    /// introduces the members this peer knew before to them. With
+    /// `starting`, the peer starts running (joined) first.
+    fn join_cloud(&mut self, starting: Option<Instant>, seed: Address, reply: JoinReply) {
         if let Some(id) = reply.id.filter(|id| *id != self.me.id) {
             self.me.id = id;
             self.version += 1;
@@ -87,13 +101,15 @@ impl Membership {
         received.retain(|m| m.id != self.me.id);
         // Started comes first, so that the application hears "joined" before
         // the members it brought.
-        self.become_running(
-            now,
-            Start::Joined {
-                via: seed,
-                peers: received.len(),
-            },
-        );
+        if let Some(now) = starting {
+            self.become_running(
+                now,
+                Start::Joined {
+                    via: seed,
+                    peers: received.len(),
+                },
+            );
+        }
         for member in &received {
             self.insert_member(member.clone());
         }
@@ -117,6 +133,7 @@ impl Membership {
     fn become_running(&mut self, now: Instant, start: Start) {
         self.phase = Phase::Running;
         self.prober.begin(now, self.config.probe_interval);
+        self.schedule_rejoin(now);
         self.emit(Event::Started(start));
     }
 
@@ -147,6 +164,10 @@ impl Membership {
         if matches!(self.phase, Phase::Leaving { .. } | Phase::Closed) {
             return self.reply(token, Err(Refusal::ShuttingDown));
         }
+        if join.id.as_ref() == Some(&self.me.id) && origin.sender.as_ref() == Some(&self.me.id) {
+            // This peer's own join: one of its seeds is itself.
+            self.rejoiner.note_own_join();
+        }
         let made_id = join.id.is_none();
         let id = match join.id {
             Some(id) => id,
@@ -174,7 +195,7 @@ impl Membership {
     }
 
     /// An id is in use if it is ours, a member's, or a joiner's being checked.
-    fn id_in_use(&self, id: &crate::PeerId) -> bool {
+    pub(super) fn id_in_use(&self, id: &crate::PeerId) -> bool {
         *id == self.me.id
             || self.members.contains_key(id)
             || self

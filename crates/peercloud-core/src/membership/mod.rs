@@ -11,6 +11,8 @@ mod join;
 mod leave;
 mod notice;
 mod probe;
+mod rejoin;
+mod sync;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -24,9 +26,11 @@ use crate::error::Refusal;
 use crate::id::PeerId;
 use crate::io::{Action, CallId, CallResult, Event, Origin, ReplyToken, Request, Response};
 use crate::member::{Address, Host, Member};
-use crate::wire::StatusReply;
+use crate::wire::{PeerInfo, PeersReply, ServerInfo, StatusReply};
 
 use self::probe::Prober;
+use self::rejoin::Rejoiner;
+use self::sync::Syncer;
 
 /// Who this peer is.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +80,12 @@ enum Pending {
     Notice,
     /// A `/left` goodbye sent while leaving.
     Goodbye,
+    /// Our `/join` to a seed while running without members.
+    Rejoin { seed: Address },
+    /// Our `/peers` to a member whose digest differs from ours.
+    Sync,
+    /// The `/status` check of a member learned of by a sync.
+    SyncCheck { candidate: Member },
 }
 
 /// The most `/joined` and `/left` notices kept while joining.
@@ -116,6 +126,10 @@ pub struct Membership {
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
     prober: Prober,
+    /// Trying the seeds again while the peer has no member.
+    rejoiner: Rejoiner,
+    /// Pulling member lists that differ from ours.
+    syncer: Syncer,
     /// Notices received while joining, from senders not known yet.
     early: Vec<(PeerId, Request)>,
     /// Bumped on every change of `members` or of `me.id`.
@@ -137,6 +151,8 @@ impl Membership {
             actions: VecDeque::new(),
             events: VecDeque::new(),
             prober: Prober::default(),
+            rejoiner: Rejoiner::default(),
+            syncer: Syncer::default(),
             early: Vec::new(),
             version: 0,
         }
@@ -180,6 +196,18 @@ impl Membership {
             online: !matches!(self.phase, Phase::Leaving { .. } | Phase::Closed),
             listening: true,
             joined: !self.members.is_empty(),
+            digest: Some(self.digest()),
+        }
+    }
+
+    /// What `/peers` answers: this peer and every member it knows.
+    pub fn peers_reply(&self) -> PeersReply {
+        PeersReply {
+            server: ServerInfo {
+                id: self.me.id.clone(),
+                data: self.me.data.clone(),
+            },
+            peers: self.members.values().map(PeerInfo::from).collect(),
         }
     }
 
@@ -198,6 +226,7 @@ impl Membership {
             Request::Joined(info) => self.on_joined_request(token, origin, info),
             Request::Left(left) => self.on_left_request(token, origin, left),
             Request::Status => self.reply(token, Ok(Response::Status(self.status()))),
+            Request::Peers => self.reply(token, Ok(Response::Peers(self.peers_reply()))),
         }
     }
 
@@ -217,13 +246,20 @@ impl Membership {
             Pending::Probe { target } => self.on_probe_reply(now, target, result),
             Pending::Notice => {}
             Pending::Goodbye => self.on_goodbye_answered(),
+            Pending::Rejoin { seed } => self.on_rejoin_reply(now, seed, result),
+            Pending::Sync => self.on_sync_reply(result),
+            Pending::SyncCheck { candidate } => self.on_sync_check(candidate, result),
         }
     }
 
-    /// Runs whatever is due at `now`: probes, and the end of a leave.
+    /// Runs whatever is due at `now`: probes, attempts to rejoin, and the
+    /// end of a leave.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.phase {
-            Phase::Running => self.on_probe_tick(now),
+            Phase::Running => {
+                self.on_rejoin_tick(now);
+                self.on_probe_tick(now);
+            }
             Phase::Leaving { deadline } if now >= deadline => self.finish_leaving(),
             _ => {}
         }
@@ -242,7 +278,10 @@ impl Membership {
     /// When `handle_timeout` must be called next, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
-            Phase::Running => self.prober.next_tick(),
+            Phase::Running => match (self.prober.next_tick(), self.rejoiner.next_attempt()) {
+                (Some(tick), Some(attempt)) => Some(tick.min(attempt)),
+                (tick, attempt) => tick.or(attempt),
+            },
             Phase::Leaving { deadline } => Some(deadline),
             _ => None,
         }

@@ -47,7 +47,7 @@ impl Membership {
                 self.insert_member(Member::from(info));
             }
             Request::Left(left) => self.on_member_gone(sender, &left.id),
-            Request::Join(_) | Request::Status => {}
+            Request::Join(_) | Request::Status | Request::Peers => {}
         }
     }
 

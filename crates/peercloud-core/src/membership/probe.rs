@@ -88,7 +88,10 @@ impl Membership {
             return;
         }
         let failure = match result {
-            Ok(Response::Status(status)) if status.id.as_ref() == Some(&target) => None,
+            Ok(Response::Status(status)) if status.id.as_ref() == Some(&target) => {
+                self.compare_digest(&target, status.digest.as_deref());
+                None
+            }
             Ok(Response::Status(status)) => {
                 // Someone else answers at that address: the member is gone
                 // for sure, no need to ask again.

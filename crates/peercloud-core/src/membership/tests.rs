@@ -10,7 +10,9 @@ mod leaving;
 mod network;
 mod notices;
 mod probing;
+mod rejoining;
 mod serving;
+mod syncing;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -214,6 +216,7 @@ fn status_of(id: &str) -> CallResult {
         online: true,
         listening: true,
         joined: true,
+        digest: None,
     }))
 }
 

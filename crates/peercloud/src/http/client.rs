@@ -15,7 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use peercloud_core::wire::{
-    Ack, ErrorBody, JoinReply, LeftRequest, PeerInfo, StatusReply, ID_HEADER,
+    Ack, ErrorBody, JoinReply, LeftRequest, PeerInfo, PeersReply, StatusReply, ID_HEADER,
 };
 use peercloud_core::{Address, CallError, CallResult, PeerId, Request, Response};
 use serde::Serialize;
@@ -149,7 +149,7 @@ impl Transport for HttpClient {
             Request::Join(join) => encode(join),
             Request::Joined(info) => encode::<PeerInfo>(info),
             Request::Left(left) => encode::<LeftRequest>(left),
-            Request::Status => Bytes::from_static(b"{}"),
+            Request::Status | Request::Peers => Bytes::from_static(b"{}"),
         };
         let bytes = match self.post(&to, path, &from, body, timeout).await {
             Ok(Answer::Ok(bytes)) => bytes,
@@ -168,6 +168,7 @@ impl Transport for HttpClient {
             Request::Joined(_) => serde_json::from_slice::<Ack>(&bytes).map(Response::Joined),
             Request::Left(_) => serde_json::from_slice::<Ack>(&bytes).map(Response::Left),
             Request::Status => serde_json::from_slice::<StatusReply>(&bytes).map(Response::Status),
+            Request::Peers => serde_json::from_slice::<PeersReply>(&bytes).map(Response::Peers),
         }
         .map_err(invalid)
     }

@@ -62,6 +62,7 @@ impl FakeTransport {
             online: true,
             listening: true,
             joined: false,
+            digest: None,
         };
         self.script(to, "/status", Script::Answer(Ok(Response::Status(status))));
     }
@@ -108,7 +109,7 @@ fn unscripted(request: &Request) -> CallResult {
     match request {
         Request::Joined(_) => Ok(Response::Joined(ack(STATUS_ADDED))),
         Request::Left(_) => Ok(Response::Left(ack(STATUS_REMOVED))),
-        Request::Join(_) | Request::Status => Err(CallError::Unreachable(
+        Request::Join(_) | Request::Status | Request::Peers => Err(CallError::Unreachable(
             "nothing is scripted there".to_owned(),
         )),
     }

@@ -63,6 +63,7 @@ fn request_over_the_wire(request: &Request) -> Request {
         Request::Joined(body) => Request::Joined(over_the_wire(body)),
         Request::Left(body) => Request::Left(over_the_wire(body)),
         Request::Status => Request::Status,
+        Request::Peers => Request::Peers,
     }
 }
 
@@ -72,6 +73,7 @@ fn reply_over_the_wire(reply: Result<Response, Refusal>) -> CallResult {
         Ok(Response::Joined(body)) => Ok(Response::Joined(over_the_wire(&body))),
         Ok(Response::Left(body)) => Ok(Response::Left(over_the_wire(&body))),
         Ok(Response::Status(body)) => Ok(Response::Status(over_the_wire(&body))),
+        Ok(Response::Peers(body)) => Ok(Response::Peers(over_the_wire(&body))),
         Err(refusal) => {
             let body = ErrorBody {
                 error: refusal.to_string(),
@@ -382,8 +384,14 @@ fn the_network_replays_from_its_seed() {
     assert_eq!(logs(11), logs(11));
 }
 
+/// How long anti-entropy gets to repair lists in these tests: a few probe
+/// rounds of a cloud of six at the default one probe a second.
+const REPAIR: Duration = Duration::from_secs(20);
+
 /// A cloud of four, then two peers joining at once, x through peer-1 and y
-/// through peer-2; whether each ends up knowing the other.
+/// through peer-2; whether each ends up knowing the other. The notices alone
+/// lose one of them in about one run in three (as with the original); the
+/// digests in probe answers find and repair the difference.
 fn concurrent_joiners_meet(seed: u64) -> bool {
     let mut net = cloud_joined_at_once(4, seed);
     let (x, y) = (net.add(), net.add());
@@ -391,19 +399,21 @@ fn concurrent_joiners_meet(seed: u64) -> bool {
     net.start(x, vec![via_x]);
     net.start(y, vec![via_y]);
     net.settle();
+    net.run_for(REPAIR);
     let knows = |a: usize, b: usize| net.nodes[a].core.member(&net.id(b)).is_some();
     knows(x, y) && knows(y, x)
 }
 
 #[test]
-#[ignore = "known weakness: nothing re-synchronises member lists (about 1 run in 3 fails)"]
 fn peers_joining_at_once_through_different_members_learn_of_each_other() {
     let missed: Vec<u64> = (0..50).filter(|&s| !concurrent_joiners_meet(s)).collect();
     assert!(missed.is_empty(), "never met with net seeds {missed:?}");
 }
 
 /// A cloud of four, then j joining through peer-0 while x joins through j
-/// at the same instant; whether all six end up in one full mesh.
+/// at the same instant; whether all six end up in one full mesh. (j's
+/// introductions of x are refused by members that have not heard of j yet;
+/// anti-entropy repairs that.)
 fn joiner_of_a_joiner_is_known_everywhere(seed: u64) -> bool {
     let mut net = cloud_joined_at_once(4, seed);
     let (j, x) = (net.add(), net.add());
@@ -411,12 +421,11 @@ fn joiner_of_a_joiner_is_known_everywhere(seed: u64) -> bool {
     net.start(j, vec![via_j]);
     net.start(x, vec![via_x]);
     net.settle();
+    net.run_for(REPAIR);
     (0..6).all(|n| net.nodes[n].core.members().len() == 5)
 }
 
 #[test]
-#[ignore = "known weakness: j's introductions of x are refused by members that \
-            have not yet heard of j from the seed, and are not retried"]
 fn a_peer_accepted_by_a_joining_peer_becomes_known_to_the_whole_cloud() {
     let missed: Vec<u64> = (0..50)
         .filter(|&s| !joiner_of_a_joiner_is_known_everywhere(s))
@@ -425,4 +434,70 @@ fn a_peer_accepted_by_a_joining_peer_becomes_known_to_the_whole_cloud() {
         missed.is_empty(),
         "not known everywhere with net seeds {missed:?}"
     );
+}
+
+#[test]
+fn a_member_dropped_by_mistake_comes_back_and_a_dead_one_does_not() {
+    for seed in 0..8 {
+        let mut net = cloud_joined_at_once(5, seed);
+        // peer-0 tells peer-1 that peer-2 failed, which is false...
+        let false_notice = Request::Left(LeftRequest { id: net.id(2) });
+        let origin = Origin {
+            sender: Some(net.id(0)),
+            remote: ip("10.0.0.0"),
+        };
+        let now = net.now;
+        net.nodes[1]
+            .core
+            .handle_request(now, ReplyToken(u64::MAX), origin, false_notice);
+        net.nodes[1].core.poll_action();
+        net.collect(1);
+        assert!(net.nodes[1].core.member(&net.id(2)).is_none());
+        // ...and peer-4 crashes for real.
+        net.nodes[4].crashed = true;
+        net.run_for(secs(30));
+        net.assert_full_mesh(&[0, 1, 2, 3]);
+        let back = net.nodes[1].events.iter().rev().find_map(|e| match e {
+            Event::PeerJoined(m) if m.id == net.id(2) => Some(m.address()),
+            _ => None,
+        });
+        assert_eq!(back, Some(net.address(2)), "net seed {seed}");
+    }
+}
+
+#[test]
+fn a_peer_started_before_its_seed_joins_it_when_it_comes_up() {
+    let mut net = Net::new(5);
+    let (seed, late) = (net.add(), net.add());
+    net.nodes[seed].crashed = true; // not up yet
+    net.start(late, vec![net.address(seed)]);
+    net.settle();
+    assert_eq!(net.nodes[late].events, [Event::Started(Start::Alone)]);
+    net.run_for(secs(3));
+    net.nodes[seed].crashed = false;
+    net.start(seed, vec![]);
+    net.run_for(Config::default().rejoin_interval + secs(1));
+    net.assert_full_mesh(&[seed, late]);
+    let started = net.nodes[late].events.iter();
+    let started = started.filter(|e| matches!(e, Event::Started(_))).count();
+    assert_eq!(started, 1, "a rejoin is not a second start");
+}
+
+#[test]
+fn a_peer_with_members_does_not_rejoin_its_seeds() {
+    // b starts alone (its seed, a, is down), then c joins b. When a comes
+    // up, b has a member, so it does not rejoin: it only retries its seeds
+    // while alone. (Merging two clouds is for a later issue.)
+    let mut net = Net::new(9);
+    let (a, b, c) = (net.add(), net.add(), net.add());
+    net.nodes[a].crashed = true;
+    net.start(b, vec![net.address(a)]);
+    net.settle();
+    net.start(c, vec![net.address(b)]);
+    net.settle();
+    net.nodes[a].crashed = false;
+    net.start(a, vec![]);
+    net.run_for(secs(20));
+    net.assert_full_mesh(&[b, c]);
+    assert_eq!(net.nodes[a].core.members().len(), 0);
 }

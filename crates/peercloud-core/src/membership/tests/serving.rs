@@ -201,6 +201,7 @@ fn a_join_without_an_id_is_admitted_under_an_id_made_for_it_when_its_status_has_
         online: true,
         listening: true,
         joined: false,
+        digest: None,
     }));
     s.handle_response(t0, check.call, no_id);
     let actions = drain(&mut s);
@@ -225,6 +226,7 @@ fn a_joiner_that_gave_an_id_must_answer_its_check_with_it() {
         online: true,
         listening: true,
         joined: false,
+        digest: None,
     }));
     s.handle_response(t0, check.call, no_id);
     let reply = only_reply(&drain(&mut s), JOINER_TOKEN);
@@ -269,13 +271,14 @@ fn two_joiners_checked_at_once_are_both_admitted_and_the_second_learns_of_the_fi
 fn status_is_answered_to_anyone_with_our_id() {
     let (mut s, t0) = server();
     s.handle_request(t0, ReplyToken(3), anonymous("10.7.7.7"), Request::Status);
-    assert_eq!(
-        only_reply(&drain(&mut s), ReplyToken(3)),
-        Ok(Response::Status(StatusReply {
-            id: Some(pid("s")),
-            online: true,
-            listening: true,
-            joined: true,
-        }))
+    let Ok(Response::Status(status)) = only_reply(&drain(&mut s), ReplyToken(3)) else {
+        panic!("not a status reply")
+    };
+    assert_eq!(status.id, Some(pid("s")));
+    assert!(status.online && status.listening && status.joined);
+    let digest = status.digest.expect("peercloud peers send their digest");
+    assert!(
+        digest.starts_with(&format!("{}-", s.members().len() + 1)),
+        "{digest}"
     );
 }

@@ -55,6 +55,10 @@ pub(crate) async fn status(args: QueryArgs) -> ExitCode {
         println!("online     {}", reply.online);
         println!("listening  {}", reply.listening);
         println!("joined     {}", reply.joined);
+        if let Some(digest) = &reply.digest {
+            // "<members, itself included>-<hash of their ids>"
+            println!("digest     {digest}");
+        }
     }
     ExitCode::SUCCESS
 }

@@ -10,7 +10,12 @@ async fn status_answers_anyone_whatever_the_body() {
     for body in bodies {
         let (status, reply) = send(&app, post("/status", None, body)).await;
         assert_eq!(status, StatusCode::OK, "body {body:?}");
-        let expected = json!({"id": NODE_ID, "online": true, "listening": true, "joined": false});
+        let digest = reply["digest"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            digest.starts_with("1-"),
+            "a lone peer's digest counts 1: {digest:?}"
+        );
+        let expected = json!({"id": NODE_ID, "online": true, "listening": true, "joined": false, "digest": digest});
         assert_eq!(reply, expected, "body {body:?}");
     }
     let text = HttpRequest::post("/status")
@@ -186,6 +191,7 @@ async fn a_joiner_whose_check_answers_another_id_is_refused_with_502() {
             online: true,
             listening: true,
             joined: true,
+            digest: None,
         };
         Script::Answer(Ok(peercloud_core::Response::Status(reply)))
     };

@@ -1,0 +1,117 @@
+//! Anti-entropy between peercloud peers, an extension of the protocol that
+//! original peers never see: every `/status` answer carries a digest of the
+//! member list the peer knows (itself included). A probe that comes back
+//! with a digest other than this peer's own asks that member for its list
+//! (`/peers`); each member on it that this peer does not know is checked
+//! with `/status` and added if it answers with its id.
+//!
+//! Lists only grow this way, and only by members that answer, so joins
+//! whose notices were lost (or raced each other through different members)
+//! end up in every list, and a member dropped by mistake comes back, while a
+//! dead member is never brought back. Original peers send no digest, so they
+//! are never asked for a list they cannot give.
+
+use std::hash::Hasher;
+
+use fnv::FnvHasher;
+
+use super::{Membership, Pending, Phase};
+use crate::id::PeerId;
+use crate::io::{CallResult, Request, Response};
+use crate::member::Member;
+
+/// The most `/status` checks of listed members under way at once; members
+/// left over are found by a later sync.
+pub(super) const MAX_SYNC_CHECKS: usize = 16;
+
+/// The state of the pulls.
+#[derive(Debug, Default)]
+pub(super) struct Syncer {
+    /// Whether a `/peers` call is under way (one at a time).
+    pulling: bool,
+    /// The `/status` checks under way.
+    checking: usize,
+}
+
+impl Membership {
+    /// The digest of the member list this peer knows, itself included:
+    /// the count and an order-free hash of the ids (FNV-1a of each id,
+    /// combined with xor), so that two peers with the same list agree.
+    pub fn digest(&self) -> String {
+        let hash_of = |id: &PeerId| {
+            let mut hasher = FnvHasher::default();
+            hasher.write(id.as_str().as_bytes());
+            hasher.finish()
+        };
+        let hash = self
+            .members
+            .keys()
+            .fold(hash_of(&self.me.id), |acc, id| acc ^ hash_of(id));
+        format!("{}-{hash:016x}", self.members.len() + 1)
+    }
+
+    /// After a successful probe of `target`: pulls its list if it differs.
+    pub(super) fn compare_digest(&mut self, target: &PeerId, digest: Option<&str>) {
+        let Some(theirs) = digest else {
+            return;
+        };
+        if self.syncer.pulling || theirs == self.digest() {
+            return;
+        }
+        let Some(member) = self.members.get(target) else {
+            return;
+        };
+        let to = member.address();
+        self.syncer.pulling = true;
+        let timeout = self.config.call_timeout;
+        self.call(to, Request::Peers, timeout, Pending::Sync);
+    }
+
+    pub(super) fn on_sync_reply(&mut self, result: CallResult) {
+        self.syncer.pulling = false;
+        if !matches!(self.phase, Phase::Running) {
+            return;
+        }
+        // On failure, the next probe that sees a different digest asks again.
+        let Ok(Response::Peers(reply)) = result else {
+            return;
+        };
+        for info in reply.peers {
+            if self.syncer.checking >= MAX_SYNC_CHECKS {
+                break;
+            }
+            let candidate = Member::from(info);
+            if self.id_in_use(&candidate.id) || self.is_sync_checked(&candidate.id) {
+                continue;
+            }
+            self.syncer.checking += 1;
+            let to = candidate.address();
+            let timeout = self.config.check_timeout;
+            self.call(
+                to,
+                Request::Status,
+                timeout,
+                Pending::SyncCheck { candidate },
+            );
+        }
+    }
+
+    fn is_sync_checked(&self, id: &PeerId) -> bool {
+        self.pending
+            .values()
+            .any(|p| matches!(p, Pending::SyncCheck { candidate } if candidate.id == *id))
+    }
+
+    pub(super) fn on_sync_check(&mut self, candidate: Member, result: CallResult) {
+        self.syncer.checking = self.syncer.checking.saturating_sub(1);
+        if !matches!(self.phase, Phase::Running) || self.id_in_use(&candidate.id) {
+            return;
+        }
+        match result {
+            Ok(Response::Status(status)) if status.id.as_ref() == Some(&candidate.id) => {
+                self.insert_member(candidate);
+            }
+            _ => {}
+        }
+    }
+}
