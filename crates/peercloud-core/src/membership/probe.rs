@@ -82,14 +82,14 @@ impl Membership {
         None
     }
 
-    pub(super) fn on_probe_reply(&mut self, _now: Instant, target: PeerId, result: CallResult) {
+    pub(super) fn on_probe_reply(&mut self, now: Instant, target: PeerId, result: CallResult) {
         self.prober.in_flight.remove(&target);
         if !self.members.contains_key(&target) {
             return;
         }
         let failure = match result {
             Ok(Response::Status(status)) if status.id.as_ref() == Some(&target) => {
-                self.compare_digest(&target, status.digest.as_deref());
+                self.compare_digest(now, &target, status.digest.as_deref());
                 None
             }
             Ok(Response::Status(status)) => {

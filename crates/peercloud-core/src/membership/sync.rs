@@ -12,6 +12,7 @@
 //! are never asked for a list they cannot give.
 
 use std::hash::Hasher;
+use std::time::Instant;
 
 use fnv::FnvHasher;
 
@@ -24,6 +25,15 @@ use crate::member::Member;
 /// left over are found by a later sync.
 pub(super) const MAX_SYNC_CHECKS: usize = 16;
 
+/// How many probe intervals a list must stay unchanged before a differing
+/// digest pulls: while notices still arrive (a burst of joins), a pull
+/// would only race them.
+const QUIET_INTERVALS: u32 = 1;
+
+/// How many probe intervals at most between pulls while digests differ,
+/// however busy the list: a cloud that never rests still converges.
+const MAX_WAIT_INTERVALS: u32 = 10;
+
 /// The state of the pulls.
 #[derive(Debug, Default)]
 pub(super) struct Syncer {
@@ -31,6 +41,10 @@ pub(super) struct Syncer {
     pulling: bool,
     /// The `/status` checks under way.
     checking: usize,
+    /// The list's version when last looked at, and since when it is so.
+    seen: Option<(u64, Instant)>,
+    /// When the last pull began.
+    last_pull: Option<Instant>,
 }
 
 impl Membership {
@@ -50,14 +64,31 @@ impl Membership {
         format!("{}-{hash:016x}", self.members.len() + 1)
     }
 
-    /// After a successful probe of `target`: pulls its list if it differs.
-    pub(super) fn compare_digest(&mut self, target: &PeerId, digest: Option<&str>) {
+    /// After a successful probe of `target`: pulls its list if it differs
+    /// and this peer's own list has been quiet for a while.
+    pub(super) fn compare_digest(&mut self, now: Instant, target: &PeerId, digest: Option<&str>) {
+        let since = match self.syncer.seen {
+            Some((version, since)) if version == self.version => since,
+            _ => {
+                self.syncer.seen = Some((self.version, now));
+                now
+            }
+        };
         let Some(theirs) = digest else {
             return;
         };
         if self.syncer.pulling || theirs == self.digest() {
             return;
         }
+        let interval = self.config.probe_interval;
+        let quiet = now.saturating_duration_since(since) >= interval * QUIET_INTERVALS;
+        let overdue = self.syncer.last_pull.is_none_or(|last| {
+            now.saturating_duration_since(last) >= interval * MAX_WAIT_INTERVALS
+        });
+        if !quiet && !overdue {
+            return;
+        }
+        self.syncer.last_pull = Some(now);
         let Some(member) = self.members.get(target) else {
             return;
         };

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use hyper::{Method, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -22,6 +22,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::SendError;
+
+/// How long an idle connection is kept for reuse.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest reply read from a peer (a `/peers` list of 10,000 members
+/// is about 1 MiB); a longer one fails the call instead of filling memory.
+pub(crate) const MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Makes membership calls; the driver talks to other peers only through it,
 /// so tests can give it a fake.
@@ -62,7 +69,10 @@ impl HttpClient {
         connector.set_connect_timeout(Some(connect_timeout));
         let inner = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
+            // Hot paths reuse a connection at once; membership calls to
+            // one member of a large cloud are many seconds apart, and
+            // keeping their connections would only hold sockets.
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build(connector);
         HttpClient { inner }
     }
@@ -90,11 +100,10 @@ impl HttpClient {
         let exchange = async {
             let response = self.inner.request(request).await.map_err(no_answer)?;
             let status = response.status();
-            let bytes = response
-                .into_body()
+            let bytes = Limited::new(response.into_body(), MAX_REPLY_BYTES)
                 .collect()
                 .await
-                .map_err(no_answer)?
+                .map_err(|e| NoAnswer::Unreachable(format!("cannot read the reply: {e}")))?
                 .to_bytes();
             Ok(if status.is_success() {
                 Answer::Ok(bytes)

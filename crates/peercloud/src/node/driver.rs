@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
 
+use super::outbox::Outbox;
 use super::{Input, Link, Snapshot};
 use crate::event::Event;
 use crate::http::client::Transport;
@@ -41,6 +42,7 @@ struct Running<T> {
     next_token: u64,
     published: u64,
     leaving: bool,
+    outbox: Outbox,
 }
 
 impl<T: Transport> Driver<T> {
@@ -54,6 +56,7 @@ impl<T: Transport> Driver<T> {
             replies: HashMap::new(),
             next_token: 0,
             leaving: false,
+            outbox: Outbox::default(),
         };
         this.parts.core.start(now(), seeds);
         this.flush();
@@ -126,8 +129,15 @@ impl<T: Transport> Running<T> {
                     let transport = self.parts.transport.clone();
                     let from = self.parts.core.id().clone();
                     let results_tx = self.results_tx.clone();
+                    let lanes = self.outbox.lanes(&to);
                     tokio::spawn(async move {
+                        let _lane = lanes.acquire().await;
+                        let path = request.path();
+                        let address = tracing::enabled!(tracing::Level::DEBUG).then(|| to.clone());
                         let result = transport.call(to, from, request, timeout).await;
+                        if let (Err(error), Some(to)) = (&result, address) {
+                            tracing::debug!(%to, path, %error, "call failed");
+                        }
                         let _ = results_tx.send((call, result));
                     });
                 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod driver;
 pub(crate) mod listener;
+pub(crate) mod outbox;
 pub(crate) mod snapshot;
 #[cfg(test)]
 pub(crate) mod testing;

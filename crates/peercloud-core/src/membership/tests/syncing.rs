@@ -180,3 +180,33 @@ fn peers_is_answered_with_this_peer_and_its_members() {
     let listed: Vec<PeerInfo> = members.iter().map(PeerInfo::from).collect();
     assert_eq!(reply.peers, listed);
 }
+
+#[test]
+fn while_the_list_is_still_changing_a_differing_digest_waits_for_quiet() {
+    let (mut p, t0, mut members) = with_two_members();
+    // A first pull is made at once, and answered with nothing new.
+    let at = t0 + secs(1);
+    let (after, probed) = probe_answered_with(&mut p, at, &members, Some("9-0".into()));
+    let pull = only_call(&after, "/peers");
+    p.handle_response(at, pull.call, peers_reply(&probed, &members));
+    // Then notices keep arriving, one before each probe.
+    for n in 2..5u64 {
+        let newcomer = member(&format!("n{n}"), &format!("10.0.1.{n}:9338"));
+        p.handle_request(
+            t0 + secs(n),
+            ReplyToken(n),
+            origin("m1"),
+            joined_notice(&newcomer),
+        );
+        drain(&mut p);
+        members.push(newcomer);
+        let (after, _) = probe_answered_with(&mut p, t0 + secs(n), &members, Some("9-0".into()));
+        assert!(
+            after.is_empty(),
+            "no pull while notices still arrive: {after:#?}"
+        );
+    }
+    // A second with no change: now the difference is worth a pull.
+    let (after, _) = probe_answered_with(&mut p, t0 + secs(5), &members, Some("9-0".into()));
+    only_call(&after, "/peers");
+}
