@@ -120,7 +120,8 @@ impl Cloud {
 
     /// The stream of events. The first call's stream starts at the start of
     /// the peer (so it sees [`Event::Started`] and every peer since); later
-    /// calls see events from the moment of the call.
+    /// calls see events from the moment of the call. A stream taken after
+    /// the cloud closed ends at once.
     pub fn events(&self) -> Events {
         let first = self.first_events.lock().ok().and_then(|mut f| f.take());
         let rx = match first {
@@ -128,7 +129,15 @@ impl Cloud {
                 self.link.release_reserved_receiver();
                 first
             }
-            None => self.events_tx.subscribe(),
+            None => {
+                // Subscribe before looking: the flag is set before Closed is
+                // sent, so either this receiver gets Closed or it is set.
+                let rx = self.events_tx.subscribe();
+                if self.link.is_closed() {
+                    return Events::ended();
+                }
+                rx
+            }
         };
         Events::new(rx)
     }

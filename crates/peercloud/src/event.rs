@@ -74,6 +74,15 @@ impl Events {
         }
     }
 
+    /// A stream that has already ended.
+    pub(crate) fn ended() -> Self {
+        let (_, rx) = broadcast::channel(1);
+        Events {
+            inner: BroadcastStream::new(rx),
+            closed: true,
+        }
+    }
+
     /// The next event, or `None` once the cloud has closed.
     pub async fn recv(&mut self) -> Option<Event> {
         futures_util::StreamExt::next(self).await

@@ -435,6 +435,9 @@ async fn the_event_stream_tells_the_life_of_a_peer() {
         matches!(end, Ok(None)),
         "the stream goes on after Closed: {end:?}"
     );
+    // A stream taken after the close ends at once.
+    let late = tokio::time::timeout(DEADLINE, a.events().recv()).await;
+    assert!(matches!(late, Ok(None)), "a late stream: {late:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

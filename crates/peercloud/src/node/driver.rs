@@ -176,6 +176,7 @@ impl<T: Transport> Running<T> {
             }
             CoreEvent::Closed => {
                 tracing::info!("left the cloud");
+                link.mark_closed();
                 Event::Closed
             }
         };

@@ -8,7 +8,7 @@ pub(crate) mod snapshot;
 #[cfg(test)]
 pub(crate) mod testing;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +44,8 @@ pub(crate) struct Link {
     /// Receivers of `events_tx` that are no application's: the one the
     /// cloud keeps for the first `events()` call, until it is taken.
     reserved_receivers: AtomicUsize,
+    /// Set by the driver just before it sends [`Event::Closed`].
+    closed: AtomicBool,
     message_timeout: Duration,
 }
 
@@ -59,6 +61,7 @@ impl Link {
             snapshot,
             events_tx,
             reserved_receivers: AtomicUsize::new(1),
+            closed: AtomicBool::new(false),
             message_timeout,
         }
     }
@@ -75,6 +78,16 @@ impl Link {
         if self.events_tx.receiver_count() > reserved {
             let _ = self.events_tx.send(event());
         }
+    }
+
+    /// Notes that the peer has left: no event follows [`Event::Closed`].
+    pub(crate) fn mark_closed(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Event::Closed`] has been sent (or is being sent).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 
     /// The application took the cloud's first receiver: it listens now.
