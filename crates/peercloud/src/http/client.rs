@@ -235,3 +235,70 @@ fn no_answer(e: impl std::error::Error) -> NoAnswer {
         NoAnswer::Unreachable(reason)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A server on loopback that answers its first request with `status`
+    /// and a body of `len` bytes of `fill`; returns its address.
+    async fn one_answer(status: &'static str, fill: u8, len: usize) -> Address {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("an address").to_string();
+        tokio::spawn(async move {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head = format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n");
+            let _ = socket.write_all(head.as_bytes()).await;
+            let chunk = vec![fill; 64 * 1024];
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                if socket.write_all(&chunk[..n]).await.is_err() {
+                    return;
+                }
+                left -= n;
+            }
+        });
+        address.parse().expect("an address")
+    }
+
+    fn me() -> PeerId {
+        PeerId::parse("me").expect("an id")
+    }
+
+    #[tokio::test]
+    async fn a_reply_over_the_limit_fails_the_call_instead_of_filling_memory() {
+        let to = one_answer("200 OK", b' ', MAX_REPLY_BYTES + 1).await;
+        let client = HttpClient::new(Duration::from_secs(1));
+        let result = client
+            .call(to, me(), Request::Status, Duration::from_secs(10))
+            .await;
+        match result {
+            Err(CallError::Unreachable(why)) => assert!(why.contains("reply"), "{why}"),
+            other => panic!("expected a failed call, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_keeps_its_status_and_a_bounded_body() {
+        let to = one_answer("404 Not Found", b'x', 10_000).await;
+        let client = HttpClient::new(Duration::from_secs(1));
+        let result = client
+            .call(to, me(), Request::Peers, Duration::from_secs(5))
+            .await;
+        match result {
+            Err(CallError::Refused { status, body }) => {
+                assert_eq!(status, 404);
+                assert_eq!(body.len(), 512);
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+}
