@@ -148,6 +148,23 @@ pub struct PeersReply {
     pub peers: Vec<PeerInfo>,
 }
 
+impl PeersReply {
+    /// The reply of the peer `id` with `data` that knows `members`.
+    pub fn of<'a>(
+        id: &PeerId,
+        data: &Value,
+        members: impl IntoIterator<Item = &'a Member>,
+    ) -> Self {
+        PeersReply {
+            server: ServerInfo {
+                id: id.clone(),
+                data: data.clone(),
+            },
+            peers: members.into_iter().map(PeerInfo::from).collect(),
+        }
+    }
+}
+
 /// The JSON body of every error answer: `{"error": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -26,7 +26,7 @@ use crate::error::Refusal;
 use crate::id::PeerId;
 use crate::io::{Action, CallId, CallResult, Event, Origin, ReplyToken, Request, Response};
 use crate::member::{Address, Host, Member};
-use crate::wire::{PeerInfo, PeersReply, ServerInfo, StatusReply};
+use crate::wire::{PeersReply, StatusReply};
 
 use self::probe::Prober;
 use self::rejoin::Rejoiner;
@@ -202,13 +202,7 @@ impl Membership {
 
     /// What `/peers` answers: this peer and every member it knows.
     pub fn peers_reply(&self) -> PeersReply {
-        PeersReply {
-            server: ServerInfo {
-                id: self.me.id.clone(),
-                data: self.me.data.clone(),
-            },
-            peers: self.members.values().map(PeerInfo::from).collect(),
-        }
+        PeersReply::of(&self.me.id, &self.me.data, self.members.values())
     }
 
     /// Handles a membership request from another peer. Its reply comes out

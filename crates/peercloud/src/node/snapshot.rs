@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use peercloud_core::wire::{PeerInfo, PeersReply, ServerInfo, StatusReply};
+use peercloud_core::wire::{PeersReply, StatusReply};
 use peercloud_core::{Member, Membership, PeerId};
 use serde_json::Value;
 
@@ -48,12 +48,6 @@ impl Snapshot {
 
     /// What `/peers` answers.
     pub(crate) fn peers_reply(&self) -> PeersReply {
-        PeersReply {
-            server: ServerInfo {
-                id: self.id.clone(),
-                data: (*self.data).clone(),
-            },
-            peers: self.members.iter().map(|m| PeerInfo::from(&**m)).collect(),
-        }
+        PeersReply::of(&self.id, &self.data, self.members.iter().map(|m| &**m))
     }
 }
