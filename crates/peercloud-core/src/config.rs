@@ -1,8 +1,21 @@
-//! Tunables of the membership state machine, with their invariants.
+//! Tunables of the membership state machine, with their invariants and
+//! trade-offs, and the two presets.
 
 use std::time::Duration;
 
-/// How the membership behaves in time. Every field must be non-zero.
+use crate::error::InvalidConfig;
+
+/// How the membership behaves in time. [`Config::validate`] checks the
+/// invariants; `Cloud::builder().start()` refuses a config that breaks them.
+///
+/// Failure detection follows SWIM with Lifeguard's refinements: each
+/// `probe_interval` one member is probed directly; if it does not answer
+/// within `probe_timeout`, `indirect_probes` other members are asked to
+/// probe it; if none reaches it, it is *suspected* and gossip tells the
+/// cloud. It stays a member until its suspicion times out (between
+/// `suspicion_min` and `suspicion_max`, shorter the more members confirm
+/// it), and it can refute the suspicion at any time by answering with a
+/// higher incarnation. Only then is it declared failed.
 ///
 /// ```
 /// use std::time::Duration;
@@ -12,24 +25,43 @@ use std::time::Duration;
 ///     probe_interval: Duration::from_millis(200),
 ///     ..Config::new_lan()
 /// };
-/// assert_eq!(config.probe_failures, 2);
+/// assert!(config.validate().is_ok());
+/// let broken = Config { probe_interval: Duration::ZERO, ..Config::new_lan() };
+/// assert!(broken.validate().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// How often one member is probed with `/status`. Each peer probes its
     /// members in turn (a shuffled round), so with `n` members each one is
-    /// probed by this peer once in every round of `n` ticks: two probes of
-    /// one member are at most `(2n - 1) * probe_interval` apart.
+    /// probed by this peer once in every round of `n` ticks, and by some
+    /// peer about once per interval. Shorter finds failures sooner and
+    /// costs more requests (one per interval per peer, whatever the size
+    /// of the cloud).
     pub probe_interval: Duration,
-    /// How long a probe may take before it counts as failed.
+    /// How long a direct probe may take before helpers are asked. Too short
+    /// on a busy host asks helpers for nothing; too long delays detection.
     pub probe_timeout: Duration,
-    /// How many probes in a row must fail before a member is evicted. A
-    /// failed member is probed again at the next tick, so a crash is found
-    /// within about `probe_failures * probe_interval` of its first probe.
-    /// The original evicts on the first failure, which lets one slow answer
-    /// evict a healthy peer.
-    pub probe_failures: u32,
-    /// How long a `/joined` or `/left` notice may take.
+    /// How many members are asked to probe a member that did not answer a
+    /// direct probe. More helpers make one broken link or one slow path
+    /// less likely to cause a suspicion, at the cost of that many requests
+    /// per failed probe. 0 turns indirect probes off.
+    pub indirect_probes: usize,
+    /// The shortest suspicion, for a cloud of up to 10 members; it grows
+    /// with the logarithm of the cloud's size. A suspected member has this
+    /// long at least to refute before it is declared failed: it must be
+    /// longer than the pauses a healthy peer may take (a GC, a stalled VM).
+    pub suspicion_min: Duration,
+    /// The longest suspicion: what a member suspected by this peer alone
+    /// waits before it is declared failed. Each other member that suspects
+    /// it too brings the wait closer to the shortest (Lifeguard's dynamic
+    /// suspicion).
+    pub suspicion_max: Duration,
+    /// How many times each piece of gossip rides on outgoing probes,
+    /// multiplied by the logarithm of the cloud's size. Higher spreads news
+    /// more surely on lossy links, at the cost of larger probes.
+    pub gossip_retransmits: u32,
+    /// How long a `/joined` or `/left` notice, a gossip push or a list pull
+    /// may take.
     pub call_timeout: Duration,
     /// How long a joiner's `/status` check may take. Keep it under the
     /// joiner's own patience (the original gives up on its `/join` after
@@ -43,24 +75,41 @@ pub struct Config {
     pub leave_timeout: Duration,
     /// How often a peer that has no member tries its seeds again: one that
     /// started before its seeds, whose cloud left, or that every member
-    /// dropped. A seed that answers `409` (it is this peer, or already
-    /// lists it) is not tried again.
+    /// dropped. A seed that turns out to be this peer is not tried again.
     pub rejoin_interval: Duration,
+    /// How often (with ±25% jitter) a peer that has members tries its seeds
+    /// that are not members, and members it declared failed: this is what
+    /// heals a partition and merges clouds that formed apart. Shorter heals
+    /// sooner; each try is one request.
+    pub reconnect_interval: Duration,
+    /// How long a member declared failed is remembered and tried again
+    /// (with backoff, up to four reconnect intervals apart). Past this it
+    /// can still come back by itself, through its seeds.
+    pub failed_memory: Duration,
+    /// How long a member that left is remembered, so that late gossip
+    /// about it does not bring it back.
+    pub left_memory: Duration,
 }
 
 impl Config {
-    /// For peers on one network: probe every second, evict after two
-    /// failed probes of one second each.
+    /// For peers on one network: probe every second, ask three helpers,
+    /// suspect for 4 to 20 seconds; reconnect every 5 seconds.
     pub fn new_lan() -> Self {
         Config {
             probe_interval: Duration::from_secs(1),
-            probe_timeout: Duration::from_secs(1),
-            probe_failures: 2,
+            probe_timeout: Duration::from_millis(800),
+            indirect_probes: 3,
+            suspicion_min: Duration::from_secs(4),
+            suspicion_max: Duration::from_secs(20),
+            gossip_retransmits: 4,
             call_timeout: Duration::from_secs(2),
             check_timeout: Duration::from_millis(800),
             join_timeout: Duration::from_secs(5),
             leave_timeout: Duration::from_secs(2),
             rejoin_interval: Duration::from_secs(5),
+            reconnect_interval: Duration::from_secs(5),
+            failed_memory: Duration::from_secs(3600),
+            left_memory: Duration::from_secs(120),
         }
     }
 
@@ -69,18 +118,92 @@ impl Config {
         Config {
             probe_interval: Duration::from_secs(2),
             probe_timeout: Duration::from_secs(3),
-            probe_failures: 3,
+            indirect_probes: 3,
+            suspicion_min: Duration::from_secs(12),
+            suspicion_max: Duration::from_secs(60),
+            gossip_retransmits: 6,
             call_timeout: Duration::from_secs(5),
             check_timeout: Duration::from_secs(3),
             join_timeout: Duration::from_secs(15),
             leave_timeout: Duration::from_secs(5),
             rejoin_interval: Duration::from_secs(15),
+            reconnect_interval: Duration::from_secs(15),
+            failed_memory: Duration::from_secs(3 * 3600),
+            left_memory: Duration::from_secs(300),
         }
+    }
+
+    /// Checks the invariants: every duration is non-zero (a zero interval
+    /// would spin), `suspicion_min <= suspicion_max`, and at least one
+    /// gossip retransmit.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        let durations = [
+            ("probe_interval", self.probe_interval),
+            ("probe_timeout", self.probe_timeout),
+            ("suspicion_min", self.suspicion_min),
+            ("suspicion_max", self.suspicion_max),
+            ("call_timeout", self.call_timeout),
+            ("check_timeout", self.check_timeout),
+            ("join_timeout", self.join_timeout),
+            ("leave_timeout", self.leave_timeout),
+            ("rejoin_interval", self.rejoin_interval),
+            ("reconnect_interval", self.reconnect_interval),
+            ("failed_memory", self.failed_memory),
+            ("left_memory", self.left_memory),
+        ];
+        if let Some((field, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
+            return Err(InvalidConfig {
+                field,
+                reason: "must not be zero",
+            });
+        }
+        if self.suspicion_min > self.suspicion_max {
+            return Err(InvalidConfig {
+                field: "suspicion_min",
+                reason: "must not be longer than suspicion_max",
+            });
+        }
+        if self.gossip_retransmits == 0 {
+            return Err(InvalidConfig {
+                field: "gossip_retransmits",
+                reason: "must be at least 1",
+            });
+        }
+        Ok(())
     }
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config::new_lan()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_presets_are_valid() {
+        assert_eq!(Config::new_lan().validate(), Ok(()));
+        assert_eq!(Config::new_wan().validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_zero_interval_is_refused_by_name() {
+        let config = Config {
+            reconnect_interval: Duration::ZERO,
+            ..Config::new_lan()
+        };
+        assert_eq!(config.validate().unwrap_err().field, "reconnect_interval");
+    }
+
+    #[test]
+    fn a_minimum_suspicion_above_the_maximum_is_refused() {
+        let config = Config {
+            suspicion_min: Duration::from_secs(30),
+            ..Config::new_lan()
+        };
+        assert_eq!(config.validate().unwrap_err().field, "suspicion_min");
     }
 }

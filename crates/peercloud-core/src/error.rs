@@ -6,6 +6,8 @@ use std::fmt;
 
 use thiserror::Error;
 
+use crate::id::PeerId;
+
 /// A field that failed validation; no state was changed because of it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("invalid {field}: {reason}")]
@@ -36,10 +38,10 @@ pub enum Refusal {
     MissingSender,
     /// The sender is not a member of this peer's cloud.
     #[error("unknown sender id {0}")]
-    UnknownSender(String),
+    UnknownSender(PeerId),
     /// A joiner asked for an id that a member (or this peer) already has.
     #[error("id {0} is already in use")]
-    IdInUse(String),
+    IdInUse(PeerId),
     /// The joiner did not answer its `/status` check in time.
     #[error("the joiner did not answer its status check in time")]
     CheckTimedOut,
@@ -58,7 +60,11 @@ pub enum CallError {
     /// No reply within the call's timeout.
     #[error("timed out")]
     Timeout,
-    /// The peer could not be reached (connection refused, reset, no route).
+    /// Nothing listens at the address: the connection was refused. For a
+    /// member this means its process is gone (a slow host still accepts).
+    #[error("connection refused")]
+    NoListener,
+    /// The peer could not be reached (reset, no route, bad address).
     #[error("unreachable: {0}")]
     Unreachable(String),
     /// The peer answered with a status other than 2xx.
@@ -84,4 +90,15 @@ impl fmt::Display for Mismatch<'_> {
             None => f.write_str("it answered without an id"),
         }
     }
+}
+
+/// A configuration that cannot work; [`Config::validate`](crate::Config::validate)
+/// says which field and why. Nothing was started.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("invalid membership config: {field} {reason}")]
+pub struct InvalidConfig {
+    /// The field's name.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: &'static str,
 }

@@ -7,7 +7,10 @@ use std::time::Duration;
 use crate::error::{CallError, Refusal};
 use crate::id::PeerId;
 use crate::member::{Address, Member};
-use crate::wire::{Ack, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, StatusReply};
+use crate::wire::{
+    Ack, Envelope, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, ProbeReply,
+    ProbeRequest, StatusReply,
+};
 
 /// Names one outgoing call, so its result can be handed back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -28,11 +31,18 @@ pub enum Request {
     Joined(PeerInfo),
     /// `POST /left`.
     Left(LeftRequest),
-    /// `POST /status`.
-    Status,
+    /// `POST /status`, with gossip between peercloud peers (empty for
+    /// original peers, which send and expect `{}`).
+    Status(Envelope),
     /// `POST /peers`: a peercloud extension that original peers answer with
     /// 404. Peers ask it of each other when their digests differ.
     Peers,
+    /// `POST /probe`: a peercloud extension, an indirect probe asked of a
+    /// helper when a direct probe failed.
+    Probe(ProbeRequest),
+    /// `POST /gossip`: a peercloud extension, urgent news pushed at once
+    /// (a refutation, a failure, new data).
+    Gossip(Envelope),
 }
 
 impl Request {
@@ -42,8 +52,10 @@ impl Request {
             Request::Join(_) => "/join",
             Request::Joined(_) => "/joined",
             Request::Left(_) => "/left",
-            Request::Status => "/status",
+            Request::Status(_) => "/status",
             Request::Peers => "/peers",
+            Request::Probe(_) => "/probe",
+            Request::Gossip(_) => "/gossip",
         }
     }
 }
@@ -61,6 +73,10 @@ pub enum Response {
     Status(StatusReply),
     /// Reply to `/peers`.
     Peers(PeersReply),
+    /// Reply to `/probe`.
+    Probe(ProbeReply),
+    /// Reply to `/gossip`.
+    Gossip(Envelope),
 }
 
 /// Who sent an incoming request.
@@ -116,6 +132,7 @@ pub enum Start {
 
 /// Why a member is no longer in the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LeftReason {
     /// It said goodbye (`/left` with its own id).
     Left,
@@ -124,7 +141,31 @@ pub enum LeftReason {
         /// The member that reported the failure, `None` when this peer
         /// found it itself.
         detected_by: Option<PeerId>,
+        /// What showed that it failed.
+        cause: FailureCause,
     },
+}
+
+/// What showed that a member failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailureCause {
+    /// Nothing listens at its address any more (connections refused, for
+    /// this peer and for every member that helped probe it): the process
+    /// is gone.
+    Refused,
+    /// It answered no probe, direct or indirect, and did not refute its
+    /// suspicion in time.
+    Silent,
+    /// Another peer answers at its address: it was restarted there under
+    /// a new id.
+    Replaced {
+        /// The id that answers there now, when known.
+        by: Option<PeerId>,
+    },
+    /// An original peer reported it gone and it did not answer when
+    /// checked.
+    Reported,
 }
 
 /// Something that happened, for the application to observe.
@@ -134,6 +175,14 @@ pub enum Event {
     Started(Start),
     /// A member was added.
     PeerJoined(Member),
+    /// A member is suspected: it answered no probe, direct or indirect.
+    /// It stays a member until its suspicion times out, unless it
+    /// refutes it.
+    PeerSuspected(Member),
+    /// A suspected member answered its suspicion: it is alive.
+    PeerAlive(Member),
+    /// A member's data changed.
+    PeerUpdated(Member),
     /// A member was removed.
     PeerLeft {
         /// The member as it was known.

@@ -30,10 +30,11 @@ mod membership;
 pub mod wire;
 
 pub use config::Config;
-pub use error::{CallError, InvalidField, Refusal};
+pub use error::{CallError, InvalidConfig, InvalidField, Refusal};
 pub use id::{PeerId, MAX_ID_LEN};
 pub use io::{
-    Action, CallId, CallResult, Event, LeftReason, Origin, ReplyToken, Request, Response, Start,
+    Action, CallId, CallResult, Event, FailureCause, LeftReason, Origin, ReplyToken, Request,
+    Response, Start,
 };
 pub use member::{Address, Host, Member};
-pub use membership::{Identity, Membership};
+pub use membership::{Identity, MemberState, Membership};

@@ -2,12 +2,12 @@
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use peercloud_core::{Address, Config, Host, Identity, Membership, PeerId};
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::cloud::Cloud;
@@ -16,11 +16,16 @@ use crate::handler::{self, Handler};
 use crate::http::client::HttpClient;
 use crate::http::{router, AppState};
 use crate::node::driver::Driver;
-use crate::node::{listener, Link, Snapshot};
+use crate::node::{listener, setup};
 use crate::peer::Peer;
 
 /// The largest request body accepted by default: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+
+/// The largest data a peer may have, as JSON: 64 KiB. Gossip carries up to
+/// eight members' data in one request, which this keeps well under the
+/// body limit.
+pub const DATA_LIMIT: usize = 64 << 10;
 
 /// Configures and starts a peer. Every setting has a default; see
 /// [`Cloud::builder`].
@@ -193,6 +198,14 @@ impl CloudBuilder {
                     .map_err(|_| StartError::InvalidSeed { seed: s.clone() })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        self.config.validate()?;
+        let data_size = serde_json::to_vec(&self.data).map_or(0, |json| json.len());
+        if data_size > DATA_LIMIT {
+            return Err(StartError::DataTooLarge {
+                size: data_size,
+                limit: DATA_LIMIT,
+            });
+        }
         let listener = match self.listener {
             Some(listener) => listener,
             None if self.random_port => listener::bind_random(self.bind)?,
@@ -211,43 +224,20 @@ impl CloudBuilder {
             id: PeerId::from_random_bytes(rand::random()),
             port: local_addr.port(),
             advertise,
-            data: self.data.clone(),
+            data: self.data,
         };
         let rng_seed = self.rng_seed.unwrap_or_else(rand::random);
         let core = Membership::new(identity, self.config, rng_seed);
-        let data = Arc::new(self.data);
-        let (snapshot_tx, snapshot_rx) =
-            watch::channel(Arc::new(Snapshot::of(&core, data.clone())));
-        let (events_tx, first_events) = broadcast::channel(1024);
         let client = HttpClient::new(self.connect_timeout);
-        let link = Arc::new(Link::new(
-            client.clone(),
-            snapshot_rx,
-            events_tx.clone(),
-            self.message_timeout,
-        ));
-        let (driver_tx, inputs) = mpsc::channel(1024);
-        let (leave_tx, leave_rx) = watch::channel(false);
-        let (started_tx, started_rx) = oneshot::channel();
-
+        let node = setup::assemble(core, client.clone(), client, self.message_timeout);
         let app = router(AppState::new(
-            link.clone(),
-            driver_tx,
+            node.link.clone(),
             self.handler,
             self.body_limit,
         ));
-        let driver = Driver {
-            core,
-            transport: client,
-            inputs,
-            leave_rx,
-            snapshot_tx,
-            events_tx: events_tx.clone(),
-            started_tx: Some(started_tx),
-            link: link.clone(),
-            data,
-        };
-        let stopped = tokio::spawn(supervise(listener, app, driver, seeds));
+        let stopped = tokio::spawn(supervise(listener, app, node.driver, seeds));
+        let (link, leave_tx, events_tx) = (node.link, node.leave_tx, node.events_tx);
+        let (started_rx, first_events) = (node.started_rx, node.first_events);
         let Ok(start) = started_rx.await else {
             return Err(StartError::Stopped);
         };

@@ -11,9 +11,9 @@ use tokio::task::JoinHandle;
 
 use crate::broadcast::{broadcast, Replies};
 use crate::builder::CloudBuilder;
-use crate::error::SendError;
+use crate::error::{SendError, SetDataError};
 use crate::event::{Event, Events};
-use crate::node::Link;
+use crate::node::{Input, Link};
 use crate::peer::Peer;
 
 /// A running peer, member of a cloud. Made by [`Cloud::builder`].
@@ -103,6 +103,32 @@ impl Cloud {
         snapshot
             .member(&id)
             .map(|m| Peer::new(m.clone(), self.link.clone()))
+    }
+
+    /// Gives this peer new data. Every peercloud peer of the cloud sees it
+    /// within moments (its members get [`Event::PeerUpdated`]); original
+    /// peers see it once this peer has left and joined them again, which
+    /// it does by itself. Data larger than [`DATA_LIMIT`](crate::DATA_LIMIT)
+    /// as JSON is refused and nothing changes.
+    ///
+    /// ```no_run
+    /// # async fn demo(cloud: peercloud::Cloud) -> Result<(), peercloud::SetDataError> {
+    /// use serde_json::json;
+    /// cloud.set_data(json!({"name": "worker-1", "load": 0.7})).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_data(&self, data: Value) -> Result<(), SetDataError> {
+        let size = serde_json::to_vec(&data).map_or(0, |json| json.len());
+        if size > crate::DATA_LIMIT {
+            return Err(SetDataError::TooLarge {
+                size,
+                limit: crate::DATA_LIMIT,
+            });
+        }
+        if self.link.is_closed() || !self.link.input(Input::SetData(data)).await {
+            return Err(SetDataError::Closed);
+        }
+        Ok(())
     }
 
     /// Broadcasts a message to every member at once and gathers every reply.

@@ -32,6 +32,36 @@ pub enum StartError {
     /// The peer stopped before it finished starting.
     #[error("the peer stopped while starting")]
     Stopped,
+    /// The membership timing breaks one of its invariants (such as a zero
+    /// interval); nothing was started.
+    #[error(transparent)]
+    InvalidConfig(#[from] peercloud_core::InvalidConfig),
+    /// The data, as JSON, is larger than [`DATA_LIMIT`](crate::DATA_LIMIT).
+    #[error("data is {size} bytes as JSON, more than the limit of {limit}")]
+    DataTooLarge {
+        /// Its size, in bytes of JSON.
+        size: usize,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+}
+
+/// Why [`Cloud::set_data`](crate::Cloud::set_data) refused new data; the
+/// data did not change.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SetDataError {
+    /// The data, as JSON, is larger than the limit.
+    #[error("data is {size} bytes as JSON, more than the limit of {limit}")]
+    TooLarge {
+        /// Its size, in bytes of JSON.
+        size: usize,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The cloud has closed.
+    #[error("the cloud is closed")]
+    Closed,
 }
 
 /// Why sending a message to a peer failed.

@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
 
-pub use peercloud_core::{LeftReason, Start};
+pub use peercloud_core::{FailureCause, LeftReason, Start};
 
 use crate::error::SendError;
 use crate::peer::Peer;
@@ -22,6 +22,14 @@ pub enum Event {
     Started(Start),
     /// A peer joined the cloud.
     PeerJoined(Peer),
+    /// A member answered no probe, direct or indirect: it is suspected. It
+    /// stays a member (and may still answer messages) until its suspicion
+    /// runs out, unless it refutes it first.
+    PeerSuspected(Peer),
+    /// A suspected member refuted its suspicion: it is alive.
+    PeerAlive(Peer),
+    /// A member's data changed ([`Peer::data`] holds the new data).
+    PeerUpdated(Peer),
     /// A peer left the cloud, or was removed after failing checks.
     PeerLeft {
         /// The peer as it was known.

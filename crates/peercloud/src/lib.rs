@@ -51,10 +51,10 @@ mod node;
 mod peer;
 
 pub use broadcast::{Replies, Reply};
-pub use builder::{CloudBuilder, DEFAULT_BODY_LIMIT};
+pub use builder::{CloudBuilder, DATA_LIMIT, DEFAULT_BODY_LIMIT};
 pub use cloud::Cloud;
-pub use error::{HandlerError, SendError, StartError};
-pub use event::{Event, Events, LeftReason, Start};
+pub use error::{HandlerError, SendError, SetDataError, StartError};
+pub use event::{Event, Events, FailureCause, LeftReason, Start};
 pub use peer::Peer;
 pub use peercloud_core::{Address, Config};
 

@@ -416,7 +416,7 @@ fn peers_and_status_describe_a_running_peer() {
     let list: Value = serde_json::from_str(&json_list.stdout).unwrap();
     assert_eq!(
         list,
-        json!([{"id": second.id, "ip": "127.0.0.1", "port": second.port, "data": {"name": "second"}}])
+        json!([{"id": second.id, "ip": "127.0.0.1", "port": second.port, "data": {"name": "second"}, "incarnation": 0}])
     );
 
     let status = run_to_end(&["status", &address]);
@@ -439,7 +439,7 @@ fn peers_and_status_describe_a_running_peer() {
     assert!(digest.starts_with("2-"), "a cloud of two: {digest:?}");
     assert_eq!(
         status,
-        json!({"id": first.id, "online": true, "listening": true, "joined": true, "digest": digest})
+        json!({"id": first.id, "online": true, "listening": true, "joined": true, "digest": digest, "incarnation": 0})
     );
 }
 

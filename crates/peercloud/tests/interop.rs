@@ -585,7 +585,16 @@ async fn a_node_peer_that_closes_tells_nobody_and_is_dropped_by_rust_probes() {
         match timeout_at(deadline, events.recv()).await {
             Ok(Some(Event::PeerLeft { peer, reason })) if peer.id() == n1_id => {
                 // Not `Left`: the original's close() sends no /left (WIRE.md 1.6).
-                assert_eq!(reason, LeftReason::Failed { detected_by: None });
+                assert!(
+                    matches!(
+                        reason,
+                        LeftReason::Failed {
+                            detected_by: None,
+                            ..
+                        }
+                    ),
+                    "{reason:?}"
+                );
                 break;
             }
             Ok(Some(_)) => continue,

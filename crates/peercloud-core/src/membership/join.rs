@@ -6,8 +6,10 @@ use std::time::Instant;
 use rand::seq::SliceRandom;
 use serde_json::Value;
 
+use super::table::{Candidate, Kind};
 use super::{Membership, Pending, Phase, MAX_EARLY_NOTICES};
 use crate::error::{CallError, Mismatch, Refusal};
+use crate::id::PeerId;
 use crate::io::{CallResult, Event, Origin, ReplyToken, Request, Response, Start};
 use crate::member::{host_of_remote, Address, Member};
 use crate::wire::{JoinReply, JoinRequest, PeerInfo, ServerInfo, DEFAULT_PORT, STATUS_JOINED};
@@ -22,7 +24,7 @@ impl Membership {
             return;
         }
         seeds.shuffle(&mut self.rng);
-        self.rejoiner.begin(&seeds);
+        self.reconnector.begin(&seeds);
         self.phase = Phase::Joining { seeds };
         self.try_next_seed(now);
     }
@@ -33,15 +35,11 @@ impl Membership {
         };
         match seeds.pop() {
             Some(seed) => {
-                self.rejoiner.attempt_started();
+                self.reconnector.attempt_started();
                 let request = Request::Join(self.join_request());
                 let timeout = self.config.join_timeout;
-                self.call(
-                    seed.clone(),
-                    request,
-                    timeout,
-                    Pending::JoinAttempt { seed },
-                );
+                let pending = Pending::JoinAttempt { seed: seed.clone() };
+                self.call(now, seed, request, timeout, pending);
             }
             None => {
                 // No seed accepted: no sender of a kept notice can become a
@@ -58,96 +56,115 @@ impl Membership {
         }
         match result {
             Ok(Response::Join(reply)) if reply.status == STATUS_JOINED => {
-                self.adopt_cloud(now, seed, reply)
+                self.join_cloud(now, true, seed, reply)
             }
             _ => {
-                self.rejoiner.attempt_failed(&seed);
+                self.reconnector.attempt_failed(&seed);
                 self.try_next_seed(now);
             }
         }
     }
 
-    /// Takes the seed's member list. Members this peer accepted while it was
-    /// joining are kept and introduced to the cloud, so that no join is lost
-    /// (the original overwrote its list here).
-    fn adopt_cloud(&mut self, now: Instant, seed: Address, reply: JoinReply) {
-        self.join_cloud(Some(now), seed, reply);
-    }
-
     /// Takes the member list of the cloud a running peer joined through
-    /// `seed`, like [`adopt_cloud`](Self::adopt_cloud) but without a
-    /// second [`Event::Started`].
-    pub(super) fn merge_cloud(&mut self, seed: Address, reply: JoinReply) {
-        self.join_cloud(None, seed, reply);
+    /// `seed`, like a start's join but without a second [`Event::Started`].
+    pub(super) fn merge_cloud(&mut self, now: Instant, seed: Address, reply: JoinReply) {
+        self.join_cloud(now, false, seed, reply);
     }
 
     /// Adopts the id the seed gave, adds the seed and its members, and
-    /// introduces the members this peer knew before to them. With
-    /// `starting`, the peer starts running (joined) first.
-    fn join_cloud(&mut self, starting: Option<Instant>, seed: Address, reply: JoinReply) {
+    /// introduces the members this peer knew before to them (the original
+    /// overwrote its list here, losing them). With `starting`, the peer
+    /// starts running (joined) first.
+    fn join_cloud(&mut self, now: Instant, starting: bool, seed: Address, reply: JoinReply) {
         if let Some(id) = reply.id.filter(|id| *id != self.me.id) {
             self.me.id = id;
             self.version += 1;
         }
-        let earlier: Vec<Member> = self.members.values().cloned().collect();
-        let server = Member {
-            id: reply.server.id,
-            host: seed.host.clone(),
-            port: seed.port,
-            data: reply.server.data,
+        let earlier: Vec<Member> = self.members().cloned().collect();
+        let server = Candidate {
+            member: Member {
+                id: reply.server.id,
+                host: seed.host.clone(),
+                port: seed.port,
+                data: reply.server.data,
+            },
+            incarnation: reply.server.incarnation.unwrap_or(0),
+            kind: match reply.server.incarnation {
+                Some(_) => Kind::Rust,
+                None => Kind::Original,
+            },
         };
-        let mut received = vec![server];
-        received.extend(reply.peers.into_iter().map(Member::from));
-        received.retain(|m| m.id != self.me.id);
+        let mut received: Vec<Candidate> = reply
+            .peers
+            .into_iter()
+            .map(|info| Candidate {
+                kind: Kind::of(info.incarnation),
+                incarnation: info.incarnation.unwrap_or(0),
+                member: Member::from(info),
+            })
+            .collect();
+        received.retain(|c| c.member.id != self.me.id && c.member.id != server.member.id);
         // Started comes first, so that the application hears "joined" before
         // the members it brought.
-        if let Some(now) = starting {
-            self.become_running(
-                now,
-                Start::Joined {
-                    via: seed,
-                    peers: received.len(),
-                },
-            );
+        if starting {
+            let start = Start::Joined {
+                via: seed,
+                peers: received.len() + 1,
+            };
+            self.become_running(now, start);
         }
-        for member in &received {
-            self.insert_member(member.clone());
+        let received_members: Vec<Member> = std::iter::once(&server)
+            .chain(&received)
+            .map(|c| c.member.clone())
+            .collect();
+        self.insert_member(now, server, true);
+        for candidate in received {
+            self.insert_member(now, candidate, false);
         }
-        self.introduce(&earlier, &received);
-        self.replay_early_notices();
+        self.introduce(now, &earlier, &received_members);
+        self.replay_early_notices(now);
     }
 
     /// Tells `earlier` members and `received` ones about each other.
-    fn introduce(&mut self, earlier: &[Member], received: &[Member]) {
+    fn introduce(&mut self, now: Instant, earlier: &[Member], received: &[Member]) {
         for old in earlier
             .iter()
             .filter(|o| !received.iter().any(|r| r.id == o.id))
         {
             for new in received {
-                self.notify(old.address(), Request::Joined(PeerInfo::from(new)));
-                self.notify(new.address(), Request::Joined(PeerInfo::from(old)));
+                let about_new = self.info_of(new);
+                let about_old = self.info_of(old);
+                self.notify(now, old.address(), Request::Joined(about_new));
+                self.notify(now, new.address(), Request::Joined(about_old));
             }
         }
     }
 
-    fn become_running(&mut self, now: Instant, start: Start) {
+    /// A member as the wire describes it, with its incarnation if known.
+    fn info_of(&self, member: &Member) -> PeerInfo {
+        self.members
+            .get(&member.id)
+            .map_or_else(|| PeerInfo::from(member), |e| e.info())
+    }
+
+    pub(super) fn become_running(&mut self, now: Instant, start: Start) {
         self.phase = Phase::Running;
-        self.prober.begin(now, self.config.probe_interval);
-        self.schedule_rejoin(now);
+        self.start_probing(now);
+        self.start_reconnecting(now);
         self.emit(Event::Started(start));
     }
 
     /// Keeps a notice that came, while joining, from a sender not known yet.
-    pub(super) fn keep_early_notice(&mut self, sender: crate::PeerId, request: Request) {
+    pub(super) fn keep_early_notice(&mut self, sender: PeerId, request: Request) {
         if self.early.len() < MAX_EARLY_NOTICES {
             self.early.push((sender, request));
         }
     }
 
-    fn replay_early_notices(&mut self) {
+    fn replay_early_notices(&mut self, now: Instant) {
         for (sender, request) in std::mem::take(&mut self.early) {
             if self.members.contains_key(&sender) {
-                self.apply_notice(&sender, request);
+                self.apply_notice(now, &sender, request);
             }
         }
     }
@@ -156,17 +173,17 @@ impl Membership {
     /// `/status` before anything changes.
     pub(super) fn on_join_request(
         &mut self,
-        _now: Instant,
+        now: Instant,
         token: ReplyToken,
         origin: Origin,
         join: JoinRequest,
     ) {
-        if matches!(self.phase, Phase::Leaving { .. } | Phase::Closed) {
+        if self.is_leaving() {
             return self.reply(token, Err(Refusal::ShuttingDown));
         }
         if join.id.as_ref() == Some(&self.me.id) && origin.sender.as_ref() == Some(&self.me.id) {
             // This peer's own join: one of its seeds is itself.
-            self.rejoiner.note_own_join();
+            self.reconnector.note_own_join();
         }
         let made_id = join.id.is_none();
         let id = match join.id {
@@ -174,34 +191,40 @@ impl Membership {
             None => self.random_id(),
         };
         if self.id_in_use(&id) {
-            return self.reply(token, Err(Refusal::IdInUse(id.to_string())));
+            return self.reply(token, Err(Refusal::IdInUse(id)));
         }
-        let candidate = Member {
-            id,
-            host: join.ip.unwrap_or_else(|| host_of_remote(origin.remote)),
-            port: join.port.unwrap_or(DEFAULT_PORT),
-            data: join
-                .data
-                .unwrap_or_else(|| Value::Object(Default::default())),
+        let candidate = Candidate {
+            member: Member {
+                id: id.clone(),
+                host: join.ip.unwrap_or_else(|| host_of_remote(origin.remote)),
+                port: join.port.unwrap_or(DEFAULT_PORT),
+                data: join
+                    .data
+                    .unwrap_or_else(|| Value::Object(Default::default())),
+            },
+            incarnation: join.incarnation.unwrap_or(0),
+            kind: Kind::of(join.incarnation),
         };
         let timeout = self.config.check_timeout;
-        let to = candidate.address();
+        let to = candidate.member.address();
+        self.checking.insert(id);
         let pending = Pending::JoinCheck {
             token,
             candidate,
             made_id,
         };
-        self.call(to, Request::Status, timeout, pending);
+        self.call(
+            now,
+            to,
+            Request::Status(Default::default()),
+            timeout,
+            pending,
+        );
     }
 
-    /// An id is in use if it is ours, a member's, or a joiner's being checked.
-    pub(super) fn id_in_use(&self, id: &crate::PeerId) -> bool {
-        *id == self.me.id
-            || self.members.contains_key(id)
-            || self
-                .pending
-                .values()
-                .any(|p| matches!(p, Pending::JoinCheck { candidate, .. } if candidate.id == *id))
+    /// An id is in use if it is ours, a member's, or one being checked.
+    pub(super) fn id_in_use(&self, id: &PeerId) -> bool {
+        *id == self.me.id || self.members.contains_key(id) || self.checking.contains(id)
     }
 
     /// The joiner's check passed if it answered with its id, or, when the id
@@ -209,13 +232,20 @@ impl Membership {
     /// yet answer without it).
     pub(super) fn on_join_check(
         &mut self,
+        now: Instant,
         token: ReplyToken,
-        candidate: Member,
+        mut candidate: Candidate,
         made_id: bool,
         result: CallResult,
     ) {
+        self.checking.remove(&candidate.member.id);
         let verdict = match result {
-            Ok(Response::Status(status)) if status.id.as_ref() == Some(&candidate.id) => Ok(()),
+            Ok(Response::Status(status)) if status.id.as_ref() == Some(&candidate.member.id) => {
+                if status.incarnation.is_none() {
+                    candidate.kind = Kind::Original;
+                }
+                Ok(())
+            }
             Ok(Response::Status(status)) if made_id && status.id.is_none() => Ok(()),
             Ok(Response::Status(status)) => Err(Refusal::CheckFailed(
                 Mismatch(status.id.as_ref().map(|id| id.as_str())).to_string(),
@@ -227,42 +257,55 @@ impl Membership {
         if let Err(refusal) = verdict {
             return self.reply(token, Err(refusal));
         }
-        if matches!(self.phase, Phase::Leaving { .. } | Phase::Closed) {
+        if self.is_leaving() {
             return self.reply(token, Err(Refusal::ShuttingDown));
         }
-        if candidate.id == self.me.id || self.members.contains_key(&candidate.id) {
-            return self.reply(token, Err(Refusal::IdInUse(candidate.id.to_string())));
+        if self.id_in_use(&candidate.member.id) {
+            return self.reply(token, Err(Refusal::IdInUse(candidate.member.id)));
         }
-        self.admit(token, candidate);
+        self.admit(now, token, candidate);
     }
 
     /// Announces the checked joiner to every member, adds it, and answers it
     /// with the list it did not know (the members without itself).
-    fn admit(&mut self, token: ReplyToken, joiner: Member) {
-        let peers: Vec<PeerInfo> = self.members.values().map(PeerInfo::from).collect();
-        let notice = PeerInfo::from(&joiner);
-        let addresses: Vec<Address> = self.members.values().map(Member::address).collect();
+    fn admit(&mut self, now: Instant, token: ReplyToken, joiner: Candidate) {
+        let peers = self.peer_infos();
+        let incarnation = (joiner.kind == Kind::Rust).then_some(joiner.incarnation);
+        let notice = PeerInfo::of(&joiner.member, incarnation);
+        let addresses: Vec<Address> = self.members().map(Member::address).collect();
         for to in addresses {
-            self.notify(to, Request::Joined(notice.clone()));
+            self.notify(now, to, Request::Joined(notice.clone()));
         }
         let reply = JoinReply {
             status: STATUS_JOINED.to_owned(),
-            id: Some(joiner.id.clone()),
-            ip: Some(joiner.host.clone()),
-            port: Some(joiner.port),
+            id: Some(joiner.member.id.clone()),
+            ip: Some(joiner.member.host.clone()),
+            port: Some(joiner.member.port),
             server: ServerInfo {
                 id: self.me.id.clone(),
                 data: self.me.data.clone(),
+                incarnation: Some(self.incarnation),
             },
             peers,
         };
-        self.insert_member(joiner);
+        self.insert_member(now, joiner, true);
         self.reply(token, Ok(Response::Join(reply)));
     }
 
     /// Sends a fire-and-forget `/joined` or `/left` notice.
-    pub(super) fn notify(&mut self, to: Address, request: Request) {
+    pub(super) fn notify(&mut self, now: Instant, to: Address, request: Request) {
         let timeout = self.config.call_timeout;
-        self.call(to, request, timeout, Pending::Notice);
+        self.call(now, to, request, timeout, Pending::Notice);
+    }
+
+    /// What this peer sends to a seed.
+    pub(super) fn join_request(&self) -> JoinRequest {
+        JoinRequest {
+            id: Some(self.me.id.clone()),
+            ip: self.me.advertise.clone(),
+            port: Some(self.me.port),
+            data: Some(self.me.data.clone()),
+            incarnation: Some(self.incarnation),
+        }
     }
 }

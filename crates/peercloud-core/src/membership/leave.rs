@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::{Membership, Pending, Phase};
+use super::{Membership, Pending, Phase, Timer};
 use crate::error::Refusal;
 use crate::io::{Event, Request};
 use crate::wire::LeftRequest;
@@ -12,50 +12,62 @@ impl Membership {
     /// and forgets them. [`Event::Closed`] follows when every member answered,
     /// or at `now + leave_timeout`, whichever comes first.
     pub fn leave(&mut self, now: Instant) {
-        if matches!(self.phase, Phase::Leaving { .. } | Phase::Closed) {
+        if matches!(self.phase, Phase::Leaving | Phase::Closed) {
             return;
         }
-        self.refuse_waiting_joiners();
-        let goodbye = LeftRequest {
-            id: self.me.id.clone(),
-        };
+        self.refuse_waiting_callers();
+        let goodbye = LeftRequest::new(self.me.id.clone());
         let members = std::mem::take(&mut self.members);
         self.version += 1;
+        self.timers.clear();
         let timeout = self.config.leave_timeout;
-        for member in members.values() {
+        for entry in members.values() {
             let request = Request::Left(goodbye.clone());
-            self.call(member.address(), request, timeout, Pending::Goodbye);
+            self.goodbyes += 1;
+            self.call(
+                now,
+                entry.member.address(),
+                request,
+                timeout,
+                Pending::Goodbye,
+            );
         }
-        self.phase = Phase::Leaving {
-            deadline: now + timeout,
-        };
-        self.on_goodbye_answered();
+        self.phase = Phase::Leaving;
+        self.timers.schedule(now + timeout, Timer::Leave);
+        self.on_goodbye_answered_after(0);
     }
 
     pub(super) fn on_goodbye_answered(&mut self) {
-        let waiting = self.pending.values().any(|p| matches!(p, Pending::Goodbye));
-        if matches!(self.phase, Phase::Leaving { .. }) && !waiting {
+        self.on_goodbye_answered_after(1);
+    }
+
+    fn on_goodbye_answered_after(&mut self, answered: usize) {
+        self.goodbyes = self.goodbyes.saturating_sub(answered);
+        if matches!(self.phase, Phase::Leaving) && self.goodbyes == 0 {
             self.finish_leaving();
         }
     }
 
     pub(super) fn finish_leaving(&mut self) {
         self.pending.clear();
+        self.timers.clear();
         self.phase = Phase::Closed;
         self.emit(Event::Closed);
     }
 
-    fn refuse_waiting_joiners(&mut self) {
-        let tokens: Vec<_> = self
-            .pending
-            .values()
-            .filter_map(|p| match p {
-                Pending::JoinCheck { token, .. } => Some(*token),
-                _ => None,
-            })
-            .collect();
+    /// Answers every request still waiting on a call (joiners being
+    /// checked, indirect probes relayed): this peer is going away.
+    fn refuse_waiting_callers(&mut self) {
+        let mut tokens = Vec::new();
         self.pending
-            .retain(|_, p| !matches!(p, Pending::JoinCheck { .. }));
+            .retain(|_, outstanding| match outstanding.what {
+                Pending::JoinCheck { token, .. } | Pending::Relay { token, .. } => {
+                    tokens.push(token);
+                    false
+                }
+                _ => true,
+            });
+        self.checking.clear();
         for token in tokens {
             self.reply(token, Err(Refusal::ShuttingDown));
         }

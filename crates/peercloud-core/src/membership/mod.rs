@@ -1,20 +1,27 @@
 //! The membership state machine: who is in the cloud, kept up to date by
-//! joins, `/joined` and `/left` notices, probes and leaves.
+//! joins, notices, SWIM probes with suspicion and refutation, gossip,
+//! anti-entropy, reconnects and leaves.
 //!
 //! It does no I/O and reads no clock: inputs come in through `start`,
-//! `handle_request`, `handle_response`, `handle_timeout` and `leave`, each
-//! with `now`; what to do comes out of `poll_action`, what happened out of
-//! `poll_event`, and when to call `handle_timeout` next out of `poll_timeout`.
-//! Each input's handling lives in its own file below this one.
+//! `handle_request`, `handle_response`, `handle_timeout`, `set_data` and
+//! `leave`, each with `now`; what to do comes out of `poll_action`, what
+//! happened out of `poll_event`, and when to call `handle_timeout` next out
+//! of `poll_timeout`. Each concern lives in its own file below this one.
 
+mod gossip;
+mod health;
 mod join;
 mod leave;
 mod notice;
 mod probe;
-mod rejoin;
+mod reconnect;
+mod suspicion;
 mod sync;
+mod table;
+mod timers;
+mod update;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -22,15 +29,22 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::error::Refusal;
+use crate::error::{CallError, Refusal};
 use crate::id::PeerId;
 use crate::io::{Action, CallId, CallResult, Event, Origin, ReplyToken, Request, Response};
 use crate::member::{Address, Host, Member};
-use crate::wire::{PeersReply, StatusReply};
+use crate::wire::{PeerInfo, PeersReply, StatusReply};
 
+use self::gossip::Gossip;
+use self::health::Health;
 use self::probe::Prober;
-use self::rejoin::Rejoiner;
+use self::reconnect::Reconnector;
 use self::sync::Syncer;
+use self::table::{Candidate, Entry, Tombstone};
+use self::timers::{Timer, TimerKey, Timers};
+use self::update::Reintroducer;
+
+pub use self::table::MemberState;
 
 /// Who this peer is.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,13 +70,15 @@ enum Phase {
     Joining { seeds: Vec<Address> },
     /// A member of a cloud (maybe a cloud of one).
     Running,
-    /// Saying goodbye; closed when every goodbye is answered or at `deadline`.
-    Leaving { deadline: Instant },
+    /// Saying goodbye; closed when every goodbye is answered or the leave
+    /// timer fires.
+    Leaving,
     /// Done; every input is ignored.
     Closed,
 }
 
-/// What an outstanding call was for.
+/// What an outstanding call was for. Each kind's result goes to its own
+/// `on_*` function.
 #[derive(Debug)]
 enum Pending {
     /// Our `/join` to a seed.
@@ -70,22 +86,46 @@ enum Pending {
     /// A joiner's `/status` check; the joiner waits for `token`'s reply.
     JoinCheck {
         token: ReplyToken,
-        candidate: Member,
+        candidate: Candidate,
         /// Whether the joiner's id was made here (it came without one).
         made_id: bool,
     },
-    /// A failure-detection probe.
-    Probe { target: PeerId },
+    /// A direct failure-detection probe. `voided` when this peer stalled
+    /// while it was under way: its failure says nothing about the target.
+    Probe { target: PeerId, voided: bool },
+    /// Our `/probe` asking `helper` to probe `target` for us.
+    IndirectProbe { target: PeerId, helper: PeerId },
+    /// The `/status` call made for another peer's `/probe`, answered on
+    /// `token`.
+    Relay { token: ReplyToken, target: PeerId },
+    /// A check of `target` after `accuser` (by a `/left`) said it is gone.
+    Verify { target: PeerId, accuser: PeerId },
     /// A `/joined` or `/left` notice; its result is only logged.
     Notice,
+    /// A gossip push to `to`; the reply's gossip is merged.
+    Push { to: PeerId },
     /// A `/left` goodbye sent while leaving.
     Goodbye,
-    /// Our `/join` to a seed while running without members.
+    /// Our `/join` to a seed while running (alone, or to merge clouds).
     Rejoin { seed: Address },
+    /// A `/status` to a member declared failed, to see if it is back.
+    Reprobe { target: PeerId },
     /// Our `/peers` to a member whose digest differs from ours.
     Sync,
-    /// The `/status` check of a member learned of by a sync.
-    SyncCheck { candidate: Member },
+    /// The `/status` check of a member learned of second hand.
+    SyncCheck { candidate: Candidate },
+    /// One of the `/left` that take this peer out of original peers' lists
+    /// before it joins them again with new data.
+    ReintroLeft,
+    /// The `/join` that puts this peer back into original peers' lists.
+    ReintroJoin,
+}
+
+/// An outstanding call: what it is for, and its deadline in the timers.
+#[derive(Debug)]
+struct Outstanding {
+    what: Pending,
+    deadline: TimerKey,
 }
 
 /// The most `/joined` and `/left` notices kept while joining.
@@ -117,43 +157,66 @@ const MAX_EARLY_NOTICES: usize = 1024;
 #[derive(Debug)]
 pub struct Membership {
     me: Identity,
+    /// This peer's incarnation: only it raises it, to refute a suspicion
+    /// or to announce new data.
+    incarnation: u64,
     config: Config,
     phase: Phase,
-    members: BTreeMap<PeerId, Member>,
-    pending: BTreeMap<CallId, Pending>,
+    members: BTreeMap<PeerId, Entry>,
+    /// Members that left or failed, remembered for a while.
+    tombstones: BTreeMap<PeerId, Tombstone>,
+    pending: BTreeMap<CallId, Outstanding>,
+    timers: Timers,
     next_call: u64,
     rng: ChaCha8Rng,
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
     prober: Prober,
-    /// Trying the seeds again while the peer has no member.
-    rejoiner: Rejoiner,
+    /// Seeds and failed members tried again.
+    reconnector: Reconnector,
     /// Pulling member lists that differ from ours.
     syncer: Syncer,
+    gossip: Gossip,
+    health: Health,
+    reintro: Reintroducer,
+    /// Ids under a `/status` check (joiners and members learned second
+    /// hand), so that one id is never checked twice at once.
+    checking: BTreeSet<PeerId>,
     /// Notices received while joining, from senders not known yet.
     early: Vec<(PeerId, Request)>,
-    /// Bumped on every change of `members` or of `me.id`.
+    /// Goodbyes not answered yet, while leaving.
+    goodbyes: usize,
+    /// Bumped on every change of `members`, of `me` or of the incarnation.
     version: u64,
 }
 
 impl Membership {
     /// A peer that is not started yet. `rng_seed` seeds every random choice
-    /// (seed order, probe order, ids made for joiners), so runs replay.
+    /// (seed order, probe order, helpers, jitter, ids made for joiners), so
+    /// runs replay. `config` should have passed [`Config::validate`].
     pub fn new(me: Identity, config: Config, rng_seed: u64) -> Self {
         Membership {
             me,
+            incarnation: 0,
             config,
             phase: Phase::Idle,
             members: BTreeMap::new(),
+            tombstones: BTreeMap::new(),
             pending: BTreeMap::new(),
+            timers: Timers::default(),
             next_call: 0,
             rng: ChaCha8Rng::seed_from_u64(rng_seed),
             actions: VecDeque::new(),
             events: VecDeque::new(),
             prober: Prober::default(),
-            rejoiner: Rejoiner::default(),
+            reconnector: Reconnector::default(),
             syncer: Syncer::default(),
+            gossip: Gossip::default(),
+            health: Health::default(),
+            reintro: Reintroducer::default(),
+            checking: BTreeSet::new(),
             early: Vec::new(),
+            goodbyes: 0,
             version: 0,
         }
     }
@@ -168,18 +231,29 @@ impl Membership {
         &self.me
     }
 
-    /// The other members, ordered by id.
+    /// This peer's incarnation.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// The other members, ordered by id. Suspected members are members.
     pub fn members(&self) -> impl ExactSizeIterator<Item = &Member> {
-        self.members.values()
+        self.members.values().map(|e| &e.member)
     }
 
     /// One member by id.
     pub fn member(&self, id: &PeerId) -> Option<&Member> {
-        self.members.get(id)
+        self.members.get(id).map(|e| &e.member)
     }
 
-    /// A number that changes whenever the member list or this peer's id
-    /// changes, so a driver knows when to publish a new snapshot.
+    /// Whether a member is alive or suspected; `None` for a non-member.
+    pub fn member_state(&self, id: &PeerId) -> Option<MemberState> {
+        self.members.get(id).map(Entry::state)
+    }
+
+    /// A number that changes whenever the member list, a member's state,
+    /// this peer's id, data or incarnation changes, so a driver knows when
+    /// to publish a new snapshot.
     pub fn version(&self) -> u64 {
         self.version
     }
@@ -189,25 +263,33 @@ impl Membership {
         matches!(self.phase, Phase::Closed)
     }
 
-    /// What `/status` answers.
+    /// What `/status` answers to a request without gossip.
     pub fn status(&self) -> StatusReply {
         StatusReply {
             id: Some(self.me.id.clone()),
-            online: !matches!(self.phase, Phase::Leaving { .. } | Phase::Closed),
+            online: !matches!(self.phase, Phase::Leaving | Phase::Closed),
             listening: true,
             joined: !self.members.is_empty(),
             digest: Some(self.digest()),
+            incarnation: Some(self.incarnation),
+            gossip: Default::default(),
         }
     }
 
     /// What `/peers` answers: this peer and every member it knows.
     pub fn peers_reply(&self) -> PeersReply {
-        PeersReply::of(&self.me.id, &self.me.data, self.members.values())
+        PeersReply::of(&self.me.id, &self.me.data, self.peer_infos())
+    }
+
+    /// The members as the wire describes them, with incarnations for
+    /// peercloud peers.
+    fn peer_infos(&self) -> Vec<PeerInfo> {
+        self.members.values().map(Entry::info).collect()
     }
 
     /// Handles a membership request from another peer. Its reply comes out
     /// of `poll_action` as [`Action::Reply`] with the same `token`, at once
-    /// or (for `/join`, which checks the joiner first) after a call.
+    /// or (for `/join` and `/probe`, which call another peer first) later.
     pub fn handle_request(
         &mut self,
         now: Instant,
@@ -215,47 +297,78 @@ impl Membership {
         origin: Origin,
         request: Request,
     ) {
+        self.observe(now);
         match request {
             Request::Join(join) => self.on_join_request(now, token, origin, join),
-            Request::Joined(info) => self.on_joined_request(token, origin, info),
-            Request::Left(left) => self.on_left_request(token, origin, left),
-            Request::Status => self.reply(token, Ok(Response::Status(self.status()))),
+            Request::Joined(info) => self.on_joined_request(now, token, origin, info),
+            Request::Left(left) => self.on_left_request(now, token, origin, left),
+            Request::Status(envelope) => self.on_status_request(now, token, origin, envelope),
             Request::Peers => self.reply(token, Ok(Response::Peers(self.peers_reply()))),
+            Request::Probe(probe) => self.on_probe_request(now, token, origin, probe),
+            Request::Gossip(envelope) => self.on_gossip_request(now, token, origin, envelope),
         }
     }
 
     /// Hands back the result of a call made for an [`Action::Call`].
-    /// Results of unknown or forgotten calls are ignored.
+    /// Results of unknown, timed-out or forgotten calls are ignored.
     pub fn handle_response(&mut self, now: Instant, call: CallId, result: CallResult) {
-        let Some(pending) = self.pending.remove(&call) else {
+        self.observe(now);
+        let Some(outstanding) = self.pending.remove(&call) else {
             return;
         };
-        match pending {
+        self.timers.cancel(outstanding.deadline);
+        self.on_result(now, outstanding.what, result);
+    }
+
+    /// Sends each call's result to the function for its kind.
+    fn on_result(&mut self, now: Instant, what: Pending, result: CallResult) {
+        match what {
             Pending::JoinAttempt { seed } => self.on_join_reply(now, seed, result),
             Pending::JoinCheck {
                 token,
                 candidate,
                 made_id,
-            } => self.on_join_check(token, candidate, made_id, result),
-            Pending::Probe { target } => self.on_probe_reply(now, target, result),
+            } => self.on_join_check(now, token, candidate, made_id, result),
+            Pending::Probe { target, voided } => self.on_probe_reply(now, target, voided, result),
+            Pending::IndirectProbe { target, helper } => {
+                self.on_indirect_reply(now, target, helper, result)
+            }
+            Pending::Relay { token, target } => self.on_relay_reply(now, token, target, result),
+            Pending::Verify { target, accuser } => {
+                self.on_verify_reply(now, target, accuser, result)
+            }
             Pending::Notice => {}
+            Pending::Push { to } => self.on_push_reply(now, to, result),
             Pending::Goodbye => self.on_goodbye_answered(),
             Pending::Rejoin { seed } => self.on_rejoin_reply(now, seed, result),
-            Pending::Sync => self.on_sync_reply(result),
-            Pending::SyncCheck { candidate } => self.on_sync_check(candidate, result),
+            Pending::Reprobe { target } => self.on_reprobe_reply(now, target, result),
+            Pending::Sync => self.on_sync_reply(now, result),
+            Pending::SyncCheck { candidate } => self.on_sync_check(now, candidate, result),
+            Pending::ReintroLeft => self.on_reintro_left(now),
+            Pending::ReintroJoin => self.on_reintro_join(now, result),
         }
     }
 
-    /// Runs whatever is due at `now`: probes, attempts to rejoin, and the
-    /// end of a leave.
+    /// Runs whatever is due at `now`: probes, suspicions that ran out,
+    /// calls that got no answer in time, reconnects, the end of a leave.
     pub fn handle_timeout(&mut self, now: Instant) {
-        match self.phase {
-            Phase::Running => {
-                self.on_rejoin_tick(now);
-                self.on_probe_tick(now);
+        self.observe(now);
+        while let Some(timer) = self.timers.pop_due(now) {
+            match timer {
+                Timer::ProbeTick => self.on_probe_tick(now),
+                Timer::Reconnect => self.on_reconnect_tick(now),
+                Timer::Suspicion(id) => self.on_suspicion_timeout(now, &id),
+                Timer::Call(call) => {
+                    if let Some(outstanding) = self.pending.remove(&call) {
+                        self.on_result(now, outstanding.what, Err(CallError::Timeout));
+                    }
+                }
+                Timer::Leave => {
+                    if matches!(self.phase, Phase::Leaving) {
+                        self.finish_leaving();
+                    }
+                }
             }
-            Phase::Leaving { deadline } if now >= deadline => self.finish_leaving(),
-            _ => {}
         }
     }
 
@@ -271,21 +384,39 @@ impl Membership {
 
     /// When `handle_timeout` must be called next, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.phase {
-            Phase::Running => match (self.prober.next_tick(), self.rejoiner.next_attempt()) {
-                (Some(tick), Some(attempt)) => Some(tick.min(attempt)),
-                (tick, attempt) => tick.or(attempt),
-            },
-            Phase::Leaving { deadline } => Some(deadline),
-            _ => None,
+        if matches!(self.phase, Phase::Closed) {
+            return None;
+        }
+        self.timers.next()
+    }
+
+    /// Notices a stall of this peer (a pause, a stalled VM, a starved
+    /// process): a timer that should have fired long ago. See
+    /// [`Health::stalled`].
+    fn observe(&mut self, now: Instant) {
+        let Some(due) = self.timers.next() else {
+            return;
+        };
+        if now.saturating_duration_since(due) > self.stall_threshold() && self.health.new_stall(due)
+        {
+            self.on_stall(now);
         }
     }
 
-    /// Queues a call and remembers what it was for.
-    fn call(&mut self, to: Address, request: Request, timeout: Duration, pending: Pending) {
+    /// Queues a call, remembers what it was for, and sets its deadline:
+    /// every call gets exactly one result, its own or a timeout.
+    fn call(
+        &mut self,
+        now: Instant,
+        to: Address,
+        request: Request,
+        timeout: Duration,
+        what: Pending,
+    ) {
         let call = CallId(self.next_call);
         self.next_call += 1;
-        self.pending.insert(call, pending);
+        let deadline = self.timers.schedule(now + timeout, Timer::Call(call));
+        self.pending.insert(call, Outstanding { what, deadline });
         self.actions.push_back(Action::Call {
             call,
             to,
@@ -302,31 +433,23 @@ impl Membership {
         self.events.push_back(event);
     }
 
-    /// Adds or updates a member; returns whether it was new.
-    fn insert_member(&mut self, member: Member) -> bool {
-        if member.id == self.me.id {
-            return false;
-        }
-        self.version += 1;
-        match self.members.insert(member.id.clone(), member.clone()) {
-            Some(_) => false,
-            None => {
-                self.prober.enqueue(member.id.clone());
-                self.emit(Event::PeerJoined(member));
-                true
-            }
-        }
-    }
-
-    fn remove_member(&mut self, id: &PeerId) -> Option<Member> {
-        let member = self.members.remove(id)?;
-        self.version += 1;
-        self.prober.forget(id);
-        Some(member)
-    }
-
     fn random_id(&mut self) -> PeerId {
         PeerId::from_random_bytes(self.rng.random())
+    }
+
+    /// `base` give or take a quarter, so that peers started together do
+    /// not act in step.
+    fn jittered(&mut self, base: Duration) -> Duration {
+        let factor = self.rng.random_range(0.75..1.25);
+        base.mul_f64(factor)
+    }
+
+    fn is_running(&self) -> bool {
+        matches!(self.phase, Phase::Running)
+    }
+
+    fn is_leaving(&self) -> bool {
+        matches!(self.phase, Phase::Leaving | Phase::Closed)
     }
 
     /// Who may send notices: a member, or, while joining, anyone (kept
@@ -336,7 +459,7 @@ impl Membership {
         if self.members.contains_key(&sender) || matches!(self.phase, Phase::Joining { .. }) {
             Ok(sender)
         } else {
-            Err(Refusal::UnknownSender(sender.to_string()))
+            Err(Refusal::UnknownSender(sender))
         }
     }
 }

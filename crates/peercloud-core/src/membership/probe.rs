@@ -1,41 +1,54 @@
-//! Failure detection: members are probed with `/status` in shuffled rounds;
-//! one that fails `probe_failures` probes in a row is evicted and its
-//! eviction is announced with `/left`.
+//! Failure detection (SWIM): one member probed with `/status` each probe
+//! interval, in shuffled rounds; a member that does not answer is probed
+//! through helpers (`/probe`); one that no helper reaches either is
+//! suspected, except that a connection refused by its address for this
+//! peer and for every helper is taken as proof that its process is gone.
+//! Also the helper's side of `/probe`, and the check of a member that an
+//! original peer reported gone.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
-use rand::seq::SliceRandom;
+use rand::seq::{IndexedRandom, SliceRandom};
 
-use super::{Membership, Pending};
-use crate::error::Mismatch;
+use super::gossip::Source;
+use super::table::Kind;
+use super::{Membership, Pending, Timer};
+use crate::error::{CallError, Refusal};
 use crate::id::PeerId;
-use crate::io::{CallResult, Event, LeftReason, Request, Response};
-use crate::wire::LeftRequest;
+use crate::io::{CallResult, FailureCause, Origin, ReplyToken, Request, Response};
+use crate::member::Address;
+use crate::wire::{Envelope, ProbeOutcome, ProbeReply, ProbeRequest, StatusReply, UpdateKind};
 
-/// The probing schedule and each member's run of failed probes.
+/// The probing schedule and the probes under way.
 #[derive(Debug, Default)]
 pub(super) struct Prober {
-    next_tick: Option<Instant>,
-    interval: Duration,
     /// Members to probe this round; the next one is last.
     round: Vec<PeerId>,
-    /// Members whose last probes failed, and how many in a row.
-    failures: BTreeMap<PeerId, u32>,
-    /// Members with a probe under way (never two at once to one member).
-    in_flight: BTreeMap<PeerId, ()>,
+    /// Members with a direct probe under way (never two at once).
+    in_flight: BTreeSet<PeerId>,
+    /// Members being probed through helpers.
+    runs: BTreeMap<PeerId, IndirectRun>,
+    /// Members being checked after an accusation.
+    verifying: BTreeSet<PeerId>,
+}
+
+/// A member probed through helpers after its direct probe failed.
+#[derive(Debug)]
+struct IndirectRun {
+    /// Helpers that have not answered yet.
+    waiting: usize,
+    /// Helpers asked.
+    asked: usize,
+    /// Helpers whose own probe was refused.
+    refused: usize,
+    /// Whether the direct probe was refused.
+    direct_refused: bool,
+    /// Whether this peer stalled meanwhile: the run then proves nothing.
+    voided: bool,
 }
 
 impl Prober {
-    pub(super) fn begin(&mut self, now: Instant, interval: Duration) {
-        self.interval = interval;
-        self.next_tick = Some(now + interval);
-    }
-
-    pub(super) fn next_tick(&self) -> Option<Instant> {
-        self.next_tick
-    }
-
     /// A new member is probed last in the current round (the round pops
     /// from its end), so it never delays the re-probe of a failed member.
     pub(super) fn enqueue(&mut self, id: PeerId) {
@@ -44,26 +57,49 @@ impl Prober {
 
     pub(super) fn forget(&mut self, id: &PeerId) {
         self.round.retain(|r| r != id);
-        self.failures.remove(id);
         self.in_flight.remove(id);
+        self.runs.remove(id);
+        self.verifying.remove(id);
+    }
+
+    pub(super) fn void_runs(&mut self) {
+        for run in self.runs.values_mut() {
+            run.voided = true;
+        }
     }
 }
 
 impl Membership {
+    pub(super) fn start_probing(&mut self, now: Instant) {
+        let first = now + self.config.probe_interval;
+        self.timers.schedule(first, Timer::ProbeTick);
+    }
+
     pub(super) fn on_probe_tick(&mut self, now: Instant) {
-        let Some(tick) = self.prober.next_tick else {
+        if !self.is_running() {
+            return;
+        }
+        let interval = self.health.scaled(self.config.probe_interval);
+        self.timers.schedule(now + interval, Timer::ProbeTick);
+        if let Some(target) = self.next_probe_target() {
+            self.probe(now, target);
+        }
+    }
+
+    /// Probes `target` directly, with the gossip it should hear.
+    fn probe(&mut self, now: Instant, target: PeerId) {
+        let Some(entry) = self.members.get(&target) else {
             return;
         };
-        if now < tick {
-            return;
-        }
-        self.prober.next_tick = Some(now + self.prober.interval);
-        if let Some(target) = self.next_probe_target() {
-            let to = self.members[&target].address();
-            self.prober.in_flight.insert(target.clone(), ());
-            let timeout = self.config.probe_timeout;
-            self.call(to, Request::Status, timeout, Pending::Probe { target });
-        }
+        let to = entry.member.address();
+        self.prober.in_flight.insert(target.clone());
+        let envelope = self.envelope_for(&target, true);
+        let timeout = self.health.scaled(self.config.probe_timeout);
+        let pending = Pending::Probe {
+            target,
+            voided: false,
+        };
+        self.call(now, to, Request::Status(envelope), timeout, pending);
     }
 
     /// The next member of the round that is still a member and not being
@@ -71,7 +107,9 @@ impl Membership {
     fn next_probe_target(&mut self) -> Option<PeerId> {
         for _ in 0..2 {
             while let Some(id) = self.prober.round.pop() {
-                if self.members.contains_key(&id) && !self.prober.in_flight.contains_key(&id) {
+                let busy =
+                    self.prober.in_flight.contains(&id) || self.prober.runs.contains_key(&id);
+                if self.members.contains_key(&id) && !busy {
                     return Some(id);
                 }
             }
@@ -82,55 +120,267 @@ impl Membership {
         None
     }
 
-    pub(super) fn on_probe_reply(&mut self, now: Instant, target: PeerId, result: CallResult) {
+    pub(super) fn on_probe_reply(
+        &mut self,
+        now: Instant,
+        target: PeerId,
+        voided: bool,
+        result: CallResult,
+    ) {
         self.prober.in_flight.remove(&target);
-        if !self.members.contains_key(&target) {
+        if !self.members.contains_key(&target) || !self.is_running() {
             return;
         }
-        let failure = match result {
+        match result {
             Ok(Response::Status(status)) if status.id.as_ref() == Some(&target) => {
-                self.compare_digest(now, &target, status.digest.as_deref());
-                None
+                self.health.better();
+                self.on_answer(now, &target, status);
             }
             Ok(Response::Status(status)) => {
                 // Someone else answers at that address: the member is gone
                 // for sure, no need to ask again.
-                let why = Mismatch(status.id.as_ref().map(|id| id.as_str()));
-                return self.evict(&target, &why.to_string());
+                let cause = FailureCause::Replaced { by: status.id };
+                self.declare_failed(now, &target, cause, None);
             }
-            Ok(_) => Some("unexpected reply".to_owned()),
-            Err(e) => Some(e.to_string()),
-        };
-        match failure {
-            None => {
-                self.prober.failures.remove(&target);
-            }
-            Some(why) => {
-                let count = self.prober.failures.entry(target.clone()).or_insert(0);
-                *count += 1;
-                if *count >= self.config.probe_failures {
-                    self.evict(&target, &why);
-                } else {
-                    // Ask again at the next tick, before anyone else.
-                    self.prober.round.push(target);
-                }
-            }
+            _ if voided => self.prober.round.push(target),
+            Err(CallError::NoListener) => self.probe_through_helpers(now, target, true),
+            _ => self.probe_through_helpers(now, target, false),
         }
     }
 
-    /// Removes a failed member and tells every other member.
-    fn evict(&mut self, target: &PeerId, _why: &str) {
-        let Some(member) = self.remove_member(target) else {
+    /// A member answered a probe with its id: its kind shows, its gossip
+    /// is merged, and its list compared.
+    fn on_answer(&mut self, now: Instant, target: &PeerId, status: StatusReply) {
+        if let Some(entry) = self.members.get_mut(target) {
+            entry.kind = match status.incarnation {
+                Some(_) => Kind::Rust,
+                None => Kind::Original,
+            };
+        }
+        self.clear_plain_suspicion(target);
+        let source = Source::Reply { replier: target };
+        self.merge_envelope(now, status.gossip, source, None);
+        self.compare_digest(now, target, status.digest.as_deref());
+    }
+
+    /// Asks up to `indirect_probes` peercloud members to probe `target`;
+    /// with none to ask, the direct probe decides alone.
+    fn probe_through_helpers(&mut self, now: Instant, target: PeerId, refused: bool) {
+        let candidates: Vec<(PeerId, Address)> = self
+            .members
+            .values()
+            .filter(|e| e.kind == Kind::Rust && e.member.id != target && e.suspicion.is_none())
+            .map(|e| (e.member.id.clone(), e.member.address()))
+            .collect();
+        let helpers: Vec<(PeerId, Address)> = candidates
+            .choose_multiple(&mut self.rng, self.config.indirect_probes)
+            .cloned()
+            .collect();
+        if helpers.is_empty() {
+            return self.conclude_probe(now, target, refused);
+        }
+        let Some(info) = self.members.get(&target).map(|e| e.info()) else {
             return;
         };
-        let notice = LeftRequest { id: target.clone() };
-        let addresses: Vec<_> = self.members.values().map(|m| m.address()).collect();
-        for to in addresses {
-            self.notify(to, Request::Left(notice.clone()));
+        self.prober.runs.insert(
+            target.clone(),
+            IndirectRun {
+                waiting: helpers.len(),
+                asked: helpers.len(),
+                refused: 0,
+                direct_refused: refused,
+                voided: false,
+            },
+        );
+        // The helper probes, then answers: give it the time of both.
+        let timeout = self.health.scaled(self.config.probe_timeout) * 2;
+        for (helper, to) in helpers {
+            let envelope = self.envelope_for(&helper, true);
+            let request = Request::Probe(ProbeRequest {
+                target: info.clone(),
+                envelope,
+            });
+            let pending = Pending::IndirectProbe {
+                target: target.clone(),
+                helper,
+            };
+            self.call(now, to, request, timeout, pending);
         }
-        self.emit(Event::PeerLeft {
-            member,
-            reason: LeftReason::Failed { detected_by: None },
-        });
+    }
+
+    pub(super) fn on_indirect_reply(
+        &mut self,
+        now: Instant,
+        target: PeerId,
+        helper: PeerId,
+        result: CallResult,
+    ) {
+        let outcome = match result {
+            Ok(Response::Probe(reply)) => {
+                let source = Source::Reply { replier: &helper };
+                self.merge_envelope(now, reply.envelope, source, None);
+                Some(reply.outcome)
+            }
+            _ => None,
+        };
+        let Some(run) = self.prober.runs.get_mut(&target) else {
+            return;
+        };
+        run.waiting = run.waiting.saturating_sub(1);
+        match outcome {
+            Some(ProbeOutcome::Alive) => {
+                self.prober.runs.remove(&target);
+                return;
+            }
+            Some(ProbeOutcome::Refused) => run.refused += 1,
+            Some(ProbeOutcome::Replaced) => {
+                self.prober.runs.remove(&target);
+                let cause = FailureCause::Replaced { by: None };
+                return self.declare_failed(now, &target, cause, None);
+            }
+            Some(ProbeOutcome::Silent) | None => {}
+        }
+        if run.waiting > 0 {
+            return;
+        }
+        let refused = run.direct_refused && run.refused == run.asked;
+        let voided = run.voided;
+        self.prober.runs.remove(&target);
+        if voided {
+            self.prober.round.push(target);
+        } else {
+            self.conclude_probe(now, target, refused);
+        }
+    }
+
+    /// No probe reached `target`: refused everywhere, it failed; else it
+    /// is suspected.
+    fn conclude_probe(&mut self, now: Instant, target: PeerId, refused: bool) {
+        if !self.is_running() {
+            return;
+        }
+        if refused {
+            return self.declare_failed(now, &target, FailureCause::Refused, None);
+        }
+        let Some(incarnation) = self.members.get(&target).map(|e| e.incarnation) else {
+            return;
+        };
+        let me = self.me.id.clone();
+        self.suspect(now, &target, incarnation, me);
+    }
+
+    /// The helper's side of `/probe`: probes the target for a member and
+    /// answers with what it found.
+    pub(super) fn on_probe_request(
+        &mut self,
+        now: Instant,
+        token: ReplyToken,
+        origin: Origin,
+        probe: ProbeRequest,
+    ) {
+        if self.is_leaving() {
+            return self.reply(token, Err(Refusal::ShuttingDown));
+        }
+        let sender = match origin.sender.clone() {
+            Some(sender) if self.members.contains_key(&sender) => sender,
+            Some(sender) => return self.reply(token, Err(Refusal::UnknownSender(sender))),
+            None => return self.reply(token, Err(Refusal::MissingSender)),
+        };
+        let source = Source::Request { sender: &sender };
+        self.merge_envelope(now, probe.envelope, source, Some(origin.remote));
+        let target = probe.target;
+        let envelope = if self.members.contains_key(&target.id) {
+            self.envelope_for(&target.id, true)
+        } else {
+            Envelope::default()
+        };
+        let to = Address::new(target.ip, target.port);
+        let timeout = self.health.scaled(self.config.probe_timeout);
+        let pending = Pending::Relay {
+            token,
+            target: target.id,
+        };
+        self.call(now, to, Request::Status(envelope), timeout, pending);
+    }
+
+    pub(super) fn on_relay_reply(
+        &mut self,
+        now: Instant,
+        token: ReplyToken,
+        target: PeerId,
+        result: CallResult,
+    ) {
+        let outcome = match result {
+            Ok(Response::Status(status)) if status.id.as_ref() == Some(&target) => {
+                if self.members.contains_key(&target) {
+                    self.on_answer(now, &target, status);
+                }
+                ProbeOutcome::Alive
+            }
+            Ok(Response::Status(_)) => ProbeOutcome::Replaced,
+            Err(CallError::NoListener) => ProbeOutcome::Refused,
+            _ => ProbeOutcome::Silent,
+        };
+        let envelope = Envelope::default();
+        self.reply(token, Ok(Response::Probe(ProbeReply { outcome, envelope })));
+    }
+
+    /// `accuser` (an original peer, by `/left`) says `target` is gone:
+    /// this peer checks for itself before it believes it.
+    pub(super) fn verify(&mut self, now: Instant, target: &PeerId, accuser: PeerId) {
+        let busy = self.prober.in_flight.contains(target)
+            || self.prober.runs.contains_key(target)
+            || self.prober.verifying.contains(target);
+        let Some(entry) = self.members.get(target).filter(|_| !busy) else {
+            return;
+        };
+        let to = entry.member.address();
+        self.prober.verifying.insert(target.clone());
+        let envelope = self.envelope_for(target, true);
+        let timeout = self.health.scaled(self.config.probe_timeout);
+        let pending = Pending::Verify {
+            target: target.clone(),
+            accuser,
+        };
+        self.call(now, to, Request::Status(envelope), timeout, pending);
+    }
+
+    pub(super) fn on_verify_reply(
+        &mut self,
+        now: Instant,
+        target: PeerId,
+        accuser: PeerId,
+        result: CallResult,
+    ) {
+        self.prober.verifying.remove(&target);
+        if !self.members.contains_key(&target) || !self.is_running() {
+            return;
+        }
+        match result {
+            Ok(Response::Status(status)) if status.id.as_ref() == Some(&target) => {
+                self.on_answer(now, &target, status);
+                self.tell_accused(now, &target, accuser);
+            }
+            Ok(Response::Status(status)) => {
+                let cause = FailureCause::Replaced { by: status.id };
+                self.declare_failed(now, &target, cause, None);
+            }
+            Err(CallError::NoListener) => self.probe_through_helpers(now, target, true),
+            _ => self.probe_through_helpers(now, target, false),
+        }
+    }
+
+    /// Tells a live peercloud member that `accuser` dropped it, so that it
+    /// puts itself back into the original peers' lists.
+    fn tell_accused(&mut self, now: Instant, target: &PeerId, accuser: PeerId) {
+        let Some(entry) = self.members.get(target).filter(|e| e.kind == Kind::Rust) else {
+            return;
+        };
+        let to = entry.member.address();
+        let update = crate::wire::Update {
+            by: Some(accuser),
+            ..crate::wire::Update::about(UpdateKind::Suspect, target.clone(), entry.incarnation)
+        };
+        self.push(now, target.clone(), to, update);
     }
 }

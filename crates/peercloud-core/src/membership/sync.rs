@@ -16,7 +16,8 @@ use std::time::Instant;
 
 use fnv::FnvHasher;
 
-use super::{Membership, Pending, Phase};
+use super::table::{Candidate, Kind};
+use super::{Membership, Pending};
 use crate::id::PeerId;
 use crate::io::{CallResult, Request, Response};
 use crate::member::Member;
@@ -39,7 +40,7 @@ const MAX_WAIT_INTERVALS: u32 = 10;
 pub(super) struct Syncer {
     /// Whether a `/peers` call is under way (one at a time).
     pulling: bool,
-    /// The `/status` checks under way.
+    /// The `/status` checks of candidates under way.
     checking: usize,
     /// The list's version when last looked at, and since when it is so.
     seen: Option<(u64, Instant)>,
@@ -89,18 +90,22 @@ impl Membership {
             return;
         }
         self.syncer.last_pull = Some(now);
-        let Some(member) = self.members.get(target) else {
+        let Some(entry) = self.members.get(target) else {
             return;
         };
-        let to = member.address();
+        let to = entry.member.address();
         self.syncer.pulling = true;
         let timeout = self.config.call_timeout;
-        self.call(to, Request::Peers, timeout, Pending::Sync);
+        self.call(now, to, Request::Peers, timeout, Pending::Sync);
     }
 
-    pub(super) fn on_sync_reply(&mut self, result: CallResult) {
+    /// A member's list: members this peer does not know are checked, newer
+    /// records of members it knows are taken. A member failed here at the
+    /// same incarnation is left to the reconnects, which tell it so it can
+    /// refute.
+    pub(super) fn on_sync_reply(&mut self, now: Instant, result: CallResult) {
         self.syncer.pulling = false;
-        if !matches!(self.phase, Phase::Running) {
+        if !self.is_running() {
             return;
         }
         // On failure, the next probe that sees a different digest asks again.
@@ -108,41 +113,68 @@ impl Membership {
             return;
         };
         for info in reply.peers {
-            if self.syncer.checking >= MAX_SYNC_CHECKS {
-                break;
-            }
-            let candidate = Member::from(info);
-            if self.id_in_use(&candidate.id) || self.is_sync_checked(&candidate.id) {
+            let candidate = Candidate {
+                kind: Kind::of(info.incarnation),
+                incarnation: info.incarnation.unwrap_or(0),
+                member: Member::from(info),
+            };
+            let id = &candidate.member.id;
+            if let Some(entry) = self.members.get(id) {
+                if candidate.kind == Kind::Rust && candidate.incarnation > entry.incarnation {
+                    self.refresh_member(candidate);
+                }
                 continue;
             }
-            self.syncer.checking += 1;
-            let to = candidate.address();
-            let timeout = self.config.check_timeout;
-            self.call(
-                to,
-                Request::Status,
-                timeout,
-                Pending::SyncCheck { candidate },
-            );
+            let failed_here = self
+                .tombstones
+                .get(id)
+                .is_some_and(|t| candidate.incarnation <= t.incarnation);
+            if !failed_here {
+                self.check_candidate(now, candidate);
+            }
         }
     }
 
-    fn is_sync_checked(&self, id: &PeerId) -> bool {
-        self.pending
-            .values()
-            .any(|p| matches!(p, Pending::SyncCheck { candidate } if candidate.id == *id))
-    }
-
-    pub(super) fn on_sync_check(&mut self, candidate: Member, result: CallResult) {
-        self.syncer.checking = self.syncer.checking.saturating_sub(1);
-        if !matches!(self.phase, Phase::Running) || self.id_in_use(&candidate.id) {
+    /// Checks a member learned of second hand with `/status` before it is
+    /// added; at most [`MAX_SYNC_CHECKS`] at once, one per id.
+    pub(super) fn check_candidate(&mut self, now: Instant, candidate: Candidate) {
+        let id = candidate.member.id.clone();
+        if self.syncer.checking >= MAX_SYNC_CHECKS || self.id_in_use(&id) {
             return;
         }
-        match result {
-            Ok(Response::Status(status)) if status.id.as_ref() == Some(&candidate.id) => {
-                self.insert_member(candidate);
+        self.syncer.checking += 1;
+        self.checking.insert(id.clone());
+        let to = candidate.member.address();
+        let envelope = self.envelope_for(&id, true);
+        let timeout = self.config.check_timeout;
+        let pending = Pending::SyncCheck { candidate };
+        self.call(now, to, Request::Status(envelope), timeout, pending);
+    }
+
+    pub(super) fn on_sync_check(
+        &mut self,
+        now: Instant,
+        mut candidate: Candidate,
+        result: CallResult,
+    ) {
+        self.syncer.checking = self.syncer.checking.saturating_sub(1);
+        self.checking.remove(&candidate.member.id);
+        if !self.is_running() || self.id_in_use(&candidate.member.id) {
+            return;
+        }
+        if let Ok(Response::Status(status)) = result {
+            if status.id.as_ref() == Some(&candidate.member.id) {
+                if let Some(incarnation) = status.incarnation {
+                    candidate.kind = Kind::Rust;
+                    candidate.incarnation = candidate.incarnation.max(incarnation);
+                } else {
+                    candidate.kind = Kind::Original;
+                }
+                let id = candidate.member.id.clone();
+                self.insert_member(now, candidate, true);
+                let source = super::gossip::Source::Reply { replier: &id };
+                self.merge_envelope(now, status.gossip, source, None);
             }
-            _ => {}
         }
     }
 }

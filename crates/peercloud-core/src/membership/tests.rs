@@ -5,6 +5,7 @@
 //! `Instant` taken per test as a base.
 
 mod determinism;
+mod faults;
 mod joining;
 mod leaving;
 mod network;
@@ -19,11 +20,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{Identity, Membership};
+use super::{Identity, MemberState, Membership};
 use crate::config::Config;
 use crate::error::Refusal;
 use crate::id::PeerId;
-use crate::io::{Action, CallId, CallResult, Event, Origin, ReplyToken, Request, Response};
+use crate::io::{
+    Action, CallId, CallResult, Event, FailureCause, Origin, ReplyToken, Request, Response,
+};
 use crate::member::{Address, Host, Member};
 use crate::wire::{JoinReply, JoinRequest, LeftRequest, PeerInfo, ServerInfo, StatusReply};
 
@@ -198,6 +201,7 @@ fn join_request(id: Option<&str>, ip: Option<&str>, port: Option<u16>) -> Reques
         ip: ip.map(|h| Host::parse(h).unwrap()),
         port,
         data: None,
+        incarnation: None,
     })
 }
 
@@ -206,7 +210,7 @@ fn joined_notice(about: &Member) -> Request {
 }
 
 fn left_notice(id: &str) -> Request {
-    Request::Left(LeftRequest { id: pid(id) })
+    Request::Left(LeftRequest::new(pid(id)))
 }
 
 /// A successful `/status` answer from a peer with id `id`.
@@ -217,6 +221,8 @@ fn status_of(id: &str) -> CallResult {
         listening: true,
         joined: true,
         digest: None,
+        incarnation: None,
+        gossip: Default::default(),
     }))
 }
 
@@ -231,6 +237,7 @@ fn join_reply(joiner: &str, server: &Member, peers: &[Member]) -> CallResult {
         server: ServerInfo {
             id: server.id.clone(),
             data: server.data.clone(),
+            incarnation: None,
         },
         peers: peers.iter().map(PeerInfo::from).collect(),
     }))

@@ -14,10 +14,8 @@ use hyper::{Method, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use peercloud_core::wire::{
-    Ack, ErrorBody, JoinReply, LeftRequest, PeerInfo, PeersReply, StatusReply, ID_HEADER,
-};
-use peercloud_core::{Address, CallError, CallResult, PeerId, Request, Response};
+use peercloud_core::wire::{decode_reply, encode_request, ErrorBody, ID_HEADER};
+use peercloud_core::{Address, CallError, CallResult, PeerId, Request};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -58,6 +56,8 @@ enum Answer {
 /// Why a request got no answer at all.
 enum NoAnswer {
     Timeout,
+    /// The connection was refused: nothing listens there.
+    Refused(String),
     Unreachable(String),
 }
 
@@ -137,10 +137,12 @@ impl HttpClient {
                 peer: peer(),
                 after: timeout,
             }),
-            Err(NoAnswer::Unreachable(reason)) => Err(SendError::Unreachable {
-                peer: peer(),
-                reason,
-            }),
+            Err(NoAnswer::Refused(reason) | NoAnswer::Unreachable(reason)) => {
+                Err(SendError::Unreachable {
+                    peer: peer(),
+                    reason,
+                })
+            }
         }
     }
 }
@@ -154,12 +156,7 @@ impl Transport for HttpClient {
         timeout: Duration,
     ) -> CallResult {
         let path = request.path();
-        let body = match &request {
-            Request::Join(join) => encode(join),
-            Request::Joined(info) => encode::<PeerInfo>(info),
-            Request::Left(left) => encode::<LeftRequest>(left),
-            Request::Status | Request::Peers => Bytes::from_static(b"{}"),
-        };
+        let body = Bytes::from(encode_request(&request));
         let bytes = match self.post(&to, path, &from, body, timeout).await {
             Ok(Answer::Ok(bytes)) => bytes,
             Ok(Answer::Status(status, bytes)) => {
@@ -169,17 +166,10 @@ impl Transport for HttpClient {
                 })
             }
             Err(NoAnswer::Timeout) => return Err(CallError::Timeout),
+            Err(NoAnswer::Refused(_)) => return Err(CallError::NoListener),
             Err(NoAnswer::Unreachable(reason)) => return Err(CallError::Unreachable(reason)),
         };
-        let invalid = |e: serde_json::Error| CallError::InvalidReply(e.to_string());
-        match request {
-            Request::Join(_) => serde_json::from_slice::<JoinReply>(&bytes).map(Response::Join),
-            Request::Joined(_) => serde_json::from_slice::<Ack>(&bytes).map(Response::Joined),
-            Request::Left(_) => serde_json::from_slice::<Ack>(&bytes).map(Response::Left),
-            Request::Status => serde_json::from_slice::<StatusReply>(&bytes).map(Response::Status),
-            Request::Peers => serde_json::from_slice::<PeersReply>(&bytes).map(Response::Peers),
-        }
-        .map_err(invalid)
+        decode_reply(path, &bytes).map_err(|e| CallError::InvalidReply(e.to_string()))
     }
 }
 
@@ -215,24 +205,25 @@ fn refusal(peer: String, status: u16, bytes: &[u8]) -> SendError {
     SendError::Refused { peer, status, body }
 }
 
-/// A failed exchange: a connect timeout counts as a timeout; anything else
-/// makes the peer unreachable, with the whole chain of causes as the reason
-/// (hyper's own message alone is terse: "client error (Connect)").
+/// A failed exchange: a connect timeout counts as a timeout, a refused
+/// connection as refused; anything else makes the peer unreachable, with
+/// the whole chain of causes as the reason (hyper's own message alone is
+/// terse: "client error (Connect)").
 fn no_answer(e: impl std::error::Error) -> NoAnswer {
     let mut reason = e.to_string();
-    let mut timed_out = false;
+    let mut kind = None;
     let mut source = e.source();
     while let Some(inner) = source {
-        timed_out |= inner
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            kind = Some(io.kind());
+        }
         reason = format!("{reason}: {inner}");
         source = inner.source();
     }
-    if timed_out {
-        NoAnswer::Timeout
-    } else {
-        NoAnswer::Unreachable(reason)
+    match kind {
+        Some(std::io::ErrorKind::TimedOut) => NoAnswer::Timeout,
+        Some(std::io::ErrorKind::ConnectionRefused) => NoAnswer::Refused(reason),
+        _ => NoAnswer::Unreachable(reason),
     }
 }
 
@@ -278,7 +269,12 @@ mod tests {
         let to = one_answer("200 OK", b' ', MAX_REPLY_BYTES + 1).await;
         let client = HttpClient::new(Duration::from_secs(1));
         let result = client
-            .call(to, me(), Request::Status, Duration::from_secs(10))
+            .call(
+                to,
+                me(),
+                Request::Status(Default::default()),
+                Duration::from_secs(10),
+            )
             .await;
         match result {
             Err(CallError::Unreachable(why)) => assert!(why.contains("reply"), "{why}"),
@@ -300,5 +296,31 @@ mod tests {
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod refused_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_port_where_nothing_listens_is_told_apart_as_no_listener() {
+        // Bind, learn the port, close: nothing listens there now.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let to: Address = format!("127.0.0.1:{port}").parse().expect("an address");
+        let client = HttpClient::new(Duration::from_secs(1));
+        let me = PeerId::parse("me").expect("an id");
+        let result = client
+            .call(
+                to,
+                me,
+                Request::Status(Default::default()),
+                Duration::from_secs(2),
+            )
+            .await;
+        assert_eq!(result, Err(CallError::NoListener));
     }
 }

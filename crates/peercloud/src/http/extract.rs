@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header::CONTENT_LENGTH, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use peercloud_core::wire::ID_HEADER;
+use peercloud_core::wire::{Envelope, ID_HEADER};
 use peercloud_core::PeerId;
 use serde::de::DeserializeOwned;
 
@@ -54,6 +54,23 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 ApiError::bad_request(format!("invalid request: {e}"))
             }
         })
+    }
+}
+
+/// The gossip of a `/status` request, which anyone may send with any body:
+/// a body that is not an envelope (an original peer's `{}`, or anything
+/// else) reads as an empty one, as the original ignores the body.
+pub(crate) struct StatusBody(pub(crate) Envelope);
+
+impl FromRequest<AppState> for StatusBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let envelope = match read_limited(req.into_body(), state.body_limit()).await {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+            Err(_) => Envelope::default(),
+        };
+        Ok(StatusBody(envelope))
     }
 }
 

@@ -13,14 +13,15 @@ use axum::routing::post;
 use axum::{Json, Router};
 use futures_util::FutureExt;
 use peercloud_core::wire::{
-    Ack, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, StatusReply,
+    Ack, Envelope, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, ProbeReply,
+    ProbeRequest, StatusReply,
 };
 use peercloud_core::{Origin, PeerId, Refusal, Request, Response};
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::api_error::ApiError;
-use super::extract::{JsonBody, SenderId};
+use super::extract::{JsonBody, SenderId, StatusBody};
 use crate::event::Event;
 use crate::handler::Handler;
 use crate::node::{Input, Link};
@@ -34,22 +35,15 @@ pub(crate) struct AppState {
 
 struct Shared {
     link: Arc<Link>,
-    driver_tx: mpsc::Sender<Input>,
     handler: Handler,
     body_limit: usize,
 }
 
 impl AppState {
-    pub(crate) fn new(
-        link: Arc<Link>,
-        driver_tx: mpsc::Sender<Input>,
-        handler: Handler,
-        body_limit: usize,
-    ) -> Self {
+    pub(crate) fn new(link: Arc<Link>, handler: Handler, body_limit: usize) -> Self {
         AppState {
             inner: Arc::new(Shared {
                 link,
-                driver_tx,
                 handler,
                 body_limit,
             }),
@@ -65,10 +59,10 @@ impl AppState {
         let (reply_tx, reply_rx) = oneshot::channel();
         let input = Input::Request {
             origin,
-            request,
+            request: Box::new(request),
             reply_tx,
         };
-        if self.inner.driver_tx.send(input).await.is_err() {
+        if !self.inner.link.input(input).await {
             return Err(ApiError::shutting_down());
         }
         match reply_rx.await {
@@ -88,6 +82,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/status", post(status))
         .route("/message", post(message))
         .route("/peers", post(peers))
+        .route("/probe", post(probe))
+        .route("/gossip", post(gossip))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .with_state(state)
@@ -143,8 +139,8 @@ async fn left(
     }
 }
 
-/// `/joined` and `/left` need a sender; refusing a missing one here saves the
-/// driver a hop.
+/// `/joined`, `/left`, `/probe` and `/gossip` need a sender; refusing a
+/// missing one here saves the driver a hop.
 fn notice_origin(sender: Option<PeerId>, remote: SocketAddr) -> Result<Origin, ApiError> {
     match sender {
         Some(sender) => Ok(Origin {
@@ -155,14 +151,59 @@ fn notice_origin(sender: Option<PeerId>, remote: SocketAddr) -> Result<Origin, A
     }
 }
 
-/// Anyone may ask; the body, if any, is ignored.
-async fn status(State(state): State<AppState>) -> Json<StatusReply> {
-    Json(state.inner.link.snapshot().status.clone())
+/// Anyone may ask. A plain request (an original peer's `{}`) is answered
+/// from the snapshot; a peercloud peer's probe carries gossip, which the
+/// driver merges before it answers with its own.
+async fn status(
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    SenderId(sender): SenderId,
+    StatusBody(envelope): StatusBody,
+) -> Result<Json<StatusReply>, ApiError> {
+    if envelope.is_empty() || sender.is_none() {
+        return Ok(Json(state.inner.link.snapshot().status.clone()));
+    }
+    let origin = Origin {
+        sender,
+        remote: remote.ip(),
+    };
+    match state.membership(origin, Request::Status(envelope)).await? {
+        Response::Status(reply) => Ok(Json(reply)),
+        _ => Err(unexpected()),
+    }
+}
+
+/// An indirect probe asked by a member (a peercloud extension).
+async fn probe(
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    SenderId(sender): SenderId,
+    JsonBody(probe): JsonBody<ProbeRequest>,
+) -> Result<Json<ProbeReply>, ApiError> {
+    let origin = notice_origin(sender, remote)?;
+    match state.membership(origin, Request::Probe(probe)).await? {
+        Response::Probe(reply) => Ok(Json(reply)),
+        _ => Err(unexpected()),
+    }
+}
+
+/// Gossip pushed by a peer (a peercloud extension).
+async fn gossip(
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    SenderId(sender): SenderId,
+    JsonBody(envelope): JsonBody<Envelope>,
+) -> Result<Json<Envelope>, ApiError> {
+    let origin = notice_origin(sender, remote)?;
+    match state.membership(origin, Request::Gossip(envelope)).await? {
+        Response::Gossip(reply) => Ok(Json(reply)),
+        _ => Err(unexpected()),
+    }
 }
 
 /// The member list, for operators (a Rust-only endpoint).
 async fn peers(State(state): State<AppState>) -> Json<PeersReply> {
-    Json(state.inner.link.snapshot().peers_reply())
+    Json(state.inner.link.snapshot().peers_reply().clone())
 }
 
 /// An application message from a member, handed to the message handler.
@@ -177,7 +218,7 @@ async fn message(
         .snapshot()
         .member(&sender)
         .cloned()
-        .ok_or_else(|| Refusal::UnknownSender(sender.to_string()))?;
+        .ok_or(Refusal::UnknownSender(sender))?;
     let from = Peer::new(member, link.clone());
     link.emit_with(|| Event::MessageReceived {
         from: from.clone(),

@@ -10,7 +10,6 @@ use peercloud_core::{
     Action, Address, CallId, CallResult, Event as CoreEvent, Membership, Refusal, ReplyToken,
     Response, Start,
 };
-use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
 
@@ -31,7 +30,6 @@ pub(crate) struct Driver<T> {
     pub(crate) events_tx: broadcast::Sender<Event>,
     pub(crate) started_tx: Option<oneshot::Sender<Start>>,
     pub(crate) link: Arc<Link>,
-    pub(crate) data: Arc<Value>,
 }
 
 /// What the running loop keeps besides the parts above.
@@ -98,8 +96,9 @@ impl<T: Transport> Running<T> {
                 self.replies.insert(token, reply_tx);
                 self.parts
                     .core
-                    .handle_request(now(), token, origin, request);
+                    .handle_request(now(), token, origin, *request);
             }
+            Input::SetData(data) => self.parts.core.set_data(now(), data),
         }
     }
 
@@ -115,7 +114,7 @@ impl<T: Transport> Running<T> {
     fn flush(&mut self) {
         if self.parts.core.version() != self.published {
             self.published = self.parts.core.version();
-            let snapshot = Snapshot::of(&self.parts.core, self.parts.data.clone());
+            let snapshot = Snapshot::of(&self.parts.core);
             self.parts.snapshot_tx.send_replace(Arc::new(snapshot));
         }
         while let Some(action) = self.parts.core.poll_action() {
@@ -166,6 +165,18 @@ impl<T: Transport> Running<T> {
             CoreEvent::PeerJoined(member) => {
                 tracing::info!(id = %member.id, address = %member.address(), "peer joined");
                 Event::PeerJoined(Peer::new(Arc::new(member), link.clone()))
+            }
+            CoreEvent::PeerSuspected(member) => {
+                tracing::info!(id = %member.id, "peer suspected");
+                Event::PeerSuspected(Peer::new(Arc::new(member), link.clone()))
+            }
+            CoreEvent::PeerAlive(member) => {
+                tracing::info!(id = %member.id, "peer refuted its suspicion");
+                Event::PeerAlive(Peer::new(Arc::new(member), link.clone()))
+            }
+            CoreEvent::PeerUpdated(member) => {
+                tracing::info!(id = %member.id, data = %member.data, "peer data updated");
+                Event::PeerUpdated(Peer::new(Arc::new(member), link.clone()))
             }
             CoreEvent::PeerLeft { member, reason } => {
                 tracing::info!(id = %member.id, ?reason, "peer left");

@@ -4,6 +4,7 @@
 pub(crate) mod driver;
 pub(crate) mod listener;
 pub(crate) mod outbox;
+pub(crate) mod setup;
 pub(crate) mod snapshot;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -15,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use peercloud_core::{Origin, Refusal, Request, Response};
 use serde_json::Value;
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::error::SendError;
 use crate::event::Event;
@@ -30,15 +31,20 @@ pub(crate) enum Input {
     /// A membership request from another peer, to answer on `reply_tx`.
     Request {
         origin: Origin,
-        request: Request,
+        /// Boxed: requests are large beside the other inputs.
+        request: Box<Request>,
         reply_tx: oneshot::Sender<Result<Response, Refusal>>,
     },
+    /// New data for this peer (its size already checked).
+    SetData(Value),
 }
 
 /// What every handle (cloud, peers, the server) shares to reach the cloud:
-/// the client, the latest snapshot, and the event channel.
+/// the client, the latest snapshot, the event channel, and the driver.
 pub(crate) struct Link {
     client: HttpClient,
+    /// Inputs for the driver.
+    inputs_tx: mpsc::Sender<Input>,
     snapshot: watch::Receiver<Arc<Snapshot>>,
     events_tx: broadcast::Sender<Event>,
     /// Receivers of `events_tx` that are no application's: the one the
@@ -52,18 +58,31 @@ pub(crate) struct Link {
 impl Link {
     pub(crate) fn new(
         client: HttpClient,
+        inputs_tx: mpsc::Sender<Input>,
         snapshot: watch::Receiver<Arc<Snapshot>>,
         events_tx: broadcast::Sender<Event>,
         message_timeout: Duration,
     ) -> Self {
         Link {
             client,
+            inputs_tx,
             snapshot,
             events_tx,
             reserved_receivers: AtomicUsize::new(1),
             closed: AtomicBool::new(false),
             message_timeout,
         }
+    }
+
+    /// Hands an input to the driver; `false` if it has stopped.
+    pub(crate) async fn input(&self, input: Input) -> bool {
+        self.inputs_tx.send(input).await.is_ok()
+    }
+
+    /// A receiver that sees each new snapshot, for tests that wait on one.
+    #[cfg(test)]
+    pub(crate) fn watch(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshot.clone()
     }
 
     /// The latest published snapshot.

@@ -16,8 +16,10 @@ pub(crate) struct Snapshot {
     pub(crate) id: PeerId,
     /// This peer's data.
     pub(crate) data: Arc<Value>,
-    /// What `/status` answers.
+    /// What `/status` answers to a request without gossip.
     pub(crate) status: StatusReply,
+    /// What `/peers` answers.
+    peers: PeersReply,
     /// The members, ordered by id.
     pub(crate) members: Vec<Arc<Member>>,
     by_id: HashMap<PeerId, usize>,
@@ -25,7 +27,7 @@ pub(crate) struct Snapshot {
 
 impl Snapshot {
     /// Takes a snapshot of the core.
-    pub(crate) fn of(core: &Membership, data: Arc<Value>) -> Self {
+    pub(crate) fn of(core: &Membership) -> Self {
         let members: Vec<Arc<Member>> = core.members().cloned().map(Arc::new).collect();
         let by_id = members
             .iter()
@@ -34,8 +36,9 @@ impl Snapshot {
             .collect();
         Snapshot {
             id: core.id().clone(),
-            data,
+            data: Arc::new(core.identity().data.clone()),
             status: core.status(),
+            peers: core.peers_reply(),
             members,
             by_id,
         }
@@ -47,7 +50,7 @@ impl Snapshot {
     }
 
     /// What `/peers` answers.
-    pub(crate) fn peers_reply(&self) -> PeersReply {
-        PeersReply::of(&self.id, &self.data, self.members.iter().map(|m| &**m))
+    pub(crate) fn peers_reply(&self) -> &PeersReply {
+        &self.peers
     }
 }

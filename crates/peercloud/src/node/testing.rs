@@ -12,10 +12,9 @@ use peercloud_core::{
     Address, CallError, CallResult, Config, Identity, Membership, PeerId, Request, Response, Start,
 };
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, watch};
 
-use super::driver::Driver;
-use super::{Link, Snapshot};
+use super::{setup, Link, Snapshot};
 use crate::event::Event;
 use crate::handler::Handler;
 use crate::http::client::{HttpClient, Transport};
@@ -28,10 +27,17 @@ pub(crate) const NODE_ID: &str = "node-under-test";
 #[derive(Debug, Clone)]
 pub(crate) enum Script {
     /// Answer this at once.
-    Answer(CallResult),
+    Answer(Box<CallResult>),
     /// Answer nothing until the call's timeout, then time out, as the real
     /// client does.
     TimeOut,
+}
+
+impl Script {
+    /// Answer `result` at once.
+    pub(crate) fn answer(result: CallResult) -> Self {
+        Script::Answer(Box::new(result))
+    }
 }
 
 /// A transport that answers from a script and records every call.
@@ -63,8 +69,10 @@ impl FakeTransport {
             listening: true,
             joined: false,
             digest: None,
+            incarnation: None,
+            gossip: Default::default(),
         };
-        self.script(to, "/status", Script::Answer(Ok(Response::Status(status))));
+        self.script(to, "/status", Script::answer(Ok(Response::Status(status))));
     }
 
     /// Every call made so far, in order.
@@ -92,7 +100,7 @@ impl Transport for FakeTransport {
             scripted.answers.get(&(to, request.path())).cloned()
         };
         match script {
-            Some(Script::Answer(result)) => result,
+            Some(Script::Answer(result)) => *result,
             Some(Script::TimeOut) => {
                 tokio::time::sleep(timeout).await;
                 Err(CallError::Timeout)
@@ -109,7 +117,7 @@ fn unscripted(request: &Request) -> CallResult {
     match request {
         Request::Joined(_) => Ok(Response::Joined(ack(STATUS_ADDED))),
         Request::Left(_) => Ok(Response::Left(ack(STATUS_REMOVED))),
-        Request::Join(_) | Request::Status | Request::Peers => Err(CallError::Unreachable(
+        _ => Err(CallError::Unreachable(
             "nothing is scripted there".to_owned(),
         )),
     }
@@ -147,50 +155,27 @@ pub(crate) struct TestNode {
 impl TestNode {
     /// Starts a node with this message handler and body limit.
     pub(crate) async fn start(handler: Handler, body_limit: usize) -> Self {
-        let data = Arc::new(json!({ "name": NODE_ID }));
         let identity = Identity {
             id: PeerId::parse(NODE_ID).expect("a valid test id"),
             port: 9338,
             advertise: None,
-            data: (*data).clone(),
+            data: json!({ "name": NODE_ID }),
         };
         let core = Membership::new(identity, test_config(), 1);
-        let (snapshot_tx, snapshot_rx) =
-            watch::channel(Arc::new(Snapshot::of(&core, data.clone())));
-        let (events_tx, first_events_rx) = broadcast::channel(1024);
-        let events_rx = events_tx.subscribe();
-        let client = HttpClient::new(Duration::from_secs(1));
-        let link = Arc::new(Link::new(
-            client,
-            snapshot_rx,
-            events_tx.clone(),
-            Duration::from_secs(1),
-        ));
-        let (driver_tx, inputs) = mpsc::channel(64);
-        let (leave_tx, leave_rx) = watch::channel(false);
-        let (started_tx, started_rx) = oneshot::channel();
         let transport = FakeTransport::default();
-        let driver = Driver {
-            core,
-            transport: transport.clone(),
-            inputs,
-            leave_rx,
-            snapshot_tx,
-            events_tx,
-            started_tx: Some(started_tx),
-            link: link.clone(),
-            data,
-        };
-        tokio::spawn(driver.run(Vec::new()));
-        let start = started_rx.await.expect("the driver started");
+        let client = HttpClient::new(Duration::from_secs(1));
+        let node = setup::assemble(core, transport.clone(), client, Duration::from_secs(1));
+        let events_rx = node.events_tx.subscribe();
+        tokio::spawn(node.driver.run(Vec::new()));
+        let start = node.started_rx.await.expect("the driver started");
         assert_eq!(start, Start::Alone);
         TestNode {
-            state: AppState::new(link.clone(), driver_tx, handler, body_limit),
+            state: AppState::new(node.link.clone(), handler, body_limit),
             transport,
-            link,
+            link: node.link,
             events_rx,
-            _first_events_rx: first_events_rx,
-            _leave_tx: leave_tx,
+            _first_events_rx: node.first_events,
+            _leave_tx: node.leave_tx,
         }
     }
 
@@ -215,6 +200,20 @@ impl TestNode {
             "port": member.port,
             "data": member.data,
         }))
+    }
+
+    /// Waits until the published member ids are `ids`, at most two
+    /// seconds; fails the test saying what they were.
+    pub(crate) async fn wait_for_members(&self, ids: &[&str]) {
+        let mut watch = self.link.watch();
+        let wanted = |snapshot: &Snapshot| {
+            let now: Vec<&str> = snapshot.members.iter().map(|m| m.id.as_str()).collect();
+            now == ids
+        };
+        let waited = tokio::time::timeout(Duration::from_secs(2), watch.wait_for(|s| wanted(s)));
+        if !matches!(waited.await, Ok(Ok(_))) {
+            panic!("members are {:?}, not {ids:?}", self.member_ids());
+        }
     }
 
     /// Every event received so far.

@@ -53,10 +53,15 @@ fn starting_with_seeds_sends_one_join_carrying_who_this_peer_is() {
             ip: None,
             port: Some(4444),
             data: Some(data_of("a")),
+            incarnation: Some(0),
         })
     );
     assert!(events(&mut core).is_empty());
-    assert_eq!(core.poll_timeout(), None, "no probes before the join ends");
+    assert_eq!(
+        core.poll_timeout(),
+        Some(t0 + Config::default().join_timeout),
+        "no probes before the join ends: only the join's own deadline"
+    );
 }
 
 #[test]

@@ -136,7 +136,12 @@ fn requests_while_leaving_and_after_closing_are_refused_as_shutting_down() {
                 Err(Refusal::ShuttingDown)
             );
         }
-        s.handle_request(t0, ReplyToken(2), anonymous("10.0.0.4"), Request::Status);
+        s.handle_request(
+            t0,
+            ReplyToken(2),
+            anonymous("10.0.0.4"),
+            Request::Status(Default::default()),
+        );
         let Ok(Response::Status(status)) = only_reply(&drain(&mut s), ReplyToken(2)) else {
             panic!("no status")
         };

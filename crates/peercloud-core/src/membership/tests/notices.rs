@@ -2,6 +2,7 @@
 //! change, and the ones that arrive while this peer is still joining.
 
 use super::*;
+use crate::error::CallError;
 use crate::io::{LeftReason, Start};
 use crate::wire::Ack;
 
@@ -61,7 +62,7 @@ fn a_notice_from_an_unknown_sender_is_refused_and_changes_nothing() {
     let (mut s, t0) = peer();
     let version = s.version();
     let d = member("d", "10.0.0.4:9338");
-    let unknown = Err(Refusal::UnknownSender("z".into()));
+    let unknown = Err(Refusal::UnknownSender(pid("z")));
     assert_eq!(notice(&mut s, t0, origin("z"), joined_notice(&d)), unknown);
     assert_eq!(notice(&mut s, t0, origin("z"), left_notice("c")), unknown);
     assert_eq!(member_ids(&s), ["b", "c"]);
@@ -79,22 +80,29 @@ fn a_joined_notice_from_a_member_adds_the_peer() {
 }
 
 #[test]
-fn a_repeated_joined_notice_updates_the_one_member_it_names() {
+fn a_repeated_joined_notice_never_adds_a_second_entry_and_only_a_newer_incarnation_updates_it() {
     let (mut s, t0) = peer();
     let d = member("d", "10.0.0.4:9338");
     assert_eq!(notice(&mut s, t0, origin("b"), joined_notice(&d)), added());
     events(&mut s);
-    let moved = Member {
-        data: json!({"name": "d", "restarted": true}),
-        ..member("d", "10.0.0.44:9400")
+    let changed = Member {
+        data: json!({"name": "d", "color": "blue"}),
+        ..d.clone()
     };
+    // An original peer relays no incarnation: its notice may be stale.
     assert_eq!(
-        notice(&mut s, t0, origin("c"), joined_notice(&moved)),
+        notice(&mut s, t0, origin("c"), joined_notice(&changed)),
         added()
     );
     assert_eq!(member_ids(&s), ["b", "c", "d"], "no duplicate");
-    assert_eq!(s.member(&pid("d")), Some(&moved));
-    assert!(events(&mut s).is_empty(), "an update is no new member");
+    assert_eq!(s.member(&pid("d")), Some(&d));
+    assert!(events(&mut s).is_empty(), "a repeat is no new member");
+    // A peercloud peer's notice carries the incarnation: newer wins.
+    let newer = Request::Joined(PeerInfo::of(&changed, Some(1)));
+    assert_eq!(notice(&mut s, t0, origin("c"), newer), added());
+    assert_eq!(member_ids(&s), ["b", "c", "d"]);
+    assert_eq!(s.member(&pid("d")), Some(&changed));
+    assert_eq!(events(&mut s), [Event::PeerUpdated(changed)]);
 }
 
 #[test]
@@ -134,17 +142,40 @@ fn a_left_notice_from_the_member_itself_is_a_departure() {
     );
 }
 
+/// Sends a `/left` about "c" from "b" and returns the check it caused.
+fn accused_by_b(s: &mut Membership, t0: Instant) -> Sent {
+    s.handle_request(t0, ReplyToken(9), origin("b"), left_notice("c"));
+    let actions = drain(s);
+    assert_eq!(replies(&actions), [(ReplyToken(9), removed())]);
+    let check = calls_to(&actions, "/status");
+    assert_eq!(check.len(), 1, "{actions:#?}");
+    assert_eq!(check[0].to, addr("10.0.0.3:9338"));
+    check[0].clone()
+}
+
 #[test]
-fn a_left_notice_about_a_third_member_is_a_failure_found_by_the_sender() {
+fn a_left_notice_about_a_third_member_is_checked_and_a_member_that_answers_stays() {
     let (mut s, t0) = peer();
-    assert_eq!(notice(&mut s, t0, origin("b"), left_notice("c")), removed());
+    let check = accused_by_b(&mut s, t0);
+    assert_eq!(member_ids(&s), ["b", "c"], "an accusation is no verdict");
+    s.handle_response(t0 + millis(3), check.call, status_of("c"));
+    assert_eq!(member_ids(&s), ["b", "c"]);
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
+fn a_left_notice_about_a_third_member_whose_port_refuses_removes_it_as_refused() {
+    let (mut s, t0) = peer();
+    let check = accused_by_b(&mut s, t0);
+    s.handle_response(t0 + millis(3), check.call, Err(CallError::NoListener));
     assert_eq!(member_ids(&s), ["b"]);
     assert_eq!(
         events(&mut s),
         [Event::PeerLeft {
             member: member("c", "10.0.0.3:9338"),
             reason: LeftReason::Failed {
-                detected_by: Some(pid("b"))
+                detected_by: None,
+                cause: FailureCause::Refused,
             }
         }]
     );
@@ -177,7 +208,11 @@ fn notices_from_the_seed_that_arrive_before_its_join_reply_are_applied_after_it(
     assert!(events(&mut j).is_empty());
 
     j.handle_response(t0, join.call, join_reply("j", &s, &[b.clone(), c.clone()]));
-    assert_eq!(member_ids(&j), ["b", "d", "s"]);
+    // The kept /left about c is an accusation: c is checked, not dropped.
+    assert_eq!(member_ids(&j), ["b", "c", "d", "s"]);
+    let checks = calls_to(&drain(&mut j), "/status");
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].to, c.address());
     assert_eq!(
         events(&mut j),
         [
@@ -189,15 +224,8 @@ fn notices_from_the_seed_that_arrive_before_its_join_reply_are_applied_after_it(
             Event::PeerJoined(b),
             Event::PeerJoined(c.clone()),
             Event::PeerJoined(d),
-            Event::PeerLeft {
-                member: c,
-                reason: LeftReason::Failed {
-                    detected_by: Some(pid("s"))
-                }
-            },
         ]
     );
-    assert!(drain(&mut j).is_empty());
 }
 
 #[test]
@@ -216,7 +244,7 @@ fn notices_kept_while_joining_are_dropped_when_no_seed_accepts() {
     // Once running, the seed is an unknown sender like any other.
     assert_eq!(
         notice(&mut j, t0, origin("s"), joined_notice(&d)),
-        Err(Refusal::UnknownSender("s".into()))
+        Err(Refusal::UnknownSender(pid("s")))
     );
 }
 

@@ -1,26 +1,54 @@
-//! Tests of failure detection: probe ticks, rounds, counting failed probes
-//! and evicting.
+//! Tests of failure detection: probe ticks and rounds, indirect probes
+//! through helpers, the refused fast path, suspicion and its timeout, and
+//! probes that a stall of this peer voids.
 
 use std::collections::BTreeSet;
 
 use super::*;
 use crate::error::CallError;
 use crate::io::LeftReason;
+use crate::wire::{ProbeOutcome, ProbeReply, UpdateKind};
 
 /// Peer "p" with members m1..=mn (at 10.0.0.1..=n), and when it joined.
-fn with_members(n: u8) -> (Membership, Instant, Vec<Member>) {
+/// The members are peercloud peers when `rust` (they carry incarnations,
+/// so they can help probe), else original peers.
+fn with_members(n: u8, rust: bool) -> (Membership, Instant, Vec<Member>) {
     let members: Vec<Member> = (1..=n)
         .map(|i| member(&format!("m{i}"), &format!("10.0.0.{i}:9338")))
         .collect();
-    let (core, t0) = joined_core("p", &members[0], &members[1..]);
+    let t0 = base();
+    let mut core = core("p", 9338);
+    core.start(t0, vec![members[0].address()]);
+    let join = only_call(&drain(&mut core), "/join");
+    let incarnation = rust.then_some(0);
+    let reply = JoinReply {
+        status: "joined".to_owned(),
+        id: Some(pid("p")),
+        ip: None,
+        port: None,
+        server: ServerInfo {
+            id: members[0].id.clone(),
+            data: members[0].data.clone(),
+            incarnation,
+        },
+        peers: members[1..]
+            .iter()
+            .map(|m| PeerInfo::of(m, incarnation))
+            .collect(),
+    };
+    core.handle_response(t0, join.call, Ok(Response::Join(reply)));
+    drain(&mut core);
+    events(&mut core);
     (core, t0, members)
 }
 
-/// Runs the probe tick due at `at` and returns the probe it made.
+/// Runs every timer due at `at` and returns the one probe it made.
 fn tick(core: &mut Membership, at: Instant) -> Sent {
-    assert_eq!(core.poll_timeout(), Some(at));
+    assert!(core.poll_timeout() <= Some(at));
     core.handle_timeout(at);
-    only_call(&drain(core), "/status")
+    let probes = calls_to(&drain(core), "/status");
+    assert_eq!(probes.len(), 1, "{probes:#?}");
+    probes[0].clone()
 }
 
 /// The id of the member at `to`.
@@ -29,26 +57,43 @@ fn target(members: &[Member], to: &Address) -> String {
     found.expect("a probe to a non-member").id.to_string()
 }
 
-fn failed() -> CallResult {
+/// A peercloud peer's answer: its id and incarnation 0.
+fn rust_status(id: &str) -> CallResult {
+    let mut status = status_of(id);
+    if let Ok(Response::Status(s)) = &mut status {
+        s.incarnation = Some(0);
+    }
+    status
+}
+
+fn silent() -> CallResult {
     Err(CallError::Timeout)
+}
+
+fn probe_reply(outcome: ProbeOutcome) -> CallResult {
+    Ok(Response::Probe(ProbeReply {
+        outcome,
+        envelope: Default::default(),
+    }))
 }
 
 #[test]
 fn each_probe_interval_one_member_is_probed_with_status() {
-    let (mut p, t0, members) = with_members(3);
-    assert_eq!(p.poll_timeout(), Some(t0 + secs(1)));
+    let (mut p, t0, members) = with_members(3, false);
     p.handle_timeout(t0 + millis(999));
     assert!(drain(&mut p).is_empty(), "nothing before the tick");
 
     let probe = tick(&mut p, t0 + secs(1));
     assert!(members.iter().any(|m| m.address() == probe.to));
     assert_eq!(probe.timeout, Config::default().probe_timeout);
+    let id = target(&members, &probe.to);
+    p.handle_response(t0 + secs(1), probe.call, status_of(&id));
     assert_eq!(p.poll_timeout(), Some(t0 + secs(2)));
 }
 
 #[test]
 fn with_n_members_every_member_is_probed_in_each_round_of_n_ticks() {
-    let (mut p, t0, members) = with_members(5);
+    let (mut p, t0, members) = with_members(5, false);
     let everyone: BTreeSet<String> = members.iter().map(|m| m.id.to_string()).collect();
     let mut at = t0;
     for round in 0..4 {
@@ -66,86 +111,176 @@ fn with_n_members_every_member_is_probed_in_each_round_of_n_ticks() {
 }
 
 #[test]
-fn one_failed_probe_does_not_evict_and_the_member_is_probed_again_at_the_next_tick() {
-    let (mut p, t0, members) = with_members(3);
-    let first = tick(&mut p, t0 + secs(1));
-    p.handle_response(t0 + secs(1), first.call, failed());
-    assert!(drain(&mut p).is_empty());
-    assert!(events(&mut p).is_empty());
-    assert_eq!(p.members().len(), 3);
-
-    let again = tick(&mut p, t0 + secs(2));
-    assert_eq!(again.to, first.to);
-    let id = target(&members, &again.to);
-    p.handle_response(t0 + secs(2), again.call, status_of(&id));
-    assert_eq!(p.members().len(), 3);
-    assert!(events(&mut p).is_empty());
-}
-
-#[test]
-fn a_successful_probe_resets_the_count_of_failed_ones() {
-    let (mut p, t0, _) = with_members(1);
-    let mut at = t0;
-    for answer in [
-        failed(),
-        status_of("m1"),
-        failed(),
-        status_of("m1"),
-        failed(),
-    ] {
-        at += secs(1);
-        let probe = tick(&mut p, at);
-        p.handle_response(at, probe.call, answer);
+fn a_silent_member_is_probed_through_helpers_and_one_helper_that_reaches_it_keeps_it() {
+    let (mut p, t0, members) = with_members(5, true);
+    let probe = tick(&mut p, t0 + secs(1));
+    let silent_one = target(&members, &probe.to);
+    p.handle_response(t0 + millis(1800), probe.call, silent());
+    let asks = calls_to(&drain(&mut p), "/probe");
+    assert_eq!(asks.len(), Config::default().indirect_probes);
+    let mut helpers = BTreeSet::new();
+    for ask in &asks {
+        let Request::Probe(body) = &ask.request else {
+            unreachable!()
+        };
+        assert_eq!(body.target.id.as_str(), silent_one);
+        helpers.insert(target(&members, &ask.to));
     }
-    assert_eq!(member_ids(&p), ["m1"], "never two failures in a row");
-    assert!(events(&mut p).is_empty());
-    at += secs(1);
-    let probe = tick(&mut p, at);
-    p.handle_response(at, probe.call, failed());
-    assert_eq!(p.members().len(), 0, "the second in a row evicts");
+    assert!(!helpers.contains(&silent_one), "never asked of itself");
+    assert_eq!(helpers.len(), asks.len(), "three different helpers");
+
+    p.handle_response(t0 + millis(1900), asks[0].call, silent());
+    p.handle_response(
+        t0 + millis(1900),
+        asks[1].call,
+        probe_reply(ProbeOutcome::Alive),
+    );
+    p.handle_response(
+        t0 + millis(1900),
+        asks[2].call,
+        probe_reply(ProbeOutcome::Silent),
+    );
+    assert!(
+        events(&mut p).is_empty(),
+        "one helper reached it: no suspicion"
+    );
+    assert_eq!(p.member_state(&pid(&silent_one)), Some(MemberState::Alive));
 }
 
 #[test]
-fn two_failed_probes_in_a_row_evict_the_member_and_tell_the_others() {
-    let (mut p, t0, members) = with_members(3);
+fn a_member_no_probe_reaches_is_suspected_and_failed_when_the_suspicion_runs_out() {
+    let (mut p, t0, members) = with_members(3, false);
+    let probe = tick(&mut p, t0 + secs(1));
+    let gone = members.iter().find(|m| m.address() == probe.to).unwrap();
+    let at = t0 + millis(1800);
+    p.handle_response(at, probe.call, silent());
+    // Original peers cannot help: the direct probe decides.
+    assert_eq!(events(&mut p), [Event::PeerSuspected(gone.clone())]);
+    assert_eq!(p.member_state(&gone.id), Some(MemberState::Suspected));
     let version = p.version();
-    let first = tick(&mut p, t0 + secs(1));
-    p.handle_response(t0 + secs(1), first.call, failed());
-    let second = tick(&mut p, t0 + secs(2));
-    let unreachable = Err(CallError::Unreachable("connection refused".into()));
-    p.handle_response(t0 + secs(2), second.call, unreachable);
 
-    let gone = members.iter().find(|m| m.address() == first.to).unwrap();
+    let timeout = p.suspicion_timeout(0);
+    assert_eq!(
+        timeout,
+        Config::default().suspicion_max,
+        "one accuser: the longest"
+    );
+    let mut now = at;
+    while now < at + timeout - millis(1) {
+        now = p.poll_timeout().unwrap().min(at + timeout - millis(1));
+        p.handle_timeout(now);
+        for sent in calls_to(&drain(&mut p), "/status") {
+            if sent.to != gone.address() {
+                let id = target(&members, &sent.to);
+                p.handle_response(now, sent.call, status_of(&id));
+            }
+        }
+    }
+    assert!(p.member(&gone.id).is_some(), "still a member just before");
+    p.handle_timeout(at + timeout);
     let actions = drain(&mut p);
-    let told: Vec<Address> = calls_to(&actions, "/left")
-        .into_iter()
-        .map(|s| s.to)
+    let told: BTreeSet<Address> = calls_to(&actions, "/left")
+        .iter()
+        .filter(|s| s.request == left_notice(gone.id.as_str()))
+        .map(|s| s.to.clone())
         .collect();
-    let others: Vec<Address> = members
+    let others: BTreeSet<Address> = members
         .iter()
         .filter(|m| m.id != gone.id)
         .map(Member::address)
         .collect();
-    assert_eq!(told, others);
-    assert!(calls_to(&actions, "/left")
-        .iter()
-        .all(|s| s.request == left_notice(gone.id.as_str())
-            && s.timeout == Config::default().call_timeout));
-    assert_eq!(actions.len(), 2);
+    assert_eq!(told, others, "original peers are told with /left");
+    let left = events(&mut p)
+        .into_iter()
+        .find(|e| matches!(e, Event::PeerLeft { .. }));
     assert_eq!(
-        events(&mut p),
-        [Event::PeerLeft {
+        left,
+        Some(Event::PeerLeft {
             member: gone.clone(),
-            reason: LeftReason::Failed { detected_by: None }
-        }]
+            reason: LeftReason::Failed {
+                detected_by: None,
+                cause: FailureCause::Silent
+            }
+        })
     );
     assert!(p.member(&gone.id).is_none());
     assert_ne!(p.version(), version);
 }
 
 #[test]
-fn a_status_reply_with_another_id_evicts_at_once() {
-    let (mut p, t0, members) = with_members(2);
+fn an_original_peer_that_answers_again_is_no_longer_suspected() {
+    let (mut p, t0, members) = with_members(1, false);
+    let first = tick(&mut p, t0 + secs(1));
+    p.handle_response(t0 + secs(1), first.call, silent());
+    assert_eq!(events(&mut p), [Event::PeerSuspected(members[0].clone())]);
+    let again = tick(&mut p, t0 + secs(2));
+    p.handle_response(t0 + secs(2), again.call, status_of("m1"));
+    assert_eq!(events(&mut p), [Event::PeerAlive(members[0].clone())]);
+    assert_eq!(p.member_state(&pid("m1")), Some(MemberState::Alive));
+}
+
+#[test]
+fn a_refused_probe_that_every_helper_confirms_fails_the_member_at_once() {
+    let (mut p, t0, members) = with_members(4, true);
+    let probe = tick(&mut p, t0 + secs(1));
+    let gone = members.iter().find(|m| m.address() == probe.to).unwrap();
+    p.handle_response(t0 + secs(1), probe.call, Err(CallError::NoListener));
+    let asks = calls_to(&drain(&mut p), "/probe");
+    assert_eq!(asks.len(), 3);
+    for ask in &asks {
+        p.handle_response(t0 + secs(1), ask.call, probe_reply(ProbeOutcome::Refused));
+    }
+    let actions = drain(&mut p);
+    assert_eq!(
+        events(&mut p),
+        [Event::PeerLeft {
+            member: gone.clone(),
+            reason: LeftReason::Failed {
+                detected_by: None,
+                cause: FailureCause::Refused
+            }
+        }]
+    );
+    // Every other peercloud member hears it at once, by a gossip push.
+    let pushed: BTreeSet<Address> = calls_to(&actions, "/gossip")
+        .into_iter()
+        .filter(|s| match &s.request {
+            Request::Gossip(envelope) => envelope
+                .updates
+                .iter()
+                .any(|u| u.kind == UpdateKind::Failed && u.id == gone.id),
+            _ => false,
+        })
+        .map(|s| s.to)
+        .collect();
+    assert_eq!(pushed.len(), 3, "{actions:#?}");
+    assert!(!pushed.contains(&gone.address()));
+}
+
+#[test]
+fn a_refused_probe_that_a_helper_does_not_confirm_only_suspects() {
+    let (mut p, t0, members) = with_members(4, true);
+    let probe = tick(&mut p, t0 + secs(1));
+    let gone = members.iter().find(|m| m.address() == probe.to).unwrap();
+    p.handle_response(t0 + secs(1), probe.call, Err(CallError::NoListener));
+    let asks = calls_to(&drain(&mut p), "/probe");
+    p.handle_response(
+        t0 + secs(1),
+        asks[0].call,
+        probe_reply(ProbeOutcome::Refused),
+    );
+    p.handle_response(
+        t0 + secs(1),
+        asks[1].call,
+        probe_reply(ProbeOutcome::Refused),
+    );
+    p.handle_response(t0 + secs(1), asks[2].call, silent());
+    assert_eq!(events(&mut p), [Event::PeerSuspected(gone.clone())]);
+}
+
+#[test]
+fn a_status_reply_with_another_id_fails_the_member_at_once_as_replaced() {
+    let (mut p, t0, members) = with_members(2, false);
     let probe = tick(&mut p, t0 + secs(1));
     let gone = members.iter().find(|m| m.address() == probe.to).unwrap();
     p.handle_response(t0 + secs(1), probe.call, status_of("a-newcomer"));
@@ -158,25 +293,58 @@ fn a_status_reply_with_another_id_evicts_at_once() {
         events(&mut p),
         [Event::PeerLeft {
             member: gone.clone(),
-            reason: LeftReason::Failed { detected_by: None }
+            reason: LeftReason::Failed {
+                detected_by: None,
+                cause: FailureCause::Replaced {
+                    by: Some(pid("a-newcomer"))
+                }
+            }
         }]
     );
 }
 
 #[test]
 fn a_probe_answered_with_the_wrong_kind_of_reply_counts_as_failed() {
-    let (mut p, t0, _) = with_members(1);
-    let wrong = || {
-        Ok(Response::Left(crate::wire::Ack {
-            status: "removed".to_owned(),
-        }))
-    };
+    let (mut p, t0, members) = with_members(1, false);
+    let wrong = Ok(Response::Left(crate::wire::Ack {
+        status: "removed".to_owned(),
+    }));
     let first = tick(&mut p, t0 + secs(1));
-    p.handle_response(t0 + secs(1), first.call, wrong());
-    assert_eq!(p.members().len(), 1);
-    let second = tick(&mut p, t0 + secs(2));
-    p.handle_response(t0 + secs(2), second.call, wrong());
-    assert_eq!(p.members().len(), 0);
+    p.handle_response(t0 + secs(1), first.call, wrong);
+    assert_eq!(events(&mut p), [Event::PeerSuspected(members[0].clone())]);
+}
+
+#[test]
+fn a_probe_that_times_out_is_failed_by_its_own_deadline() {
+    let (mut p, t0, members) = with_members(1, false);
+    let probe = tick(&mut p, t0 + secs(1));
+    let deadline = t0 + secs(1) + probe.timeout;
+    assert_eq!(p.poll_timeout(), Some(deadline), "the call's deadline");
+    p.handle_timeout(deadline);
+    assert_eq!(events(&mut p), [Event::PeerSuspected(members[0].clone())]);
+    // A result that comes after the deadline is ignored.
+    let version = p.version();
+    p.handle_response(deadline + millis(1), probe.call, status_of("m1"));
+    assert_eq!(p.version(), version);
+}
+
+#[test]
+fn a_probe_under_way_while_this_peer_stalled_does_not_count() {
+    let (mut p, t0, members) = with_members(1, false);
+    let probe = tick(&mut p, t0 + secs(1));
+    // The process was paused for 10 s: everything is overdue at once.
+    let resumed = t0 + secs(11);
+    p.handle_timeout(resumed);
+    assert!(events(&mut p).is_empty(), "no suspicion from a stall");
+    assert_eq!(p.member_state(&pid("m1")), Some(MemberState::Alive));
+    assert!(p.health.score() > 0, "a stall makes this peer more patient");
+    let again = calls_to(&drain(&mut p), "/status");
+    assert_eq!(again.len(), 1, "{again:#?}");
+    assert_eq!(again[0].to, members[0].address(), "probed again");
+    assert!(
+        again[0].timeout > probe.timeout,
+        "probes are more patient after a stall"
+    );
 }
 
 #[test]
@@ -189,7 +357,7 @@ fn a_peer_alone_keeps_its_tick_but_probes_nobody() {
 
 #[test]
 fn a_late_probe_result_for_a_member_that_left_meanwhile_is_ignored() {
-    let (mut p, t0, members) = with_members(2);
+    let (mut p, t0, members) = with_members(2, false);
     let probe = tick(&mut p, t0 + secs(1));
     let gone = target(&members, &probe.to);
     p.handle_request(
@@ -201,7 +369,7 @@ fn a_late_probe_result_for_a_member_that_left_meanwhile_is_ignored() {
     drain(&mut p);
     events(&mut p);
     let version = p.version();
-    p.handle_response(t0 + secs(1), probe.call, failed());
+    p.handle_response(t0 + secs(1), probe.call, silent());
     assert!(drain(&mut p).is_empty());
     assert!(events(&mut p).is_empty());
     assert_eq!(p.version(), version);
@@ -209,7 +377,7 @@ fn a_late_probe_result_for_a_member_that_left_meanwhile_is_ignored() {
 
 #[test]
 fn a_new_member_is_probed_within_the_current_round() {
-    let (mut p, t0, members) = with_members(3);
+    let (mut p, t0, members) = with_members(3, false);
     let newcomer = member("new", "10.0.0.50:9338");
     p.handle_request(t0, ReplyToken(1), origin("m1"), joined_notice(&newcomer));
     drain(&mut p);
@@ -224,4 +392,43 @@ fn a_new_member_is_probed_within_the_current_round() {
         probed.push(id);
     }
     assert!(probed.contains(&"new".to_owned()), "{probed:?}");
+}
+
+#[test]
+fn a_helper_probes_the_target_and_answers_what_it_found() {
+    let (mut h, t0, _) = with_members(2, true);
+    for (answer, expected) in [
+        (rust_status("m2"), ProbeOutcome::Alive),
+        (Err(CallError::NoListener), ProbeOutcome::Refused),
+        (silent(), ProbeOutcome::Silent),
+        (rust_status("other"), ProbeOutcome::Replaced),
+    ] {
+        let ask = Request::Probe(crate::wire::ProbeRequest {
+            target: PeerInfo::from(&member("m2", "10.0.0.2:9338")),
+            envelope: Default::default(),
+        });
+        h.handle_request(t0, ReplyToken(5), origin("m1"), ask);
+        let relay = only_call(&drain(&mut h), "/status");
+        assert_eq!(relay.to, addr("10.0.0.2:9338"));
+        h.handle_response(t0, relay.call, answer);
+        let reply = replies(&drain(&mut h));
+        let Some((ReplyToken(5), Ok(Response::Probe(found)))) = reply.first() else {
+            panic!("no probe reply: {reply:?}")
+        };
+        assert_eq!(found.outcome, expected);
+    }
+}
+
+#[test]
+fn a_stranger_cannot_make_this_peer_probe_for_it() {
+    let (mut h, t0, _) = with_members(2, true);
+    let ask = Request::Probe(crate::wire::ProbeRequest {
+        target: PeerInfo::from(&member("m2", "10.0.0.2:9338")),
+        envelope: Default::default(),
+    });
+    h.handle_request(t0, ReplyToken(5), origin("stranger"), ask);
+    assert_eq!(
+        only_reply(&drain(&mut h), ReplyToken(5)),
+        Err(Refusal::UnknownSender(pid("stranger")))
+    );
 }

@@ -43,15 +43,13 @@ fn a_lone_peer_tries_its_seed_again_every_rejoin_interval() {
         panic!("not a join")
     };
     assert_eq!(body.id, Some(pid("p")));
-    // No second attempt while the first is under way.
-    assert!(run_until(&mut p, t0 + interval * 3).is_empty());
-    p.handle_response(
-        t0 + interval * 3,
-        join.call,
-        Err(crate::error::CallError::Timeout),
-    );
-    let made = run_until(&mut p, t0 + interval * 5);
+    // No second attempt while the first is under way...
+    let join_timeout = Config::default().join_timeout;
+    assert!(run_until(&mut p, t0 + interval + join_timeout - millis(1)).is_empty());
+    // ...which ends at its deadline: the next tick tries again.
+    let made = run_until(&mut p, t0 + interval * 3);
     assert_eq!(made.len(), 1, "{made:#?}");
+    assert_eq!(made[0].1.to, addr("10.0.0.1:9338"));
 }
 
 #[test]
@@ -90,7 +88,7 @@ fn a_seed_that_is_this_peer_itself_is_never_tried_again() {
     };
     p.handle_request(t0, ReplyToken(1), origin("p"), Request::Join(body));
     let refusal = only_reply(&drain(&mut p), ReplyToken(1));
-    assert_eq!(refusal, Err(Refusal::IdInUse("p".into())));
+    assert_eq!(refusal, Err(Refusal::IdInUse(pid("p"))));
     p.handle_response(
         t0,
         join.call,

@@ -83,6 +83,7 @@ fn a_checked_joiner_is_announced_to_every_member_added_and_answered_with_the_oth
         server: ServerInfo {
             id: pid("s"),
             data: data_of("s"),
+            incarnation: Some(0),
         },
         peers: vec![
             PeerInfo::from(&member("b", "10.0.0.2:9338")),
@@ -151,7 +152,7 @@ fn a_second_join_with_the_id_of_a_joiner_being_checked_is_refused_as_id_in_use()
     s.handle_request(t0, ReplyToken(42), anonymous("10.6.6.6"), again);
     assert_eq!(
         only_reply(&drain(&mut s), ReplyToken(42)),
-        Err(Refusal::IdInUse("x".into()))
+        Err(Refusal::IdInUse(pid("x")))
     );
     assert_eq!(s.version(), version);
     // The first joiner is still admitted once its check passes.
@@ -176,7 +177,7 @@ fn a_joiner_whose_id_was_taken_during_its_check_is_refused_as_id_in_use() {
     s.handle_response(t0, check.call, status_of("x"));
     assert_eq!(
         only_reply(&drain(&mut s), JOINER_TOKEN),
-        Err(Refusal::IdInUse("x".into()))
+        Err(Refusal::IdInUse(pid("x")))
     );
     assert_eq!(s.member(&pid("x")), Some(&other_x));
     assert_eq!(s.version(), version);
@@ -202,6 +203,8 @@ fn a_join_without_an_id_is_admitted_under_an_id_made_for_it_when_its_status_has_
         listening: true,
         joined: false,
         digest: None,
+        incarnation: None,
+        gossip: Default::default(),
     }));
     s.handle_response(t0, check.call, no_id);
     let actions = drain(&mut s);
@@ -227,6 +230,8 @@ fn a_joiner_that_gave_an_id_must_answer_its_check_with_it() {
         listening: true,
         joined: false,
         digest: None,
+        incarnation: None,
+        gossip: Default::default(),
     }));
     s.handle_response(t0, check.call, no_id);
     let reply = only_reply(&drain(&mut s), JOINER_TOKEN);
@@ -270,7 +275,12 @@ fn two_joiners_checked_at_once_are_both_admitted_and_the_second_learns_of_the_fi
 #[test]
 fn status_is_answered_to_anyone_with_our_id() {
     let (mut s, t0) = server();
-    s.handle_request(t0, ReplyToken(3), anonymous("10.7.7.7"), Request::Status);
+    s.handle_request(
+        t0,
+        ReplyToken(3),
+        anonymous("10.7.7.7"),
+        Request::Status(Default::default()),
+    );
     let Ok(Response::Status(status)) = only_reply(&drain(&mut s), ReplyToken(3)) else {
         panic!("not a status reply")
     };

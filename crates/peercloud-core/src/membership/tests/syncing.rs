@@ -19,6 +19,8 @@ fn status_with_digest(id: &str, digest: Option<String>) -> CallResult {
         listening: true,
         joined: true,
         digest,
+        incarnation: Some(0),
+        gossip: Default::default(),
     }))
 }
 
@@ -46,6 +48,7 @@ fn peers_reply(server: &Member, peers: &[Member]) -> CallResult {
         server: ServerInfo {
             id: server.id.clone(),
             data: server.data.clone(),
+            incarnation: None,
         },
         peers: peers.iter().map(PeerInfo::from).collect(),
     }))

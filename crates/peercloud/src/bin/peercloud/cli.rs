@@ -87,8 +87,14 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) json: bool,
 
+    /// The timing of the membership: lan (probe every second, suspect for
+    /// 4 to 20 s) or wan (every 2 s, suspect for 12 to 60 s; for slow or
+    /// lossy links).
+    #[arg(long, value_enum, default_value_t = Preset::Lan)]
+    pub(crate) preset: Preset,
+
     /// How often one member is probed with /status, in milliseconds
-    /// [default: 1000].
+    /// [default: 1000 with --preset lan, 2000 with wan].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) probe_interval_ms: Option<u64>,
 
@@ -96,6 +102,15 @@ pub(crate) struct RunArgs {
     /// [default: 5000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) message_timeout_ms: Option<u64>,
+}
+
+/// The membership presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Preset {
+    /// Peers on one network.
+    Lan,
+    /// Peers across slower or lossier links.
+    Wan,
 }
 
 /// `peercloud peers` and `peercloud status`.
@@ -112,15 +127,22 @@ pub(crate) struct QueryArgs {
 
 const AFTER_RUN_HELP: &str = "\
 Stdin: each line holding a JSON value is broadcast to every peer, and the
-replies are printed. A line that is not JSON is reported and skipped; at the
-end of stdin the peer keeps running.
+replies are printed. A line that starts with ':' is a command:
+  :data JSON   give this peer new data; every peer sees it within seconds
+A line that is neither is reported and skipped; at the end of stdin the peer
+keeps running.
 
 With --json, stdout has one object per line, with \"event\" one of:
   started      {id, port}
   joined       {via, peers}             (via: the --peer that let it in; peers: others known)
   alone        {}                       (no --peer answered: a new cloud)
   peer_joined  {peer: {id, ip, port, data}}
-  peer_left    {id, reason: \"left\"|\"failed\", detected_by?}
+  peer_suspected {peer}                 (it answered no probe; it may still refute)
+  peer_alive   {peer}                   (a suspected peer answered: alive)
+  peer_updated {peer}                   (a peer's data changed)
+  peer_left    {id, reason: \"left\"|\"failed\", cause?, detected_by?}
+                                        (cause: \"refused\"|\"silent\"|\"replaced\"|\"reported\")
+  data_set     {data}                   (this peer's new data, after :data)
   message      {from, from_id, body}    (from: the sender's data)
   replies      {replies: [{peer, id, value} | {peer, id, error}]}
   error        {error}                  (a stdin line that is not JSON)

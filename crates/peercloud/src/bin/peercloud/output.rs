@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use peercloud::{Address, Event, LeftReason, Peer, Replies, Start};
+use peercloud::{Address, Event, FailureCause, LeftReason, Peer, Replies, Start};
 use serde_json::{json, Value};
 
 /// One thing to print.
@@ -21,7 +21,15 @@ pub(crate) enum Line<'a> {
     Alone,
     /// `peer_joined {peer: {id, ip, port, data}}`.
     PeerJoined(&'a Peer),
-    /// `peer_left {id, reason, detected_by?}`.
+    /// `peer_suspected {peer}`.
+    PeerSuspected(&'a Peer),
+    /// `peer_alive {peer}`: a suspected peer refuted its suspicion.
+    PeerAlive(&'a Peer),
+    /// `peer_updated {peer}`: a peer's data changed.
+    PeerUpdated(&'a Peer),
+    /// `data_set {data}`: this peer's data changed (a `:data` line).
+    DataSet(&'a Value),
+    /// `peer_left {id, reason, cause?, detected_by?}`.
     PeerLeft {
         peer: &'a Peer,
         reason: &'a LeftReason,
@@ -54,6 +62,9 @@ impl<'a> Line<'a> {
     pub(crate) fn of_event(event: &'a Event) -> Option<Self> {
         match event {
             Event::PeerJoined(peer) => Some(Line::PeerJoined(peer)),
+            Event::PeerSuspected(peer) => Some(Line::PeerSuspected(peer)),
+            Event::PeerAlive(peer) => Some(Line::PeerAlive(peer)),
+            Event::PeerUpdated(peer) => Some(Line::PeerUpdated(peer)),
             Event::PeerLeft { peer, reason } => Some(Line::PeerLeft { peer, reason }),
             Event::MessageReceived { from, body } => Some(Line::Message { from, body }),
             Event::Lagged { missed } => Some(Line::Lagged { missed: *missed }),
@@ -68,6 +79,10 @@ impl<'a> Line<'a> {
             Line::Joined { .. } => "joined",
             Line::Alone => "alone",
             Line::PeerJoined(_) => "peer_joined",
+            Line::PeerSuspected(_) => "peer_suspected",
+            Line::PeerAlive(_) => "peer_alive",
+            Line::PeerUpdated(_) => "peer_updated",
+            Line::DataSet(_) => "data_set",
             Line::PeerLeft { .. } => "peer_left",
             Line::Message { .. } => "message",
             Line::Replies(_) => "replies",
@@ -97,7 +112,11 @@ impl<'a> Line<'a> {
         match self {
             Line::Started { id, port } => json!({"id": id, "port": port}),
             Line::Joined { via, peers } => json!({"via": via.to_string(), "peers": peers}),
-            Line::PeerJoined(peer) => json!({"peer": peer_json(peer)}),
+            Line::PeerJoined(peer)
+            | Line::PeerSuspected(peer)
+            | Line::PeerAlive(peer)
+            | Line::PeerUpdated(peer) => json!({"peer": peer_json(peer)}),
+            Line::DataSet(data) => json!({"data": data}),
             Line::PeerLeft { peer, reason } => left_json(peer, reason),
             Line::Message { from, body } => {
                 json!({"from": from.data(), "from_id": from.id(), "body": body})
@@ -123,6 +142,14 @@ impl<'a> Line<'a> {
                 peer.address(),
                 peer.data()
             ),
+            Line::PeerSuspected(peer) => {
+                format!("peer suspected: {} at {}", peer.id(), peer.address())
+            }
+            Line::PeerAlive(peer) => format!("peer alive again: {}", peer.id()),
+            Line::PeerUpdated(peer) => {
+                format!("peer updated: {} now has data {}", peer.id(), peer.data())
+            }
+            Line::DataSet(data) => format!("data set: {data}"),
             Line::PeerLeft { peer, reason } => {
                 format!("peer left: {} ({})", peer.id(), reason_human(reason))
             }
@@ -177,12 +204,27 @@ fn peer_json(peer: &Peer) -> Value {
 }
 
 fn left_json(peer: &Peer, reason: &LeftReason) -> Value {
+    let mut fields = json!({"id": peer.id()});
     match reason {
-        LeftReason::Left => json!({"id": peer.id(), "reason": "left"}),
-        LeftReason::Failed { detected_by: None } => json!({"id": peer.id(), "reason": "failed"}),
-        LeftReason::Failed {
-            detected_by: Some(by),
-        } => json!({"id": peer.id(), "reason": "failed", "detected_by": by.as_str()}),
+        LeftReason::Failed { detected_by, cause } => {
+            fields["reason"] = json!("failed");
+            fields["cause"] = json!(cause_name(cause));
+            if let Some(by) = detected_by {
+                fields["detected_by"] = json!(by.as_str());
+            }
+        }
+        _ => fields["reason"] = json!("left"),
+    }
+    fields
+}
+
+/// The `cause` of a `peer_left` line.
+fn cause_name(cause: &FailureCause) -> &'static str {
+    match cause {
+        FailureCause::Refused => "refused",
+        FailureCause::Replaced { .. } => "replaced",
+        FailureCause::Reported => "reported",
+        _ => "silent",
     }
 }
 
@@ -200,11 +242,15 @@ fn replies_json(replies: &Replies) -> Vec<Value> {
 
 fn reason_human(reason: &LeftReason) -> String {
     match reason {
-        LeftReason::Left => "left".to_owned(),
-        LeftReason::Failed { detected_by: None } => "failed".to_owned(),
+        LeftReason::Failed {
+            detected_by: None,
+            cause,
+        } => format!("failed: {}", cause_name(cause)),
         LeftReason::Failed {
             detected_by: Some(by),
-        } => format!("failed, reported by {by}"),
+            cause,
+        } => format!("failed: {}, reported by {by}", cause_name(cause)),
+        _ => "left".to_owned(),
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use peercloud::{Cloud, CloudBuilder, Config, Event, Events, StartError};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::cli::RunArgs;
+use crate::cli::{Preset, RunArgs};
 use crate::output::{Line, Output};
 
 /// How long, after leaving, the events still in the stream may take to be
@@ -90,12 +90,14 @@ fn builder(args: &RunArgs) -> CloudBuilder {
     if let Some(host) = &args.advertise {
         builder = builder.advertise(host.clone());
     }
+    let mut config = match args.preset {
+        Preset::Lan => Config::new_lan(),
+        Preset::Wan => Config::new_wan(),
+    };
     if let Some(ms) = args.probe_interval_ms {
-        builder = builder.membership(Config {
-            probe_interval: Duration::from_millis(ms),
-            ..Config::default()
-        });
+        config.probe_interval = Duration::from_millis(ms);
     }
+    builder = builder.membership(config);
     if let Some(ms) = args.message_timeout_ms {
         builder = builder.message_timeout(Duration::from_millis(ms));
     }
@@ -125,6 +127,9 @@ async fn broadcast_stdin(cloud: Arc<Cloud>, output: Output) {
         match stdin.read_until(b'\n', &mut line).await {
             Ok(0) => break,
             Ok(_) if line.iter().all(u8::is_ascii_whitespace) => {}
+            Ok(_) if line.trim_ascii_start().starts_with(b":") => {
+                run_command(&cloud, &line, output).await
+            }
             Ok(_) => match serde_json::from_slice(&line) {
                 Ok(body) => output.print(&Line::Replies(&cloud.send(body).await)),
                 Err(e) => output.print(&Line::Error(&format!("stdin line is not JSON: {e}"))),
@@ -136,6 +141,26 @@ async fn broadcast_stdin(cloud: Arc<Cloud>, output: Output) {
         }
     }
     tracing::debug!("end of stdin: no more broadcasts, the peer goes on");
+}
+
+/// A stdin line that starts with `:` is a command: `:data JSON` gives this
+/// peer new data. Anything else is reported and skipped.
+async fn run_command(cloud: &Cloud, line: &[u8], output: Output) {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim();
+    let (name, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    match name {
+        ":data" => match serde_json::from_str(rest.trim()) {
+            Ok(data) => match cloud.set_data(data).await {
+                Ok(()) => output.print(&Line::DataSet(&cloud.data())),
+                Err(e) => output.print(&Line::Error(&format!(":data refused: {e}"))),
+            },
+            Err(e) => output.print(&Line::Error(&format!(":data needs JSON: {e}"))),
+        },
+        _ => output.print(&Line::Error(&format!(
+            "unknown command {name} (commands: :data JSON)"
+        ))),
+    }
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM.

@@ -15,7 +15,7 @@ async fn status_answers_anyone_whatever_the_body() {
             digest.starts_with("1-"),
             "a lone peer's digest counts 1: {digest:?}"
         );
-        let expected = json!({"id": NODE_ID, "online": true, "listening": true, "joined": false, "digest": digest});
+        let expected = json!({"id": NODE_ID, "online": true, "listening": true, "joined": false, "digest": digest, "incarnation": 0});
         assert_eq!(reply, expected, "body {body:?}");
     }
     let text = HttpRequest::post("/status")
@@ -44,12 +44,15 @@ async fn a_joiner_is_checked_at_its_inferred_address_then_gets_the_cloud() {
         reply,
         json!({
             "status": "joined", "id": "a", "ip": "127.0.0.1", "port": 4001,
-            "self": {"id": NODE_ID, "data": {"name": NODE_ID}},
+            "self": {"id": NODE_ID, "data": {"name": NODE_ID}, "incarnation": 0},
             "peers": [],
         })
     );
     let calls = node.transport.calls();
-    assert_eq!(calls, vec![(addr("127.0.0.1:4001"), Request::Status)]);
+    assert_eq!(
+        calls,
+        vec![(addr("127.0.0.1:4001"), Request::Status(Default::default()))]
+    );
     assert_eq!(
         node.member("a"),
         Some(json!({"id": "a", "ip": "127.0.0.1", "port": 4001, "data": {"name": "a"}}))
@@ -84,7 +87,7 @@ async fn a_joiner_without_a_port_is_checked_at_the_default_port() {
     );
     assert_eq!(
         node.transport.calls(),
-        vec![(addr("127.0.0.1:9338"), Request::Status)]
+        vec![(addr("127.0.0.1:9338"), Request::Status(Default::default()))]
     );
     assert_eq!(node.member("a").expect("a member")["data"], json!({}));
 }
@@ -112,7 +115,7 @@ async fn a_joiner_that_gives_its_ip_is_checked_there() {
     assert_eq!(reply["ip"], "10.0.0.7");
     assert_eq!(
         node.transport.calls(),
-        vec![(addr("10.0.0.7:4004"), Request::Status)]
+        vec![(addr("10.0.0.7:4004"), Request::Status(Default::default()))]
     );
 }
 
@@ -152,7 +155,7 @@ async fn refused_join(script: Script, expected: StatusCode, says: &str) {
     let calls = node.transport.calls();
     assert_eq!(
         calls[calls_before..],
-        [(addr("127.0.0.1:4009"), Request::Status)],
+        [(addr("127.0.0.1:4009"), Request::Status(Default::default()))],
         "only the check was made: nobody was told of x"
     );
 }
@@ -166,7 +169,7 @@ async fn a_joiner_whose_check_times_out_is_refused_with_504() {
 async fn a_joiner_whose_check_fails_is_refused_with_502() {
     let unreachable = Err(CallError::Unreachable("connection refused".into()));
     refused_join(
-        Script::Answer(unreachable),
+        Script::answer(unreachable),
         StatusCode::BAD_GATEWAY,
         "connection refused",
     )
@@ -176,7 +179,7 @@ async fn a_joiner_whose_check_fails_is_refused_with_502() {
         body: String::new(),
     });
     refused_join(
-        Script::Answer(refused),
+        Script::answer(refused),
         StatusCode::BAD_GATEWAY,
         "status 500",
     )
@@ -192,8 +195,10 @@ async fn a_joiner_whose_check_answers_another_id_is_refused_with_502() {
             listening: true,
             joined: true,
             digest: None,
+            incarnation: None,
+            gossip: Default::default(),
         };
-        Script::Answer(Ok(peercloud_core::Response::Status(reply)))
+        Script::answer(Ok(peercloud_core::Response::Status(reply)))
     };
     refused_join(
         status(Some("y")),

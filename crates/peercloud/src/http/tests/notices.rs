@@ -89,12 +89,17 @@ async fn a_valid_joined_adds_the_peer_and_a_valid_left_removes_it() {
         Some(json!({"id": "c", "ip": "::ffff:10.0.0.3", "port": 9338, "data": {"k": 1}}))
     );
 
-    // a reports that c failed, then says goodbye itself.
+    // a reports that c failed (c's port refuses when checked), then says
+    // goodbye itself.
+    let refused = Script::answer(Err(peercloud_core::CallError::NoListener));
+    node.transport
+        .script(&addr("[::ffff:10.0.0.3]:9338"), "/status", refused);
     let (status, reply) = send(&app, post_json("/left", Some("a"), json!({"id": "c"}))).await;
     assert_eq!(
         (status, reply),
         (StatusCode::OK, json!({"status": "removed"}))
     );
+    node.wait_for_members(&["a"]).await;
     let (status, reply) = send(&app, post_json("/left", Some("a"), json!({"id": "a"}))).await;
     assert_eq!(
         (status, reply),
@@ -110,11 +115,14 @@ async fn a_valid_joined_adds_the_peer_and_a_valid_left_removes_it() {
             _ => None,
         })
         .collect();
-    let detected_by = Some(peercloud_core::PeerId::parse("a").expect("an id"));
+    let checked_here = LeftReason::Failed {
+        detected_by: None,
+        cause: peercloud_core::FailureCause::Refused,
+    };
     assert_eq!(
         reasons,
         [
-            ("c".to_owned(), LeftReason::Failed { detected_by }),
+            ("c".to_owned(), checked_here),
             ("a".to_owned(), LeftReason::Left),
         ]
     );
@@ -143,7 +151,7 @@ async fn notices_are_acknowledged_only_once_the_published_list_shows_them() {
     }
     for i in 0..30 {
         let id = format!("m{i}");
-        let (status, _) = send(&app, post_json("/left", Some("a"), json!({"id": id}))).await;
+        let (status, _) = send(&app, post_json("/left", Some(&id), json!({"id": id}))).await;
         assert_eq!(status, StatusCode::OK);
         assert!(
             node.member(&id).is_none(),

@@ -13,6 +13,14 @@ use serde_json::Value;
 use crate::id::PeerId;
 use crate::member::{Host, Member};
 
+mod codec;
+mod swim;
+
+pub use codec::{decode_reply, decode_request, encode_reply, encode_request, CodecError};
+pub use swim::{
+    Envelope, ProbeOutcome, ProbeReply, ProbeRequest, Update, UpdateKind, WireCause, MAX_UPDATES,
+};
+
 /// The port a peer is assumed to listen on when it does not say.
 pub const DEFAULT_PORT: u16 = 9338;
 
@@ -44,6 +52,9 @@ pub struct JoinRequest {
     /// The joiner's data, `{}` when missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
+    /// The joiner's incarnation: sent by peercloud peers only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<u64>,
 }
 
 /// Body of a `/join` reply.
@@ -76,6 +87,9 @@ pub struct ServerInfo {
     /// The server's data.
     #[serde(default = "empty_object")]
     pub data: Value,
+    /// The server's incarnation: peercloud peers only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<u64>,
 }
 
 /// One member as the wire describes it: in `/join` replies and as the body of
@@ -92,6 +106,10 @@ pub struct PeerInfo {
     /// The member's data (`{}` when missing).
     #[serde(default = "empty_object")]
     pub data: Value,
+    /// The member's incarnation, as a peercloud peer knows it; original
+    /// peers neither send it nor read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<u64>,
 }
 
 /// Reply to `POST /joined` ([`STATUS_ADDED`]) and `POST /left`
@@ -107,10 +125,25 @@ pub struct Ack {
 pub struct LeftRequest {
     /// The id of the member that left or failed.
     pub id: PeerId,
+    /// Set by a peercloud peer that takes itself out of original peers'
+    /// lists only to join them again at once (to update its data there):
+    /// peercloud peers that get it keep the member.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rejoining: bool,
+}
+
+impl LeftRequest {
+    /// A `/left` about `id`.
+    pub fn new(id: PeerId) -> Self {
+        LeftRequest {
+            id,
+            rejoining: false,
+        }
+    }
 }
 
 /// Reply to `POST /status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusReply {
     /// The peer's id.
     #[serde(default, deserialize_with = "optional_id")]
@@ -134,6 +167,13 @@ pub struct StatusReply {
         skip_serializing_if = "Option::is_none"
     )]
     pub digest: Option<String>,
+    /// The peer's incarnation: only peercloud peers send it, so it also
+    /// tells that the peer speaks the membership extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<u64>,
+    /// Gossip for the prober (peercloud peers only).
+    #[serde(default, skip_serializing_if = "Envelope::is_empty", flatten)]
+    pub gossip: Envelope,
 }
 
 /// Reply to `POST /peers`, an endpoint only peercloud peers have: the member
@@ -149,18 +189,15 @@ pub struct PeersReply {
 }
 
 impl PeersReply {
-    /// The reply of the peer `id` with `data` that knows `members`.
-    pub fn of<'a>(
-        id: &PeerId,
-        data: &Value,
-        members: impl IntoIterator<Item = &'a Member>,
-    ) -> Self {
+    /// The reply of the peer `id` with `data` that knows `peers`.
+    pub fn of(id: &PeerId, data: &Value, peers: impl IntoIterator<Item = PeerInfo>) -> Self {
         PeersReply {
             server: ServerInfo {
                 id: id.clone(),
                 data: data.clone(),
+                incarnation: None,
             },
-            peers: members.into_iter().map(PeerInfo::from).collect(),
+            peers: peers.into_iter().collect(),
         }
     }
 }
@@ -172,14 +209,23 @@ pub struct ErrorBody {
     pub error: String,
 }
 
-impl From<&Member> for PeerInfo {
-    fn from(member: &Member) -> Self {
+impl PeerInfo {
+    /// A member as the wire describes it, with its incarnation when the
+    /// member is a peercloud peer (original peers have none).
+    pub fn of(member: &Member, incarnation: Option<u64>) -> Self {
         PeerInfo {
             id: member.id.clone(),
             ip: member.host.clone(),
             port: member.port,
             data: member.data.clone(),
+            incarnation,
         }
+    }
+}
+
+impl From<&Member> for PeerInfo {
+    fn from(member: &Member) -> Self {
+        PeerInfo::of(member, None)
     }
 }
 
@@ -235,7 +281,9 @@ fn port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u16, D::Error> {
 }
 
 /// `null`, `""` and a missing field all mean "not given".
-fn optional_port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u16>, D::Error> {
+pub(crate) fn optional_port<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u16>, D::Error> {
     match Option::<PortRepr>::deserialize(deserializer)? {
         None => Ok(None),
         Some(PortRepr::Text(s)) if s.is_empty() => Ok(None),
@@ -243,7 +291,9 @@ fn optional_port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u1
     }
 }
 
-fn optional_host<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Host>, D::Error> {
+pub(crate) fn optional_host<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Host>, D::Error> {
     match Option::<String>::deserialize(deserializer)? {
         None => Ok(None),
         Some(s) if s.is_empty() => Ok(None),
@@ -251,7 +301,9 @@ fn optional_host<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Ho
     }
 }
 
-fn optional_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<PeerId>, D::Error> {
+pub(crate) fn optional_id<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PeerId>, D::Error> {
     match Option::<String>::deserialize(deserializer)? {
         None => Ok(None),
         Some(s) if s.is_empty() => Ok(None),
@@ -374,6 +426,8 @@ mod tests {
             listening: true,
             joined: false,
             digest: None,
+            incarnation: None,
+            gossip: Envelope::default(),
         };
         assert_eq!(
             serde_json::to_value(&status).unwrap(),

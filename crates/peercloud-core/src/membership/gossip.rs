@@ -1,0 +1,407 @@
+//! Gossip between peercloud peers: membership updates ride on probes and
+//! their replies (piggyback), each a bounded number of times, so news
+//! reaches everyone in O(log N) probe periods at a constant cost per peer;
+//! urgent news (a failure found here, a refutation, new data) is pushed to
+//! every member at once with `/gossip`. Original peers never see any of it.
+//!
+//! The merge rules are SWIM's: an incarnation only its member raises;
+//! `alive` beats `suspect` of a lower incarnation; `suspect` and `failed`
+//! about this peer are refuted with a higher incarnation; news about
+//! third parties is taken from members only, and a member learned of
+//! second hand is checked with `/status` before it is added.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use super::table::{Candidate, Kind};
+use super::{Membership, Pending};
+use crate::error::Refusal;
+use crate::id::PeerId;
+use crate::io::{CallResult, Origin, ReplyToken, Request, Response};
+use crate::member::{host_of_remote, Address, Member};
+use crate::wire::{Envelope, Update, UpdateKind};
+
+/// The most updates riding on one message besides the accusation about
+/// its receiver.
+const MAX_PIGGYBACK: usize = 8;
+
+/// Updates waiting to ride on messages, one per member (the newest news).
+#[derive(Debug, Default)]
+pub(super) struct Gossip {
+    queue: BTreeMap<PeerId, Queued>,
+}
+
+#[derive(Debug)]
+struct Queued {
+    update: Update,
+    /// How many messages carried it so far.
+    sent: u32,
+}
+
+impl Gossip {
+    /// Queues an update, replacing older news about the same member.
+    pub(super) fn queue(&mut self, update: Update) {
+        self.queue
+            .insert(update.id.clone(), Queued { update, sent: 0 });
+    }
+
+    /// The least-sent updates, at most [`MAX_PIGGYBACK`], leaving out news
+    /// about `skip`; each is dropped after `limit` sends.
+    fn take(&mut self, limit: u32, skip: Option<&PeerId>) -> Vec<Update> {
+        let mut order: Vec<(u32, PeerId)> = self
+            .queue
+            .iter()
+            .filter(|(id, _)| Some(*id) != skip)
+            .map(|(id, q)| (q.sent, id.clone()))
+            .collect();
+        order.sort();
+        order.truncate(MAX_PIGGYBACK);
+        let mut updates = Vec::with_capacity(order.len());
+        for (_, id) in order {
+            if let Some(queued) = self.queue.get_mut(&id) {
+                queued.sent += 1;
+                updates.push(queued.update.clone());
+                if queued.sent >= limit {
+                    self.queue.remove(&id);
+                }
+            }
+        }
+        updates
+    }
+}
+
+/// Where an envelope came from.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Source<'a> {
+    /// A request from `sender` (it called us; its address is not checked).
+    Request { sender: &'a PeerId },
+    /// The reply of `replier`, reached at its listed address: what it says
+    /// of itself is first hand.
+    Reply { replier: &'a PeerId },
+}
+
+impl Source<'_> {
+    fn peer(&self) -> &PeerId {
+        match self {
+            Source::Request { sender } => sender,
+            Source::Reply { replier } => replier,
+        }
+    }
+}
+
+impl Membership {
+    /// How many messages carry each update: `gossip_retransmits` times the
+    /// logarithm of the cloud's size, rounded up.
+    fn retransmit_limit(&self) -> u32 {
+        let n = (self.members.len() + 2) as f64;
+        self.config.gossip_retransmits * (n.log10().ceil() as u32).max(1)
+    }
+
+    /// This peer, alive at its incarnation, as gossip says it.
+    pub(super) fn self_update(&self) -> Update {
+        Update {
+            ip: self.me.advertise.clone(),
+            port: Some(self.me.port),
+            data: Some(self.me.data.clone()),
+            ..Update::about(UpdateKind::Alive, self.me.id.clone(), self.incarnation)
+        }
+    }
+
+    /// The gossip for a message to `to`: what this peer holds against `to`
+    /// first (so that it can refute at once), then the least-sent news.
+    /// Original peers and unknown ones get an empty envelope.
+    pub(super) fn envelope_for(&mut self, to: &PeerId, with_from: bool) -> Envelope {
+        let kind = match (self.members.get(to), self.tombstones.get(to)) {
+            (Some(entry), _) => entry.kind,
+            (None, Some(tomb)) => tomb.kind,
+            (None, None) => Kind::Unknown,
+        };
+        if kind != Kind::Rust {
+            return Envelope::default();
+        }
+        let mut updates = Vec::new();
+        if let Some(accusation) = self.accusation_against(to) {
+            updates.push(accusation);
+        }
+        let limit = self.retransmit_limit();
+        updates.extend(self.gossip.take(limit, Some(to)));
+        Envelope {
+            from: with_from.then(|| self.self_update()),
+            updates,
+        }
+    }
+
+    /// What this peer holds against `id`: a suspicion, or its failure.
+    fn accusation_against(&self, id: &PeerId) -> Option<Update> {
+        if let Some(entry) = self.members.get(id) {
+            let suspicion = entry.suspicion.as_ref()?;
+            return Some(Update {
+                by: Some(self.me.id.clone()),
+                ..Update::about(UpdateKind::Suspect, id.clone(), suspicion.incarnation)
+            });
+        }
+        let tomb = self.tombstones.get(id).filter(|t| !t.left)?;
+        Some(Update {
+            by: Some(self.me.id.clone()),
+            ..Update::about(UpdateKind::Failed, id.clone(), tomb.incarnation)
+        })
+    }
+
+    /// Merges the gossip of a request or a reply.
+    pub(super) fn merge_envelope(
+        &mut self,
+        now: Instant,
+        envelope: Envelope,
+        source: Source<'_>,
+        remote: Option<std::net::IpAddr>,
+    ) {
+        if !self.is_running() {
+            return;
+        }
+        if let Some(mut from) = envelope.from.filter(|f| f.id == *source.peer()) {
+            if from.ip.is_none() {
+                from.ip = remote.map(host_of_remote);
+            }
+            self.apply_update(now, from, source);
+        }
+        for update in envelope.updates {
+            self.apply_update(now, update, source);
+        }
+    }
+
+    /// Applies one update, by SWIM's rules (see the module documentation).
+    fn apply_update(&mut self, now: Instant, update: Update, source: Source<'_>) {
+        if update.id == self.me.id {
+            return self.about_me(now, update, source);
+        }
+        let from_member = self.members.contains_key(source.peer());
+        match update.kind {
+            UpdateKind::Alive => self.on_alive(now, update, source),
+            UpdateKind::Suspect if from_member && self.is_refutable(&update.id) => {
+                let accuser = update.by.unwrap_or_else(|| source.peer().clone());
+                self.suspect(now, &update.id, update.incarnation, accuser);
+            }
+            UpdateKind::Failed if from_member => {
+                let known = self.members.get(&update.id).map(|e| e.incarnation);
+                if known.is_some_and(|inc| update.incarnation >= inc) {
+                    let by = update.by.unwrap_or_else(|| source.peer().clone());
+                    let cause = super::suspicion::cause_of(update.cause);
+                    self.declare_failed(now, &update.id, cause, Some(by));
+                }
+            }
+            UpdateKind::Left if from_member => {
+                let known = self.members.get(&update.id).map(|e| e.incarnation);
+                if known.is_some_and(|inc| update.incarnation >= inc) {
+                    self.member_left(now, &update.id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn is_refutable(&self, id: &PeerId) -> bool {
+        self.members.get(id).is_some_and(|e| e.kind == Kind::Rust)
+    }
+
+    /// An alive update about a third party: newer news of a member is
+    /// taken; a member not listed (or failed at an older incarnation) is
+    /// added if the news is first hand, else checked first.
+    fn on_alive(&mut self, now: Instant, update: Update, source: Source<'_>) {
+        let known = self.members.get(&update.id);
+        let fallback = known
+            .map(|e| e.member.clone())
+            .or_else(|| self.tombstones.get(&update.id).map(|t| t.member.clone()));
+        let (Some(host), Some(port)) = (
+            update
+                .ip
+                .clone()
+                .or_else(|| fallback.as_ref().map(|m| m.host.clone())),
+            update.port.or_else(|| fallback.as_ref().map(|m| m.port)),
+        ) else {
+            return;
+        };
+        let data = update
+            .data
+            .clone()
+            .or_else(|| fallback.as_ref().map(|m| m.data.clone()))
+            .unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+        let candidate = Candidate {
+            member: Member {
+                id: update.id.clone(),
+                host,
+                port,
+                data,
+            },
+            incarnation: update.incarnation,
+            kind: Kind::Rust,
+        };
+        if let Some(entry) = known {
+            if update.incarnation > entry.incarnation {
+                self.refresh_member(candidate);
+            }
+            return;
+        }
+        if let Some(tomb) = self.tombstones.get(&update.id) {
+            if update.incarnation <= tomb.incarnation {
+                return;
+            }
+        }
+        let first_hand = matches!(source, Source::Reply { replier } if *replier == update.id);
+        if first_hand {
+            self.insert_member(now, candidate, true);
+        } else {
+            self.check_candidate(now, candidate);
+        }
+    }
+
+    /// News about this peer: an accusation at its incarnation (or above)
+    /// is refuted with a higher one.
+    fn about_me(&mut self, now: Instant, update: Update, source: Source<'_>) {
+        if self.is_leaving() || update.incarnation < self.incarnation {
+            return;
+        }
+        if update.kind == UpdateKind::Alive && update.incarnation == self.incarnation {
+            return;
+        }
+        // An original peer that evicted this peer tells nobody; a member
+        // that heard of it passes it on as a suspicion by that peer.
+        let by_original = update
+            .by
+            .as_ref()
+            .and_then(|by| self.members.get(by))
+            .is_some_and(|e| e.kind != Kind::Rust);
+        // A replier that holds this peer failed is not a member here
+        // either (a partition seen from both sides): tell it too.
+        let accuser = match source {
+            Source::Reply { replier } if !self.members.contains_key(replier) => self
+                .tombstones
+                .get(replier)
+                .map(|t| (replier.clone(), t.member.address())),
+            _ => None,
+        };
+        self.refute(now, update.incarnation, accuser);
+        if by_original || update.kind == UpdateKind::Failed {
+            self.reintroduce(now);
+        }
+    }
+
+    /// Raises this peer's incarnation above `accused` and tells every
+    /// peercloud member (and `also`, an accuser that is not a member).
+    pub(super) fn refute(&mut self, now: Instant, accused: u64, also: Option<(PeerId, Address)>) {
+        self.incarnation = self.incarnation.max(accused) + 1;
+        self.version += 1;
+        self.health.worse(1);
+        let update = self.self_update();
+        self.gossip.queue(update.clone());
+        self.push_to_all(now, &update);
+        if let Some((id, to)) = also {
+            self.push(now, id, to, update);
+        }
+    }
+
+    /// Pushes `update` to every peercloud member at once.
+    pub(super) fn push_to_all(&mut self, now: Instant, update: &Update) {
+        let targets: Vec<(PeerId, Address)> = self
+            .members
+            .values()
+            .filter(|e| e.kind == Kind::Rust && e.member.id != update.id)
+            .map(|e| (e.member.id.clone(), e.member.address()))
+            .collect();
+        for (id, to) in targets {
+            self.push(now, id, to, update.clone());
+        }
+    }
+
+    /// Pushes `update`, with the usual piggyback, to one peer.
+    pub(super) fn push(&mut self, now: Instant, to_id: PeerId, to: Address, update: Update) {
+        let mut envelope = self.envelope_for(&to_id, true);
+        envelope.updates.retain(|u| u.id != update.id);
+        envelope.updates.insert(0, update);
+        let timeout = self.config.call_timeout;
+        let pending = Pending::Push { to: to_id };
+        self.call(now, to, Request::Gossip(envelope), timeout, pending);
+    }
+
+    pub(super) fn on_push_reply(&mut self, now: Instant, to: PeerId, result: CallResult) {
+        if let Ok(Response::Gossip(envelope)) = result {
+            self.merge_envelope(now, envelope, Source::Reply { replier: &to }, None);
+        }
+    }
+
+    /// `/gossip` from anyone with an id: a member's news is merged, a
+    /// stranger's only as far as it concerns itself (checked before it is
+    /// added) and this peer (refuted).
+    pub(super) fn on_gossip_request(
+        &mut self,
+        now: Instant,
+        token: ReplyToken,
+        origin: Origin,
+        envelope: Envelope,
+    ) {
+        if self.is_leaving() {
+            return self.reply(token, Err(Refusal::ShuttingDown));
+        }
+        let Some(sender) = origin.sender.clone() else {
+            return self.reply(token, Err(Refusal::MissingSender));
+        };
+        let source = Source::Request { sender: &sender };
+        self.merge_envelope(now, envelope, source, Some(origin.remote));
+        let reply = self.envelope_for(&sender, false);
+        self.reply(token, Ok(Response::Gossip(reply)));
+    }
+
+    /// `/status` with gossip (a peercloud peer's probe): merged like
+    /// `/gossip`, and answered with this peer's status and gossip.
+    pub(super) fn on_status_request(
+        &mut self,
+        now: Instant,
+        token: ReplyToken,
+        origin: Origin,
+        envelope: Envelope,
+    ) {
+        let mut status = self.status();
+        if let Some(sender) = origin.sender.clone().filter(|_| !envelope.is_empty()) {
+            let source = Source::Request { sender: &sender };
+            self.merge_envelope(now, envelope, source, Some(origin.remote));
+            status = self.status();
+            status.gossip = self.envelope_for(&sender, false);
+        }
+        self.reply(token, Ok(Response::Status(status)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(id: &str) -> Update {
+        Update::about(UpdateKind::Alive, PeerId::parse(id).unwrap(), 1)
+    }
+
+    #[test]
+    fn each_update_rides_a_bounded_number_of_times_least_sent_first() {
+        let mut gossip = Gossip::default();
+        gossip.queue(update("a"));
+        let first = gossip.take(2, None);
+        gossip.queue(update("b"));
+        let second = gossip.take(2, None);
+        assert_eq!(first.len(), 1);
+        assert_eq!(second[0].id.as_str(), "b", "the least sent goes first");
+        assert_eq!(second.len(), 2);
+        let third = gossip.take(2, None);
+        assert_eq!(third.len(), 1, "a was sent twice and dropped");
+        assert_eq!(third[0].id.as_str(), "b");
+        assert!(gossip.take(2, None).is_empty());
+    }
+
+    #[test]
+    fn news_about_the_receiver_is_left_out_of_the_piggyback() {
+        let mut gossip = Gossip::default();
+        gossip.queue(update("a"));
+        gossip.queue(update("b"));
+        let a = PeerId::parse("a").unwrap();
+        let taken = gossip.take(5, Some(&a));
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].id.as_str(), "b");
+    }
+}

@@ -1,0 +1,191 @@
+//! Suspicion and failure: a member that answered no probe is suspected for
+//! a while (Lifeguard's dynamic suspicion: from `suspicion_max` for one
+//! accuser down to `suspicion_min` as other members confirm it, both
+//! growing with the logarithm of the cloud's size); it is declared failed
+//! only if it does not refute in time.
+
+use std::time::{Duration, Instant};
+
+use super::table::{Kind, Suspicion};
+use super::{Membership, Timer};
+use crate::id::PeerId;
+use crate::io::{Event, FailureCause, LeftReason, Request};
+use crate::wire::{LeftRequest, Update, UpdateKind, WireCause};
+
+/// How many confirmations bring a suspicion down to its shortest.
+const EXPECTED_CONFIRMATIONS: usize = 3;
+
+impl Membership {
+    /// How long a suspicion lasts with `confirmations` other accusers, in
+    /// a cloud of this size.
+    pub(super) fn suspicion_timeout(&self, confirmations: usize) -> Duration {
+        let n = self.members.len() + 1;
+        let scale = (n as f64).log10().max(1.0);
+        let min = self.config.suspicion_min.mul_f64(scale);
+        let max = self.config.suspicion_max.mul_f64(scale).max(min);
+        let expected = EXPECTED_CONFIRMATIONS.min(n.saturating_sub(2));
+        if expected == 0 {
+            return min;
+        }
+        let done = ((confirmations as f64) + 1.0).ln() / ((expected as f64) + 1.0).ln();
+        max.saturating_sub((max - min).mul_f64(done.min(1.0)))
+            .max(min)
+    }
+
+    /// `accuser` suspects `id` at `incarnation` (this peer, when `accuser`
+    /// is its own id). A new suspicion starts the clock and is gossiped; an
+    /// accusation of a suspicion already held is a confirmation and
+    /// shortens it. Older incarnations are ignored.
+    pub(super) fn suspect(&mut self, now: Instant, id: &PeerId, incarnation: u64, accuser: PeerId) {
+        let Some(entry) = self.members.get(id) else {
+            return;
+        };
+        if incarnation < entry.incarnation {
+            return;
+        }
+        match &entry.suspicion {
+            Some(held) if held.incarnation > incarnation => {}
+            Some(held) if held.incarnation == incarnation => {
+                if accuser != self.me.id && !held.confirmations.contains(&accuser) {
+                    self.confirm(id, accuser);
+                }
+            }
+            _ => self.start_suspicion(now, id, incarnation, accuser),
+        }
+    }
+
+    fn start_suspicion(&mut self, now: Instant, id: &PeerId, incarnation: u64, accuser: PeerId) {
+        let mut confirmations = std::collections::BTreeSet::new();
+        if accuser != self.me.id {
+            confirmations.insert(accuser.clone());
+        }
+        let timeout = self.suspicion_timeout(confirmations.len());
+        let deadline = now + timeout;
+        let Some(entry) = self.members.get_mut(id) else {
+            return;
+        };
+        entry.incarnation = incarnation;
+        entry.suspicion = Some(Suspicion {
+            incarnation,
+            started: now,
+            deadline,
+            confirmations,
+        });
+        let member = entry.member.clone();
+        // Only a peercloud peer can refute a suspicion; other peers judge
+        // an original peer each by their own probes.
+        let refutable = entry.kind == Kind::Rust;
+        self.version += 1;
+        self.timers.schedule(deadline, Timer::Suspicion(id.clone()));
+        if refutable {
+            self.gossip.queue(Update {
+                by: Some(accuser),
+                ..Update::about(UpdateKind::Suspect, id.clone(), incarnation)
+            });
+        }
+        self.emit(Event::PeerSuspected(member));
+    }
+
+    /// One more member suspects `id`: the suspicion gets shorter.
+    fn confirm(&mut self, id: &PeerId, accuser: PeerId) {
+        let count = match self.members.get_mut(id).and_then(|e| e.suspicion.as_mut()) {
+            Some(suspicion) => {
+                suspicion.confirmations.insert(accuser);
+                suspicion.confirmations.len()
+            }
+            None => return,
+        };
+        let timeout = self.suspicion_timeout(count);
+        let Some(suspicion) = self.members.get_mut(id).and_then(|e| e.suspicion.as_mut()) else {
+            return;
+        };
+        let deadline = suspicion.started + timeout;
+        if deadline < suspicion.deadline {
+            suspicion.deadline = deadline;
+            self.timers.schedule(deadline, Timer::Suspicion(id.clone()));
+        }
+    }
+
+    /// An original peer, which cannot refute, answered a probe: its
+    /// suspicion ends here.
+    pub(super) fn clear_plain_suspicion(&mut self, id: &PeerId) {
+        let Some(entry) = self.members.get_mut(id).filter(|e| e.kind != Kind::Rust) else {
+            return;
+        };
+        if entry.suspicion.take().is_some() {
+            let member = entry.member.clone();
+            self.version += 1;
+            self.emit(Event::PeerAlive(member));
+        }
+    }
+
+    /// A suspicion timer fired: the member is declared failed if its
+    /// suspicion still stands and has run out (a refuted or extended one
+    /// has no business here).
+    pub(super) fn on_suspicion_timeout(&mut self, now: Instant, id: &PeerId) {
+        let ran_out = self
+            .members
+            .get(id)
+            .and_then(|e| e.suspicion.as_ref())
+            .is_some_and(|s| s.deadline <= now);
+        if ran_out && self.is_running() {
+            self.declare_failed(now, id, FailureCause::Silent, None);
+        }
+    }
+
+    /// Removes a failed member. When this peer found it (`detected_by` is
+    /// `None`), it tells the cloud at once: gossip pushed to every
+    /// peercloud member, `/left` to every other member (original peers
+    /// know no other way).
+    pub(super) fn declare_failed(
+        &mut self,
+        now: Instant,
+        id: &PeerId,
+        cause: FailureCause,
+        detected_by: Option<PeerId>,
+    ) {
+        let Some(entry) = self.remove_member(now, id, false) else {
+            return;
+        };
+        let update = Update {
+            by: Some(detected_by.clone().unwrap_or_else(|| self.me.id.clone())),
+            cause: Some(wire_cause(&cause)),
+            ..Update::about(UpdateKind::Failed, id.clone(), entry.incarnation)
+        };
+        self.gossip.queue(update.clone());
+        if detected_by.is_none() {
+            self.push_to_all(now, &update);
+            let plain: Vec<_> = self
+                .members
+                .values()
+                .filter(|e| e.kind != Kind::Rust)
+                .map(|e| e.member.address())
+                .collect();
+            for to in plain {
+                self.notify(now, to, Request::Left(LeftRequest::new(id.clone())));
+            }
+        }
+        self.emit(Event::PeerLeft {
+            member: entry.member,
+            reason: LeftReason::Failed { detected_by, cause },
+        });
+    }
+}
+
+/// The cause as gossip carries it.
+fn wire_cause(cause: &FailureCause) -> WireCause {
+    match cause {
+        FailureCause::Refused => WireCause::Refused,
+        FailureCause::Replaced { .. } => WireCause::Replaced,
+        FailureCause::Silent | FailureCause::Reported => WireCause::Silent,
+    }
+}
+
+/// The cause gossip told.
+pub(super) fn cause_of(wire: Option<WireCause>) -> FailureCause {
+    match wire {
+        Some(WireCause::Refused) => FailureCause::Refused,
+        Some(WireCause::Replaced) => FailureCause::Replaced { by: None },
+        Some(WireCause::Silent) | None => FailureCause::Silent,
+    }
+}

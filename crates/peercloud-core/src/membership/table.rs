@@ -1,0 +1,287 @@
+//! The member table: each member's entry (its wire record, incarnation,
+//! kind and suspicion), the tombstones of members that left or failed, and
+//! the one way members are added, removed and replaced.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use super::Membership;
+use crate::id::PeerId;
+use crate::io::{Event, FailureCause, LeftReason};
+use crate::member::Member;
+use crate::wire::{PeerInfo, Update, UpdateKind};
+
+/// Whether a member is alive or suspected, as this peer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberState {
+    /// It answers (or nobody has shown otherwise).
+    Alive,
+    /// It answered no probe; it is declared failed unless it refutes in
+    /// time.
+    Suspected,
+}
+
+/// What a member speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// A peercloud peer: incarnations, gossip, `/probe`, `/peers`.
+    Rust,
+    /// An original peer (its `/status` has no incarnation): the plain
+    /// protocol only.
+    Original,
+    /// Not known yet (learned from a list without incarnation).
+    Unknown,
+}
+
+impl Kind {
+    /// The kind told by an incarnation on the wire: only peercloud peers
+    /// send one.
+    pub(super) fn of(incarnation: Option<u64>) -> Kind {
+        match incarnation {
+            Some(_) => Kind::Rust,
+            None => Kind::Unknown,
+        }
+    }
+}
+
+/// A suspicion of one member.
+#[derive(Debug, Clone)]
+pub(super) struct Suspicion {
+    /// The incarnation suspected: only a higher one refutes it.
+    pub(super) incarnation: u64,
+    pub(super) started: Instant,
+    /// When it runs out, if nobody refutes it.
+    pub(super) deadline: Instant,
+    /// The other members that suspect it too.
+    pub(super) confirmations: BTreeSet<PeerId>,
+}
+
+/// One member of the table.
+#[derive(Debug, Clone)]
+pub(super) struct Entry {
+    pub(super) member: Member,
+    pub(super) incarnation: u64,
+    pub(super) kind: Kind,
+    pub(super) suspicion: Option<Suspicion>,
+}
+
+impl Entry {
+    pub(super) fn new(member: Member, incarnation: u64, kind: Kind) -> Self {
+        Entry {
+            member,
+            incarnation,
+            kind,
+            suspicion: None,
+        }
+    }
+
+    pub(super) fn state(&self) -> MemberState {
+        match self.suspicion {
+            Some(_) => MemberState::Suspected,
+            None => MemberState::Alive,
+        }
+    }
+
+    /// The member as the wire describes it: with its incarnation when it
+    /// is a peercloud peer.
+    pub(super) fn info(&self) -> PeerInfo {
+        let incarnation = (self.kind == Kind::Rust).then_some(self.incarnation);
+        PeerInfo::of(&self.member, incarnation)
+    }
+
+    /// The gossip that says this member is alive, with its record.
+    pub(super) fn alive_update(&self) -> Update {
+        Update {
+            ip: Some(self.member.host.clone()),
+            port: Some(self.member.port),
+            data: Some(self.member.data.clone()),
+            ..Update::about(UpdateKind::Alive, self.member.id.clone(), self.incarnation)
+        }
+    }
+}
+
+/// A member learned of but not checked yet.
+#[derive(Debug, Clone)]
+pub(super) struct Candidate {
+    pub(super) member: Member,
+    pub(super) incarnation: u64,
+    pub(super) kind: Kind,
+}
+
+/// A member that left or failed.
+#[derive(Debug, Clone)]
+pub(super) struct Tombstone {
+    pub(super) member: Member,
+    pub(super) incarnation: u64,
+    pub(super) kind: Kind,
+    /// It left (for good) rather than failed (it may come back).
+    pub(super) left: bool,
+    /// When it is forgotten.
+    pub(super) until: Instant,
+    /// When a failed member is tried again.
+    pub(super) next_try: Instant,
+    /// How many times it was tried.
+    pub(super) tries: u32,
+}
+
+/// Whether two members listen at the same place: the same port and the
+/// same IP (IPv4-mapped addresses as IPv4), or the same host name.
+pub(super) fn same_place(a: &Member, b: &Member) -> bool {
+    a.port == b.port
+        && match (a.host.ip(), b.host.ip()) {
+            (Some(x), Some(y)) => x == y,
+            _ => a.host.as_str().eq_ignore_ascii_case(b.host.as_str()),
+        }
+}
+
+impl Membership {
+    /// Adds a member, or updates a known one when `incarnation` is newer.
+    /// Returns whether it was added.
+    ///
+    /// Never two entries at one place: a `checked` newcomer (it answered
+    /// there with its id) replaces a member listed at its place, which
+    /// cannot be there any more; an unchecked one is checked first.
+    pub(super) fn insert_member(&mut self, now: Instant, new: Candidate, checked: bool) -> bool {
+        let id = new.member.id.clone();
+        if id == self.me.id {
+            return false;
+        }
+        if let Some(entry) = self.members.get_mut(&id) {
+            if entry.kind == Kind::Unknown {
+                entry.kind = new.kind;
+            }
+            if new.incarnation > entry.incarnation {
+                self.refresh_member(new);
+            }
+            return false;
+        }
+        let taken = self
+            .members
+            .values()
+            .find(|e| same_place(&e.member, &new.member))
+            .map(|e| e.member.id.clone());
+        if let Some(old) = taken {
+            if !checked {
+                self.check_candidate(now, new);
+                return false;
+            }
+            let cause = FailureCause::Replaced {
+                by: Some(id.clone()),
+            };
+            self.declare_failed(now, &old, cause, None);
+        }
+        self.tombstones.remove(&id);
+        let entry = Entry::new(new.member, new.incarnation, new.kind);
+        if entry.kind == Kind::Rust {
+            self.gossip.queue(entry.alive_update());
+        }
+        let member = entry.member.clone();
+        self.members.insert(id.clone(), entry);
+        self.version += 1;
+        self.prober.enqueue(id);
+        self.emit(Event::PeerJoined(member));
+        true
+    }
+
+    /// Takes a newer record of a known member: its data, address and
+    /// incarnation; a suspicion of an older incarnation is refuted.
+    pub(super) fn refresh_member(&mut self, new: Candidate) {
+        let Some(entry) = self.members.get_mut(&new.member.id) else {
+            return;
+        };
+        if new.incarnation <= entry.incarnation && entry.suspicion.is_none() {
+            return;
+        }
+        entry.incarnation = entry.incarnation.max(new.incarnation);
+        if entry.kind == Kind::Unknown {
+            entry.kind = new.kind;
+        }
+        let refuted = entry
+            .suspicion
+            .take_if(|s| s.incarnation < entry.incarnation)
+            .is_some();
+        let data_changed = entry.member.data != new.member.data;
+        entry.member.data = new.member.data;
+        entry.member.host = new.member.host;
+        entry.member.port = new.member.port;
+        let member = entry.member.clone();
+        let update = entry.alive_update();
+        self.version += 1;
+        self.gossip.queue(update);
+        if refuted {
+            self.emit(Event::PeerAlive(member.clone()));
+        }
+        if data_changed {
+            self.emit(Event::PeerUpdated(member));
+        }
+    }
+
+    /// Removes a member and remembers it: a failed member is tried again
+    /// for `failed_memory`, a member that left is kept out for
+    /// `left_memory`.
+    pub(super) fn remove_member(&mut self, now: Instant, id: &PeerId, left: bool) -> Option<Entry> {
+        let entry = self.members.remove(id)?;
+        self.version += 1;
+        self.prober.forget(id);
+        let memory = if left {
+            self.config.left_memory
+        } else {
+            self.config.failed_memory
+        };
+        let first_try = self.jittered(self.config.reconnect_interval);
+        self.tombstones.insert(
+            id.clone(),
+            Tombstone {
+                member: entry.member.clone(),
+                incarnation: entry.incarnation,
+                kind: entry.kind,
+                left,
+                until: now + memory,
+                next_try: now + first_try,
+                tries: 0,
+            },
+        );
+        Some(entry)
+    }
+
+    /// A member that said goodbye (or whose goodbye reached us second hand).
+    pub(super) fn member_left(&mut self, now: Instant, id: &PeerId) {
+        if let Some(entry) = self.remove_member(now, id, true) {
+            let update = Update::about(UpdateKind::Left, id.clone(), entry.incarnation);
+            self.gossip.queue(update);
+            self.emit(Event::PeerLeft {
+                member: entry.member,
+                reason: LeftReason::Left,
+            });
+        }
+    }
+
+    /// The backoff between tries of a failed member: the reconnect
+    /// interval, doubling with each try, at most four times it.
+    pub(super) fn retry_backoff(&mut self, tries: u32) -> Duration {
+        let base = self.config.reconnect_interval * 2u32.pow(tries.min(2));
+        self.jittered(base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(host: &str, port: u16) -> Member {
+        Member {
+            id: PeerId::parse("x").unwrap(),
+            host: crate::member::Host::parse(host).unwrap(),
+            port,
+            data: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn mapped_and_plain_ipv4_are_the_same_place_but_other_ports_are_not() {
+        assert!(same_place(&at("::ffff:127.0.0.1", 1), &at("127.0.0.1", 1)));
+        assert!(!same_place(&at("127.0.0.1", 1), &at("127.0.0.1", 2)));
+        assert!(same_place(&at("Example.com", 1), &at("example.com", 1)));
+        assert!(!same_place(&at("127.0.0.2", 1), &at("127.0.0.1", 1)));
+    }
+}

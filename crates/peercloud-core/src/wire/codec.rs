@@ -1,0 +1,163 @@
+//! The one mapping between membership requests and replies and their HTTP
+//! form (a path and a JSON body), used by the client, the server and the
+//! test networks alike, so that what one side writes the other reads.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use thiserror::Error;
+
+use super::{
+    Ack, Envelope, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, StatusReply,
+};
+use super::{ProbeReply, ProbeRequest};
+use crate::io::{Request, Response};
+
+/// A body that is not what its path expects.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// No membership endpoint has this path.
+    #[error("no membership endpoint {0}")]
+    UnknownPath(String),
+    /// The body is not JSON.
+    #[error("malformed JSON: {0}")]
+    Malformed(String),
+    /// The body is JSON, but not the expected message.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+impl From<serde_json::Error> for CodecError {
+    fn from(e: serde_json::Error) -> Self {
+        if e.is_syntax() || e.is_eof() {
+            CodecError::Malformed(e.to_string())
+        } else {
+            CodecError::Invalid(e.to_string())
+        }
+    }
+}
+
+/// The JSON body of a request (its path is [`Request::path`]).
+pub fn encode_request(request: &Request) -> Vec<u8> {
+    match request {
+        Request::Join(join) => to_vec(join),
+        Request::Joined(info) => to_vec(info),
+        Request::Left(left) => to_vec(left),
+        Request::Status(envelope) | Request::Gossip(envelope) => to_vec(envelope),
+        Request::Peers => b"{}".to_vec(),
+        Request::Probe(probe) => to_vec(probe),
+    }
+}
+
+/// Reads the body of a request to `path`. An empty body reads as `{}`, as
+/// the original's body parser does.
+pub fn decode_request(path: &str, body: &[u8]) -> Result<Request, CodecError> {
+    let body = non_empty(body);
+    Ok(match path {
+        "/join" => Request::Join(from_slice::<JoinRequest>(body)?),
+        "/joined" => Request::Joined(from_slice::<PeerInfo>(body)?),
+        "/left" => Request::Left(from_slice::<LeftRequest>(body)?),
+        "/status" => Request::Status(from_slice::<Envelope>(body)?),
+        "/peers" => Request::Peers,
+        "/probe" => Request::Probe(from_slice::<ProbeRequest>(body)?),
+        "/gossip" => Request::Gossip(from_slice::<Envelope>(body)?),
+        other => return Err(CodecError::UnknownPath(other.to_owned())),
+    })
+}
+
+/// The JSON body of a successful reply.
+pub fn encode_reply(response: &Response) -> Vec<u8> {
+    match response {
+        Response::Join(reply) => to_vec(reply),
+        Response::Joined(ack) | Response::Left(ack) => to_vec(ack),
+        Response::Status(status) => to_vec(status),
+        Response::Peers(peers) => to_vec(peers),
+        Response::Probe(probe) => to_vec(probe),
+        Response::Gossip(envelope) => to_vec(envelope),
+    }
+}
+
+/// Reads the body of a successful reply to a request to `path`.
+pub fn decode_reply(path: &str, body: &[u8]) -> Result<Response, CodecError> {
+    let body = non_empty(body);
+    Ok(match path {
+        "/join" => Response::Join(from_slice::<JoinReply>(body)?),
+        "/joined" => Response::Joined(from_slice::<Ack>(body)?),
+        "/left" => Response::Left(from_slice::<Ack>(body)?),
+        "/status" => Response::Status(from_slice::<StatusReply>(body)?),
+        "/peers" => Response::Peers(from_slice::<PeersReply>(body)?),
+        "/probe" => Response::Probe(from_slice::<ProbeReply>(body)?),
+        "/gossip" => Response::Gossip(from_slice::<Envelope>(body)?),
+        other => return Err(CodecError::UnknownPath(other.to_owned())),
+    })
+}
+
+fn non_empty(body: &[u8]) -> &[u8] {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    }
+}
+
+fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
+    Ok(serde_json::from_slice(body)?)
+}
+
+fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
+    // Our wire types have string keys only: serialising cannot fail.
+    serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::PeerId;
+
+    #[test]
+    fn every_request_reads_back_as_written() {
+        let id = PeerId::parse("a").unwrap();
+        let requests = [
+            Request::Join(JoinRequest::default()),
+            Request::Left(LeftRequest::new(id.clone())),
+            Request::Status(Envelope::default()),
+            Request::Peers,
+            Request::Gossip(Envelope {
+                from: Some(super::super::Update::about(
+                    super::super::UpdateKind::Alive,
+                    id,
+                    4,
+                )),
+                updates: vec![],
+            }),
+        ];
+        for request in requests {
+            let body = encode_request(&request);
+            assert_eq!(decode_request(request.path(), &body), Ok(request));
+        }
+    }
+
+    #[test]
+    fn an_empty_body_reads_as_an_empty_object() {
+        assert_eq!(
+            decode_request("/status", b""),
+            Ok(Request::Status(Envelope::default()))
+        );
+    }
+
+    #[test]
+    fn bad_bodies_and_paths_are_told_apart() {
+        assert!(matches!(
+            decode_request("/left", b"{"),
+            Err(CodecError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_request("/left", b"{}"),
+            Err(CodecError::Invalid(_))
+        ));
+        assert!(matches!(
+            decode_request("/nope", b"{}"),
+            Err(CodecError::UnknownPath(_))
+        ));
+    }
+}
