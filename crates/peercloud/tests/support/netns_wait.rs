@@ -75,7 +75,8 @@ fn polls_within(period: Duration) -> u128 {
 pub(crate) fn describe(peers: &[NsPeer]) -> String {
     let mut text = String::from("what each host knows:");
     for peer in peers {
-        let known: Vec<String> = peer.members().keys().map(|id| name_of(peers, id)).collect();
+        let mut known: Vec<String> = peer.members().keys().map(|id| name_of(peers, id)).collect();
+        known.sort();
         let state = match (peer.is_running(), peer.lagged()) {
             (false, _) => " (ended)",
             (true, true) => " (lagged: may be wrong)",
