@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use netns::{skip_reason, Bridge, Testbed};
 use netns_peer::NsPeer;
-use netns_wait::wait_until;
+use netns_wait::{hold_for, wait_until};
 
 /// Five hosts: three on `br0`, two on `br1`.
 const LAYOUT: [(&str, Bridge); 5] = [
@@ -135,4 +135,67 @@ fn a_host_that_goes_silent_is_dropped_everywhere_within_15_s() {
         "only h5 was dropped\n{}",
         netns_wait::describe(&peers)
     );
+}
+
+/// Needs partition healing (SWIM-style membership); today each side keeps
+/// its own cloud for good.
+#[test]
+fn a_three_two_partition_heals_once_the_link_is_back() {
+    let Some(bed) = testbed() else { return };
+    let peers = five_peers(&bed);
+    let (left, right) = peers.split_at(3);
+
+    bed.cut_bridge_link();
+    let took = wait_until(
+        &peers,
+        Instant::now() + Duration::from_secs(30),
+        "h1..h3 and h4..h5 have each dropped the other side",
+        || knows_exactly_its_side(&peers, left) && knows_exactly_its_side(&peers, right),
+    );
+    println!("each side dropped the other {took:.1?} after the cut");
+
+    bed.restore_bridge_link();
+    let restored = Instant::now();
+    let (h1, h4) = (&peers[0], &peers[3]);
+    wait_until(
+        &peers,
+        restored + Duration::from_secs(5),
+        "h1 reaches h4 again through the restored link",
+        || h1.can_reach(&bed, &h4.host),
+    );
+    wait_until(
+        &peers,
+        restored + Duration::from_secs(20),
+        "every host knows the four others again after the link came back",
+        || all_know_all(&peers),
+    );
+    println!(
+        "the partition healed {:.1?} after the link came back",
+        restored.elapsed()
+    );
+}
+
+/// Needs suspicion and indirect probes (SWIM-style membership); today the
+/// first of h1 and h4 to probe the other evicts it and tells everyone.
+#[test]
+fn one_broken_pair_link_evicts_nobody() {
+    let Some(bed) = testbed() else { return };
+    let peers = five_peers(&bed);
+    let (h1, h2, h4, h5) = (&peers[0], &peers[1], &peers[3], &peers[4]);
+
+    bed.break_pair(&h1.host, &h4.host);
+    // The break is real, and only between h1 and h4.
+    assert!(!h1.can_reach(&bed, &h4.host), "h1 still reaches h4");
+    assert!(!h4.can_reach(&bed, &h1.host), "h4 still reaches h1");
+    assert!(h2.can_reach(&bed, &h4.host), "h2 no longer reaches h4");
+    assert!(h1.can_reach(&bed, &h5.host), "h1 no longer reaches h5");
+
+    hold_for(
+        &peers,
+        Duration::from_secs(30),
+        "every host knows the four others while h1 and h4 cannot talk",
+        || all_know_all(&peers),
+    );
+    bed.repair_pair(&h1.host, &h4.host);
+    assert!(h1.can_reach(&bed, &h4.host), "h1 reaches h4 again");
 }
