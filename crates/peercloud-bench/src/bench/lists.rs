@@ -64,6 +64,14 @@ impl View {
         }
     }
 
+    /// Its list now (empty before its first `members` line).
+    pub(crate) fn members(&self) -> BTreeSet<String> {
+        self.history
+            .last()
+            .map(|l| l.ids.clone())
+            .unwrap_or_default()
+    }
+
     /// When its list last changed.
     pub(crate) fn changed(&self) -> Option<Instant> {
         self.history.last().map(|l| l.at)
@@ -78,9 +86,25 @@ impl View {
         now.ids.len() == ids.len() - 1 && ids.iter().all(|id| id == own || now.ids.contains(id))
     }
 
+    /// Since when it has listed `id` without a break, if it lists it now.
+    pub(crate) fn listed_since(&self, id: &str) -> Option<Instant> {
+        self.streak(id, true)
+    }
+
     /// Since when it has lacked `id` without a break, if it lacks it now.
     pub(crate) fn lacked_since(&self, id: &str) -> Option<Instant> {
         self.streak(id, false)
+    }
+
+    /// Whether its list lacked `id` at any moment from `from` on (the list
+    /// it held at `from` counts).
+    pub(crate) fn lacked_after(&self, id: &str, from: Instant) -> bool {
+        let held = self.history.iter().rposition(|l| l.at <= from).unwrap_or(0);
+        self.history
+            .get(held..)
+            .unwrap_or_default()
+            .iter()
+            .any(|l| !l.ids.contains(id))
     }
 
     /// The start of the run of lists, ending with the last one, that all
@@ -187,5 +211,24 @@ mod tests {
         view.absorb(vec![members(t(5), &["b", "c"])]);
         assert_eq!(view.lacked_since("c"), None);
         assert!(view.complete(&["a", "b", "c"].map(str::to_owned).into()));
+    }
+
+    #[test]
+    fn a_member_dropped_and_listed_again_was_lacked_and_is_listed_since_its_return() {
+        let t0 = Instant::now();
+        let t = |s: u64| t0 + Duration::from_secs(s);
+        let mut view = View::of("a");
+        view.absorb(vec![
+            members(t(0), &["b", "c"]),
+            members(t(2), &["b"]),
+            members(t(4), &["b", "c"]),
+        ]);
+        assert!(view.lacked_after("c", t(1)));
+        assert!(view.lacked_after("c", t(3)));
+        assert!(!view.lacked_after("c", t(5)));
+        assert!(!view.lacked_after("b", t(0)));
+        assert_eq!(view.listed_since("c"), Some(t(4)));
+        assert_eq!(view.listed_since("b"), Some(t(0)));
+        assert_eq!(view.members().len(), 2);
     }
 }

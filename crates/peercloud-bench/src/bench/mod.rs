@@ -3,6 +3,7 @@
 //! and drops its processes, which kills them.
 
 pub(crate) mod broadcast;
+pub(crate) mod faults;
 pub(crate) mod lists;
 pub(crate) mod membership;
 pub(crate) mod memory;
