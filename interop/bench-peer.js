@@ -11,12 +11,14 @@
  *
  * Usage (cwd = repo root):   node interop/bench-peer.js '<config json>'
  *
- * Config: {"seeds": ["127.0.0.1:PORT", ...], "watch": <bool>}
+ * Config: {"seeds": ["127.0.0.1:PORT", ...], "watch": <bool>, "port": <number>}
  *   The peer listens on 127.0.0.1 only, on a port the system picks (the
  *   package itself would listen on every interface and try 9338 first,
- *   which a peer of another engineer on this shared machine may hold). That
- *   is the only change to the package's behaviour. It answers every message
- *   with the package's usual {"status":"received"}.
+ *   which a peer of another engineer on this shared machine may hold), or
+ *   on "port" if given (a peer others were told of before it started); if
+ *   that port is taken it fails to start. That is the only change to the
+ *   package's behaviour. It answers every message with the package's usual
+ *   {"status":"received"}.
  *
  * stdout, one JSON object per line:
  *   {"event":"ready","id":"<own id>","port":<number>}   once started (joined, or alone)
@@ -46,10 +48,18 @@ console.log = console.error;
 console.info = console.error;
 
 // The package calls server.listen(port, cb) (and listen(0) if the port is
-// taken): listen on loopback, on a port the system picks, instead.
+// taken): listen on loopback, on config.port or a port the system picks,
+// instead. A config.port that is taken fails the start (the package would
+// quietly take another port, which the peers told of this one never learn).
+let wantedPort = 0;
 const listen = http.Server.prototype.listen;
 http.Server.prototype.listen = function (port, cb) {
-  return listen.call(this, 0, '127.0.0.1', typeof cb === 'function' ? cb : undefined);
+  if (this.listenedOnce) {
+    emit({ event: 'error', error: { message: 'port ' + wantedPort + ' is taken' } });
+    process.exit(1);
+  }
+  this.listenedOnce = true;
+  return listen.call(this, wantedPort, '127.0.0.1', typeof cb === 'function' ? cb : undefined);
 };
 
 const BODY = { hello: 'peer' };
@@ -66,6 +76,8 @@ let config;
 try {
   config = JSON.parse(process.argv[2] || '{}');
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error('not an object');
+  wantedPort = Number(config.port || 0);
+  if (!Number.isInteger(wantedPort) || wantedPort < 0 || wantedPort > 65535) throw new Error('bad port');
 } catch (e) {
   emit({ event: 'error', error: { message: 'bad config: ' + e.message } });
   process.exit(1);

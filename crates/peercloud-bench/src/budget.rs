@@ -1,5 +1,5 @@
 //! How long and how often each benchmark runs: the full run, and `--quick`
-//! (about a minute). Every wait in the orchestrator is bounded by these.
+//! (a few minutes). Every wait in the orchestrator is bounded by these.
 
 use std::time::Duration;
 
@@ -24,6 +24,15 @@ pub(crate) struct Budget {
     pub(crate) converge_within: Duration,
     /// How long the survivors of a `kill -9` may take to drop it.
     pub(crate) evict_within: Duration,
+    /// Repetitions of each fault scenario (pauses, clouds formed apart),
+    /// per kind of peer.
+    pub(crate) faults_runs: usize,
+    /// How long the survivors may take, after a 10 s pause ends, to list
+    /// the paused peer again: past it, "never".
+    pub(crate) return_within: Duration,
+    /// How long two clouds formed apart may take to merge, from the start
+    /// of the second: past it, "never".
+    pub(crate) merge_within: Duration,
     /// Repetitions of the 200-peer swarm.
     pub(crate) swarm_runs: usize,
 }
@@ -45,6 +54,11 @@ impl Budget {
                 // The original probes one random member every 5 s: its
                 // worst case is tens of seconds.
                 evict_within: Duration::from_secs(30),
+                // The bounds are the figures' meaning ("never"): the same
+                // as the full run's.
+                faults_runs: 1,
+                return_within: RETURN_WITHIN,
+                merge_within: MERGE_WITHIN,
                 swarm_runs: 1,
             }
         } else {
@@ -58,11 +72,23 @@ impl Budget {
                 membership_runs: runs,
                 converge_within: Duration::from_secs(10),
                 evict_within: Duration::from_secs(30),
+                // Each run mostly waits out fixed windows and bounds
+                // (about 140 s when neither kind recovers): three runs add
+                // about 7 minutes to the full run.
+                faults_runs: runs.min(3),
+                return_within: RETURN_WITHIN,
+                merge_within: MERGE_WITHIN,
                 swarm_runs: runs.min(3),
             }
         }
     }
 }
+
+/// See [`Budget::return_within`].
+const RETURN_WITHIN: Duration = Duration::from_secs(30);
+
+/// See [`Budget::merge_within`].
+const MERGE_WITHIN: Duration = Duration::from_secs(60);
 
 fn window(warmup_ms: u64, ms: u64) -> Window {
     Window {

@@ -60,6 +60,17 @@ pub(crate) enum Figure {
     EvictMedian,
     /// The same, worst run.
     EvictWorst,
+    /// One of 10 paused 3 s: how many survivors dropped it at any time.
+    PauseShortDropped,
+    /// The same: was every list (the paused peer's too) whole 10 s after.
+    PauseShortWhole,
+    /// One of 10 paused 10 s: how many survivors dropped it at any time.
+    PauseLongDropped,
+    /// The same: time from SIGCONT until every survivor lists it again.
+    PauseLongReturn,
+    /// Two clouds of 2 formed apart: time from the second one's start
+    /// until all four list the three others.
+    MergeTime,
     /// Idle resident memory of a lone peer.
     MemLone,
     /// Idle resident memory per peer in a cloud of 20.
@@ -119,7 +130,7 @@ pub(crate) enum Target {
 
 impl Figure {
     /// Every row, in the order of the table.
-    pub(crate) const ALL: [Figure; 16] = [
+    pub(crate) const ALL: [Figure; 21] = [
         Figure::Unicast1,
         Figure::Unicast64,
         Figure::UnicastP50,
@@ -130,12 +141,26 @@ impl Figure {
         Figure::JoinTime,
         Figure::EvictMedian,
         Figure::EvictWorst,
+        Figure::PauseShortDropped,
+        Figure::PauseShortWhole,
+        Figure::PauseLongDropped,
+        Figure::PauseLongReturn,
+        Figure::MergeTime,
         Figure::MemLone,
         Figure::MemCloud,
         Figure::SwarmTime,
         Figure::SwarmMemory,
         Figure::SwarmThreads,
         Figure::SwarmSockets,
+    ];
+
+    /// The rows of the fault scenarios (`peercloud-bench faults`).
+    pub(crate) const FAULTS: [Figure; 5] = [
+        Figure::PauseShortDropped,
+        Figure::PauseShortWhole,
+        Figure::PauseLongDropped,
+        Figure::PauseLongReturn,
+        Figure::MergeTime,
     ];
 
     /// Its label, unit, statistic and target.
@@ -200,6 +225,36 @@ impl Figure {
                 "kill -9 of 1 of 10: all survivors dropped it, worst",
                 Unit::Secs,
                 Stat::Worst,
+                Target::Info,
+            ),
+            PauseShortDropped => (
+                "paused 3 s, 1 of 10: survivors that dropped it, worst",
+                Unit::Count,
+                Stat::Worst,
+                Target::Info,
+            ),
+            PauseShortWhole => (
+                "paused 3 s, 1 of 10: runs with every list whole 10 s after",
+                Unit::Count,
+                Stat::Converged,
+                Target::Info,
+            ),
+            PauseLongDropped => (
+                "paused 10 s, 1 of 10: survivors that dropped it, worst",
+                Unit::Count,
+                Stat::Worst,
+                Target::Info,
+            ),
+            PauseLongReturn => (
+                "paused 10 s, 1 of 10: all survivors list it again, after SIGCONT",
+                Unit::Secs,
+                Stat::Median,
+                Target::Info,
+            ),
+            MergeTime => (
+                "clouds of 2 and 2 formed apart: all 4 list each other, after the 2nd started",
+                Unit::Secs,
+                Stat::Median,
                 Target::Info,
             ),
             MemLone => (

@@ -99,7 +99,26 @@ impl Env {
         watch: bool,
     ) -> Result<Proc> {
         let seeds: Vec<String> = seed.map(|p| format!("127.0.0.1:{p}")).into_iter().collect();
-        let config = json!({"seeds": seeds, "watch": watch}).to_string();
+        self.spawn_configured(kind, name, json!({"seeds": seeds, "watch": watch}))
+    }
+
+    /// Starts a peer that listens on `port` (see [`free_port`]) and joins
+    /// nobody, without waiting for it: a seed others were told of before
+    /// it started. It fails to start if the port was taken meanwhile.
+    pub(crate) fn spawn_peer_on(
+        &self,
+        kind: Kind,
+        name: &str,
+        port: u16,
+        watch: bool,
+    ) -> Result<Proc> {
+        self.spawn_configured(kind, name, json!({"port": port, "watch": watch}))
+    }
+
+    /// Starts a peer with the config both `interop/bench-peer.js` and the
+    /// `rust-peer` role read.
+    fn spawn_configured(&self, kind: Kind, name: &str, config: Value) -> Result<Proc> {
+        let config = config.to_string();
         let command = match kind {
             Kind::Original => {
                 if let Some(why) = &self.original_missing {
@@ -164,6 +183,14 @@ impl Env {
         let ready = proc.expect("ready", READY_WITHIN).await?;
         Ok((proc, ready.value))
     }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago: bound, then released,
+/// so that peers can be told of a seed before it starts. Another process
+/// may take it meanwhile; the seed then fails to start, and says so.
+pub(crate) fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
 }
 
 /// Waits until a started peer is ready.

@@ -4,7 +4,8 @@
 //!
 //! `peercloud-bench all [--quick] [--runs N]` is the orchestrator: it starts
 //! every process it needs (as children of itself, or `node` for the
-//! original), measures, and prints one table. The other subcommands are the
+//! original), measures, and prints one table. `faults` takes the same
+//! arguments and runs only the membership-under-faults scenarios. The other subcommands are the
 //! roles those children play; they speak JSON lines on stdin/stdout and exit
 //! when stdin closes. This file only parses the arguments.
 
@@ -22,6 +23,8 @@ mod table;
 
 use std::process::ExitCode;
 
+use all::Suite;
+
 /// Every error here is reported, never matched on.
 pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
 /// The result of everything that can fail.
@@ -29,12 +32,18 @@ pub(crate) type Result<T> = std::result::Result<T, Error>;
 
 const USAGE: &str = "\
 usage: peercloud-bench all [--quick] [--runs N]
+       peercloud-bench faults [--quick] [--runs N]   (only the membership-under-faults figures)
        (roles started by `all`: rust-peer CONFIG | ceiling-server | ceiling-client PORT | swarm N)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("all") => all_args(&args[1..]).and_then(|(quick, runs)| all::main(quick, runs)),
+        Some("all") => {
+            all_args(&args[1..]).and_then(|(quick, runs)| all::main(Suite::All, quick, runs))
+        }
+        Some("faults") => {
+            all_args(&args[1..]).and_then(|(quick, runs)| all::main(Suite::Faults, quick, runs))
+        }
         Some("rust-peer") => roles::peer::main(args.get(1).map_or("{}", String::as_str)),
         Some("ceiling-server") => roles::ceiling::server_main(),
         Some("ceiling-client") => port_arg(args.get(1)).and_then(roles::ceiling::client_main),

@@ -13,12 +13,15 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
-use tokio::time::{timeout_at, Instant};
+use tokio::time::{timeout, timeout_at, Instant};
 
 use crate::Result;
 
 /// How many of the last stderr lines are kept, to explain a failure.
 const STDERR_TAIL: usize = 12;
+
+/// How long `kill -STOP` or `kill -CONT` may take.
+const SIGNAL_WITHIN: Duration = Duration::from_secs(5);
 
 /// One line a child printed, parsed, with the moment it was read.
 #[derive(Debug, Clone)]
@@ -144,6 +147,40 @@ impl Proc {
         self.child
             .start_kill()
             .map_err(|e| format!("{}: cannot kill: {e}", self.name).into())
+    }
+
+    /// Stops it with SIGSTOP, as a process that hangs (a long pause, a
+    /// machine that stalls): its sockets stay open, and the kernel still
+    /// accepts connections for it, which nobody answers until
+    /// [`resume`](Self::resume).
+    pub(crate) async fn pause(&mut self) -> Result<()> {
+        self.signal("STOP").await
+    }
+
+    /// Lets it run again with SIGCONT after [`pause`](Self::pause).
+    pub(crate) async fn resume(&mut self) -> Result<()> {
+        self.signal("CONT").await
+    }
+
+    /// Sends a signal with `kill -SIGNAL PID`. The pid is this child's: the
+    /// child is never waited for while the guard lives, so its pid cannot
+    /// have been reused by another process.
+    async fn signal(&mut self, signal: &str) -> Result<()> {
+        let Some(pid) = self.pid() else {
+            return Err(self.failure(&format!("exited before SIG{signal}")));
+        };
+        let mut kill = Command::new("kill");
+        kill.arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        match timeout(SIGNAL_WITHIN, kill.status()).await {
+            Ok(Ok(status)) if status.success() => Ok(()),
+            Ok(Ok(status)) => Err(self.failure(&format!("kill -{signal} {pid}: {status}"))),
+            Ok(Err(e)) => Err(self.failure(&format!("kill -{signal} {pid}: {e}"))),
+            Err(_) => Err(self.failure(&format!("kill -{signal} {pid} hung"))),
+        }
     }
 
     /// An error about this child, with what it last said on stderr.

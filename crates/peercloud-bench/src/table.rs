@@ -43,14 +43,14 @@ impl Figures {
         self.cell(figure, sys).failures.push(why.to_string());
     }
 
-    /// The table, in Markdown, followed by the failures.
-    pub(crate) fn render(&self) -> String {
+    /// The table of the given rows, in Markdown, followed by the failures.
+    pub(crate) fn render(&self, rows: &[Figure]) -> String {
         let mut notes = Vec::new();
         let mut out = String::from(
             "| figure | original | peercloud | ceiling | peercloud / original | peercloud / ceiling | target |\n\
              |---|--:|--:|--:|--:|--:|---|\n",
         );
-        for figure in Figure::ALL {
+        for &figure in rows {
             let (label, unit, stat, target) = figure.spec();
             let cells = &self.cells[figure as usize];
             let shown: Vec<String> = Sys::ALL
@@ -58,8 +58,10 @@ impl Figures {
                 .map(|&sys| show_cell(&cells[sys as usize], unit, stat, label, sys, &mut notes))
                 .collect();
             let value = |sys: Sys| summary(&cells[sys as usize], stat);
+            // A ratio of counts of runs or of peers says little.
             let ratio = |a: Option<f64>, b: Option<f64>| match (stat, a, b) {
                 (Stat::Converged, ..) => String::new(),
+                _ if matches!(unit, Unit::Count) => String::new(),
                 (_, Some(a), Some(b)) if b > 0.0 => show_ratio(a / b),
                 _ => String::new(),
             };
@@ -215,7 +217,7 @@ mod tests {
         ] {
             figures.record(Figure::Unicast1, sys, value);
         }
-        let table = figures.render();
+        let table = figures.render(&Figure::ALL);
         let row = table
             .lines()
             .find(|l| l.contains("1 in flight"))
@@ -230,8 +232,20 @@ mod tests {
         figures.record(Figure::JoinConverged, Sys::Peercloud, 1.0);
         figures.record(Figure::JoinConverged, Sys::Original, 0.0);
         figures.fail(Figure::MemLone, Sys::Original, "node is missing");
-        let table = figures.render();
+        let table = figures.render(&Figure::ALL);
         assert!(table.contains("| 0/1 | 1/1 |"), "{table}");
         assert!(table.contains("node is missing"), "{table}");
+    }
+
+    #[test]
+    fn a_table_of_some_rows_shows_only_those_and_counts_have_no_ratio() {
+        let mut figures = Figures::new();
+        figures.record(Figure::PauseLongDropped, Sys::Original, 9.0);
+        figures.record(Figure::PauseLongDropped, Sys::Peercloud, 3.0);
+        figures.record(Figure::Unicast1, Sys::Peercloud, 10_000.0);
+        let table = figures.render(&Figure::FAULTS);
+        assert_eq!(table.lines().count(), 2 + Figure::FAULTS.len(), "{table}");
+        assert!(!table.contains("unicast"), "{table}");
+        assert!(table.contains("| 9 | 3 | — |  |  |  |"), "{table}");
     }
 }

@@ -6,15 +6,14 @@
 //! one random member every 5 s and evicts after one. Peers print their
 //! member list on every change; the times are when those lines arrived.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use tokio::time::{sleep, Instant};
 
+use super::lists::{View, Watched, POLL};
 use crate::budget::Budget;
 use crate::figure::{Figure, Sys};
 use crate::fleet::{Env, Kind, READY_WITHIN};
-use crate::procs::{Line, Proc};
 use crate::table::Figures;
 use crate::Result;
 
@@ -35,9 +34,6 @@ const MESH_WITHIN: Duration = Duration::from_secs(15);
 /// BENCHMARKS.md.) The original probes at random, so this does not matter
 /// to it.
 const KILL_SETTLE: Duration = Duration::from_secs(10);
-
-/// How often the member lists are looked at (the times come from the lines).
-const POLL: Duration = Duration::from_millis(10);
 
 /// Runs both scenarios for both kinds and records their figures.
 pub(crate) async fn run(env: &Env, budget: &Budget, figures: &mut Figures) {
@@ -80,54 +76,6 @@ pub(crate) async fn run(env: &Env, budget: &Budget, figures: &mut Figures) {
     }
 }
 
-/// One peer's member list, as its last `members` line said.
-#[derive(Debug, Default)]
-struct View {
-    /// Its own id, once it said it was ready.
-    id: Option<String>,
-    /// When it said it was ready (if that was watched here).
-    ready: Option<Instant>,
-    members: BTreeSet<String>,
-    /// When its list last changed.
-    changed: Option<Instant>,
-    /// When its list first lacked the killed peer (and has since).
-    dropped: Option<Instant>,
-}
-
-impl View {
-    fn absorb(&mut self, lines: Vec<Line>, victim: Option<&str>) {
-        for line in lines {
-            match line.event() {
-                "ready" => {
-                    self.id = line.value["id"].as_str().map(str::to_owned);
-                    self.ready = Some(line.at);
-                }
-                "members" => {
-                    let ids = line.value["ids"].as_array().cloned().unwrap_or_default();
-                    self.members = ids
-                        .iter()
-                        .filter_map(|id| id.as_str().map(str::to_owned))
-                        .collect();
-                    self.changed = Some(line.at);
-                    match victim {
-                        Some(v) if self.members.contains(v) => self.dropped = None,
-                        Some(_) if self.dropped.is_none() => self.dropped = Some(line.at),
-                        _ => {}
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Whether it lists exactly every other id.
-    fn complete(&self, ids: &BTreeSet<String>) -> bool {
-        let Some(own) = &self.id else { return false };
-        self.members.len() == ids.len() - 1
-            && ids.iter().all(|id| id == own || self.members.contains(id))
-    }
-}
-
 /// Starts a seed, then 19 peers at once; seconds from the last start until
 /// every list is full, or why it never was.
 async fn converge(
@@ -136,19 +84,22 @@ async fn converge(
     within: Duration,
 ) -> Result<std::result::Result<f64, String>> {
     let seed = env.start_peer(kind, "seed", None, true).await?;
-    let mut views: Vec<View> = (0..JOINERS).map(|_| View::default()).collect();
-    views[0].id = Some(seed.id);
-    views[0].ready = Some(Instant::now());
-    let mut procs = vec![seed.proc];
+    let mut seed_view = View::of(&seed.id);
+    seed_view.ready = Some(Instant::now());
+    let mut watched = Watched {
+        procs: vec![seed.proc],
+        views: vec![seed_view],
+    };
     for i in 1..JOINERS {
-        procs.push(env.spawn_peer(kind, &format!("joiner {i}"), Some(seed.port), true)?);
+        let joiner = env.spawn_peer(kind, &format!("joiner {i}"), Some(seed.port), true)?;
+        watched.procs.push(joiner);
+        watched.views.push(View::default());
     }
     let last_start = Instant::now();
     loop {
-        for (proc, view) in procs.iter_mut().zip(views.iter_mut()) {
-            view.absorb(proc.drain(), None);
-        }
-        let ids: BTreeSet<String> = views.iter().filter_map(|v| v.id.clone()).collect();
+        watched.look();
+        let views = &watched.views;
+        let ids = watched.ids();
         let complete = views
             .iter()
             .filter(|v| ids.len() == JOINERS && v.complete(&ids))
@@ -156,7 +107,7 @@ async fn converge(
         if complete == JOINERS {
             let last = views
                 .iter()
-                .filter_map(|v| v.changed)
+                .filter_map(View::changed)
                 .max()
                 .unwrap_or(last_start);
             return Ok(Ok(last.saturating_duration_since(last_start).as_secs_f64()));
@@ -180,67 +131,34 @@ async fn converge(
 /// Starts a cloud of 10, kills one with SIGKILL; seconds until every
 /// survivor has dropped it.
 async fn evict(env: &Env, kind: Kind, within: Duration) -> Result<f64> {
-    let peers = env.cloud(kind, KILL_CLOUD, true).await?;
-    let mut views: Vec<View> = peers
-        .iter()
-        .map(|p| View {
-            id: Some(p.id.clone()),
-            ..View::default()
-        })
-        .collect();
-    let mut procs: Vec<Proc> = peers.into_iter().map(|p| p.proc).collect();
-    wait_watched_mesh(&mut procs, &mut views).await?;
+    let mut watched = Watched::new(env.cloud(kind, KILL_CLOUD, true).await?);
+    watched.wait_mesh(MESH_WITHIN).await?;
     sleep(KILL_SETTLE).await;
-    for (proc, view) in procs.iter_mut().zip(views.iter_mut()) {
-        view.absorb(proc.drain(), None);
-    }
-    let (Some(mut victim), Some(victim_view)) = (procs.pop(), views.pop()) else {
+    watched.look();
+    let (Some(mut victim), Some(victim_view)) = (watched.procs.pop(), watched.views.pop()) else {
         return Err("no peer to kill".into());
     };
     let victim_id = victim_view.id.unwrap_or_default();
     victim.kill()?;
     let killed = Instant::now();
-    let deadline = killed + within;
-    loop {
-        for (proc, view) in procs.iter_mut().zip(views.iter_mut()) {
-            view.absorb(proc.drain(), Some(&victim_id));
+    let survivors = watched.views.len();
+    // When each survivor dropped it (and has not listed it since).
+    let dropped = |views: &[View]| -> Vec<Instant> {
+        views
+            .iter()
+            .filter_map(|v| v.lacked_since(&victim_id))
+            .map(|at| at.max(killed))
+            .collect()
+    };
+    let all_dropped = |views: &[View]| {
+        let dropped = dropped(views);
+        (dropped.len() == survivors).then(|| dropped.into_iter().max().unwrap_or(killed))
+    };
+    match watched.until(killed + within, all_dropped).await {
+        Some(last) => Ok(last.saturating_duration_since(killed).as_secs_f64()),
+        None => {
+            let n = dropped(&watched.views).len();
+            Err(format!("{n} of {survivors} survivors dropped it within {within:?}").into())
         }
-        let dropped: Vec<Instant> = views.iter().filter_map(|v| v.dropped).collect();
-        if dropped.len() == views.len() {
-            let last = dropped.into_iter().max().unwrap_or(killed);
-            return Ok(last.saturating_duration_since(killed).as_secs_f64());
-        }
-        if Instant::now() >= deadline {
-            let n = dropped.len();
-            return Err(format!(
-                "{n} of {} survivors dropped it within {within:?}",
-                views.len()
-            )
-            .into());
-        }
-        sleep(POLL).await;
-    }
-}
-
-/// Waits until every watched list is full.
-async fn wait_watched_mesh(procs: &mut [Proc], views: &mut [View]) -> Result<()> {
-    let ids: BTreeSet<String> = views.iter().filter_map(|v| v.id.clone()).collect();
-    let deadline = Instant::now() + MESH_WITHIN;
-    loop {
-        for (proc, view) in procs.iter_mut().zip(views.iter_mut()) {
-            view.absorb(proc.drain(), None);
-        }
-        let complete = views.iter().filter(|v| v.complete(&ids)).count();
-        if complete == views.len() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "only {complete} of {} peers listed everyone before the kill",
-                views.len()
-            )
-            .into());
-        }
-        sleep(POLL).await;
     }
 }

@@ -3,6 +3,8 @@
 //! and drops its processes, which kills them.
 
 pub(crate) mod broadcast;
+pub(crate) mod faults;
+pub(crate) mod lists;
 pub(crate) mod membership;
 pub(crate) mod memory;
 pub(crate) mod swarm;

@@ -3,7 +3,9 @@
 //! message with `{"status":"received"}`. Driven over JSON lines exactly as
 //! `interop/bench-peer.js` drives an original peer.
 //!
-//! Config (argv, JSON): `{"seeds": ["127.0.0.1:PORT", ...], "watch": bool}`.
+//! Config (argv, JSON): `{"seeds": ["127.0.0.1:PORT", ...], "watch": bool,
+//! "port": PORT}`; with `port` it listens there (a peer others were told of
+//! before it started) and fails to start if the port is taken.
 //! Lines out: `ready {id, port}`; with `watch`, `members {ids}` after every
 //! change of its member list. Commands: `peers`, `unicast {to, inflight,
 //! warmup_ms, ms}` (`peer.send` in a closed loop), `broadcast {expect,
@@ -33,13 +35,25 @@ pub(crate) fn main(config: &str) -> Result<()> {
         })
         .unwrap_or_default();
     let watch = config["watch"].as_bool().unwrap_or(false);
-    runtime()?.block_on(run(seeds, watch))
+    let port = match &config["port"] {
+        Value::Null => None,
+        port => Some(
+            port.as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("bad config: port {port}"))?,
+        ),
+    };
+    runtime()?.block_on(run(seeds, watch, port))
 }
 
-async fn run(seeds: Vec<String>, watch: bool) -> Result<()> {
+async fn run(seeds: Vec<String>, watch: bool, port: Option<u16>) -> Result<()> {
     let reply: Value = serde_json::from_slice(REPLY)?;
-    let cloud = Cloud::builder()
-        .random_port()
+    let builder = match port {
+        Some(port) => Cloud::builder().port(port),
+        None => Cloud::builder().random_port(),
+    };
+    let cloud = builder
         .bind(IpAddr::V4(Ipv4Addr::LOCALHOST))
         .seeds(seeds)
         .on_message(move |_, _| {
