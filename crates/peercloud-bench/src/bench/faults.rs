@@ -137,8 +137,10 @@ async fn pause_last(watched: &mut Watched, pause: Duration) -> Result<Paused> {
     proc.pause().await?;
     let at = Instant::now();
     sleep(pause).await;
-    proc.resume().await?;
+    // Read the clock before SIGCONT is sent: a peer that is back within a
+    // millisecond is back before the `kill` that woke it returns.
     let until = Instant::now();
+    proc.resume().await?;
     Ok(Paused { id, at, until })
 }
 
