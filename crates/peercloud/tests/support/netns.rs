@@ -36,9 +36,19 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// Why the tests that need namespaces cannot run here, if they cannot: not
 /// root, no `ip`, or `ip netns add` refused (checked once, by creating and
 /// deleting a probe namespace).
+///
+/// Where `PEERCLOUD_REQUIRE_NETNS` is set (CI sets it), a test that would
+/// skip fails instead, so that a CI run can never pass without them.
 pub(crate) fn skip_reason() -> Option<String> {
     static REASON: OnceLock<Option<String>> = OnceLock::new();
-    REASON.get_or_init(probe_namespaces).clone()
+    let reason = REASON.get_or_init(probe_namespaces).clone();
+    if let Some(reason) = &reason {
+        assert!(
+            std::env::var_os("PEERCLOUD_REQUIRE_NETNS").is_none(),
+            "PEERCLOUD_REQUIRE_NETNS is set, but network namespaces are unavailable: {reason}"
+        );
+    }
+    reason
 }
 
 fn probe_namespaces() -> Option<String> {
