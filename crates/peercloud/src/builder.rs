@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use crate::handler::{self, Handler};
 use crate::http::client::HttpClient;
 use crate::http::{router, AppState};
 use crate::node::driver::Driver;
-use crate::node::{listener, setup};
+use crate::node::{listener, setup, state};
 use crate::peer::Peer;
 
 /// The largest request body accepted by default: 1 MiB.
@@ -60,6 +61,7 @@ pub struct CloudBuilder {
     body_limit: usize,
     broadcast_concurrency: usize,
     rng_seed: Option<u64>,
+    state_dir: Option<PathBuf>,
 }
 
 impl Default for CloudBuilder {
@@ -79,6 +81,7 @@ impl Default for CloudBuilder {
             body_limit: DEFAULT_BODY_LIMIT,
             broadcast_concurrency: 256,
             rng_seed: None,
+            state_dir: None,
         }
     }
 }
@@ -186,11 +189,30 @@ impl CloudBuilder {
         self
     }
 
+    /// A directory where this peer remembers its members (made if need
+    /// be). At the next start, the members remembered there are tried
+    /// after the seeds, so a restarted peer finds its cloud even when its
+    /// seeds are down.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), peercloud::StartError> {
+    /// let cloud = peercloud::Cloud::builder()
+    ///     .seed("10.0.0.1:9338")
+    ///     .state_dir("/var/lib/peercloud")
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
     /// Listens, then joins through the first seed that accepts (seeds are
     /// tried in random order), or starts a new cloud alone when none does;
     /// [`Cloud::start_outcome`] tells which.
     pub async fn start(self) -> Result<Cloud, StartError> {
-        let seeds = self
+        let mut seeds = self
             .seeds
             .iter()
             .map(|s| {
@@ -198,6 +220,13 @@ impl CloudBuilder {
                     .map_err(|_| StartError::InvalidSeed { seed: s.clone() })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(dir) = &self.state_dir {
+            for remembered in state::open(dir)? {
+                if !seeds.contains(&remembered) {
+                    seeds.push(remembered);
+                }
+            }
+        }
         self.config.validate()?;
         let data_size = serde_json::to_vec(&self.data).map_or(0, |json| json.len());
         if data_size > DATA_LIMIT {
@@ -235,6 +264,9 @@ impl CloudBuilder {
             self.handler,
             self.body_limit,
         ));
+        if let Some(dir) = self.state_dir {
+            tokio::spawn(state::keep(dir, node.link.snapshots()));
+        }
         let stopped = tokio::spawn(supervise(listener, app, node.driver, seeds));
         let (link, leave_tx, events_tx) = (node.link, node.leave_tx, node.events_tx);
         let (started_rx, first_events) = (node.started_rx, node.first_events);

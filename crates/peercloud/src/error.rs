@@ -36,6 +36,15 @@ pub enum StartError {
     /// interval); nothing was started.
     #[error(transparent)]
     InvalidConfig(#[from] peercloud_core::InvalidConfig),
+    /// The state directory cannot be made.
+    #[error("cannot use the state directory {path}: {source}")]
+    StateDir {
+        /// The directory.
+        path: String,
+        /// Why not.
+        #[source]
+        source: std::io::Error,
+    },
     /// The data, as JSON, is larger than [`DATA_LIMIT`](crate::DATA_LIMIT).
     #[error("data is {size} bytes as JSON, more than the limit of {limit}")]
     DataTooLarge {

@@ -517,3 +517,92 @@ async fn twenty_peers_starting_at_once_through_one_seed_form_a_full_mesh() {
     assert!(alone.is_empty(), "peers that did not join: {alone:?}");
     wait_for_mesh(&clouds, Duration::from_secs(20)).await;
 }
+
+/// A fresh directory under the system's temporary one, for this test only.
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("peercloud-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_peer_rejoins_through_the_members_it_remembers_when_its_seed_is_down() {
+    let dir = scratch_dir("remembers");
+    let seed = start("seed", &[], fast()).await;
+    let seed_address = seed_of(&seed);
+    let other = start("other", &[seed_address.clone()], fast()).await;
+    let other_port = other.port();
+    let remembering = |seeds: Vec<String>| {
+        Cloud::builder()
+            .listener(local_listener())
+            .seeds(seeds)
+            .data(json!({"name": "b"}))
+            .membership(fast())
+            .state_dir(&dir)
+            .start()
+    };
+    let b = remembering(vec![seed_address.clone()])
+        .await
+        .expect("b started");
+    let mut clouds = vec![seed, other, b];
+    wait_for_mesh(&clouds, DEADLINE).await;
+    let file = dir.join("members.json");
+    let seed_port = clouds[0].port().to_string();
+    wait_until(DEADLINE, "b remembers both members", || {
+        std::fs::read_to_string(&file)
+            .is_ok_and(|text| text.contains(&other_port.to_string()) && text.contains(&seed_port))
+    })
+    .await;
+    let b = clouds.pop().expect("b");
+    b.close().await;
+    let seed = clouds.remove(0);
+    seed.close().await;
+    let other = clouds.pop().expect("other");
+
+    // Its only seed is gone; the member it remembers lets it back in.
+    let b = remembering(vec![seed_address]).await.expect("b restarted");
+    match b.start_outcome() {
+        Start::Joined { via, .. } => assert_eq!(via.port, other_port),
+        alone => panic!("b did not rejoin through what it remembered: {alone:?}"),
+    }
+    wait_until(DEADLINE, "other lists b again", || lists(&other, &b.id())).await;
+    b.close().await;
+    other.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_data_reaches_the_other_peers_as_an_update_and_oversized_data_is_refused() {
+    let a = start("a", &[], fast()).await;
+    let b = start("b", &[seed_of(&a)], fast()).await;
+    wait_until(DEADLINE, "b lists a", || lists(&b, &a.id())).await;
+    let mut b_events = b.events();
+
+    a.set_data(json!({"name": "a", "v": 2})).await.expect("set");
+    loop {
+        match next_event(&mut b_events, "a PeerUpdated at b").await {
+            Event::PeerUpdated(peer) if peer.id() == a.id() => {
+                assert_eq!(peer.data()["v"], 2);
+                break;
+            }
+            _ => continue,
+        }
+    }
+    assert_eq!(b.peer(&a.id()).expect("a listed").data()["v"], 2);
+    assert_eq!(a.data()["v"], 2);
+
+    let huge = json!({ "blob": "x".repeat(peercloud::DATA_LIMIT) });
+    match a.set_data(huge).await {
+        Err(peercloud::SetDataError::TooLarge { limit, .. }) => {
+            assert_eq!(limit, peercloud::DATA_LIMIT)
+        }
+        other => panic!("oversized data was not refused: {other:?}"),
+    }
+    assert_eq!(a.data()["v"], 2, "a refused update changes nothing");
+    a.close().await;
+    assert_eq!(
+        a.set_data(json!({})).await,
+        Err(peercloud::SetDataError::Closed)
+    );
+    b.close().await;
+}

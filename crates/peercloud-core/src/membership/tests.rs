@@ -6,6 +6,7 @@
 
 mod determinism;
 mod faults;
+mod gossiping;
 mod joining;
 mod leaving;
 mod network;
@@ -14,6 +15,7 @@ mod probing;
 mod rejoining;
 mod serving;
 mod syncing;
+mod updating;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};

@@ -6,6 +6,7 @@ pub(crate) mod listener;
 pub(crate) mod outbox;
 pub(crate) mod setup;
 pub(crate) mod snapshot;
+pub(crate) mod state;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -79,9 +80,8 @@ impl Link {
         self.inputs_tx.send(input).await.is_ok()
     }
 
-    /// A receiver that sees each new snapshot, for tests that wait on one.
-    #[cfg(test)]
-    pub(crate) fn watch(&self) -> watch::Receiver<Arc<Snapshot>> {
+    /// A receiver that sees each new snapshot.
+    pub(crate) fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
         self.snapshot.clone()
     }
 

@@ -205,7 +205,7 @@ impl TestNode {
     /// Waits until the published member ids are `ids`, at most two
     /// seconds; fails the test saying what they were.
     pub(crate) async fn wait_for_members(&self, ids: &[&str]) {
-        let mut watch = self.link.watch();
+        let mut watch = self.link.snapshots();
         let wanted = |snapshot: &Snapshot| {
             let now: Vec<&str> = snapshot.members.iter().map(|m| m.id.as_str()).collect();
             now == ids

@@ -93,6 +93,12 @@ pub(crate) struct RunArgs {
     #[arg(long, value_enum, default_value_t = Preset::Lan)]
     pub(crate) preset: Preset,
 
+    /// A directory where this peer remembers its members (made if need
+    /// be); after a restart it rejoins through them when no --peer
+    /// answers.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state_dir: Option<std::path::PathBuf>,
+
     /// How often one member is probed with /status, in milliseconds
     /// [default: 1000 with --preset lan, 2000 with wan].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]

@@ -87,6 +87,9 @@ fn builder(args: &RunArgs) -> CloudBuilder {
     if let Some(ip) = args.bind {
         builder = builder.bind(ip);
     }
+    if let Some(dir) = &args.state_dir {
+        builder = builder.state_dir(dir.clone());
+    }
     if let Some(host) = &args.advertise {
         builder = builder.advertise(host.clone());
     }
@@ -150,9 +153,9 @@ async fn run_command(cloud: &Cloud, line: &[u8], output: Output) {
     let text = text.trim();
     let (name, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
     match name {
-        ":data" => match serde_json::from_str(rest.trim()) {
-            Ok(data) => match cloud.set_data(data).await {
-                Ok(()) => output.print(&Line::DataSet(&cloud.data())),
+        ":data" => match serde_json::from_str::<serde_json::Value>(rest.trim()) {
+            Ok(data) => match cloud.set_data(data.clone()).await {
+                Ok(()) => output.print(&Line::DataSet(&data)),
                 Err(e) => output.print(&Line::Error(&format!(":data refused: {e}"))),
             },
             Err(e) => output.print(&Line::Error(&format!(":data needs JSON: {e}"))),

@@ -1,0 +1,257 @@
+//! Tests of gossip's merge rules: incarnations, refutation, confirmations,
+//! first-hand and second-hand news, and what strangers may say.
+
+use super::*;
+use crate::wire::{Envelope, Update, UpdateKind};
+
+/// Peer "p" in a cloud of peercloud peers m1..=m3 (incarnation 0).
+fn rust_cloud() -> (Membership, Instant) {
+    let members: Vec<Member> = (1..=3)
+        .map(|i| member(&format!("m{i}"), &format!("10.0.0.{i}:9338")))
+        .collect();
+    let t0 = base();
+    let mut p = core("p", 9338);
+    p.start(t0, vec![members[0].address()]);
+    let join = only_call(&drain(&mut p), "/join");
+    let reply = JoinReply {
+        status: "joined".to_owned(),
+        id: Some(pid("p")),
+        ip: None,
+        port: None,
+        server: ServerInfo {
+            id: members[0].id.clone(),
+            data: members[0].data.clone(),
+            incarnation: Some(0),
+        },
+        peers: members[1..]
+            .iter()
+            .map(|m| PeerInfo::of(m, Some(0)))
+            .collect(),
+    };
+    p.handle_response(t0, join.call, Ok(Response::Join(reply)));
+    drain(&mut p);
+    events(&mut p);
+    (p, t0)
+}
+
+/// Hands `p` a `/gossip` from `sender` holding `updates`; returns what it
+/// did.
+fn gossip(p: &mut Membership, at: Instant, sender: &str, updates: Vec<Update>) -> Vec<Action> {
+    let envelope = Envelope {
+        from: None,
+        updates,
+    };
+    p.handle_request(at, ReplyToken(7), origin(sender), Request::Gossip(envelope));
+    drain(p)
+}
+
+fn alive(id: &str, incarnation: u64, data: Value) -> Update {
+    let at = member(id, "10.0.0.9:9338");
+    Update {
+        ip: Some(at.host),
+        port: Some(at.port),
+        data: Some(data),
+        ..Update::about(UpdateKind::Alive, pid(id), incarnation)
+    }
+}
+
+fn about(kind: UpdateKind, id: &str, incarnation: u64, by: &str) -> Update {
+    Update {
+        by: Some(pid(by)),
+        ..Update::about(kind, pid(id), incarnation)
+    }
+}
+
+/// The updates about `id` in the `/gossip` pushes among `actions`, by
+/// receiver.
+fn pushed_about(actions: &[Action], id: &str) -> Vec<(Address, Update)> {
+    calls_to(actions, "/gossip")
+        .into_iter()
+        .flat_map(|sent| {
+            let Request::Gossip(envelope) = sent.request else {
+                return Vec::new();
+            };
+            envelope
+                .updates
+                .into_iter()
+                .filter(|u| u.id.as_str() == id)
+                .map(|u| (sent.to.clone(), u))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_suspicion_of_this_peer_is_refuted_with_a_higher_incarnation_told_to_every_member() {
+    let (mut p, t0) = rust_cloud();
+    let actions = gossip(
+        &mut p,
+        t0,
+        "m1",
+        vec![about(UpdateKind::Suspect, "p", 0, "m2")],
+    );
+    assert_eq!(p.incarnation(), 1);
+    let pushed = pushed_about(&actions, "p");
+    assert_eq!(pushed.len(), 3, "{actions:#?}");
+    for (_, update) in &pushed {
+        assert_eq!((update.kind, update.incarnation), (UpdateKind::Alive, 1));
+    }
+    // The reply to the accusation itself carries the refutation too.
+    let reply = replies(&actions);
+    let Some((_, Ok(Response::Gossip(back)))) = reply.first() else {
+        panic!("no gossip reply: {reply:?}")
+    };
+    assert!(back
+        .updates
+        .iter()
+        .any(|u| u.id == pid("p") && u.incarnation == 1));
+}
+
+#[test]
+fn an_accusation_of_an_older_incarnation_is_not_refuted_again() {
+    let (mut p, t0) = rust_cloud();
+    gossip(
+        &mut p,
+        t0,
+        "m1",
+        vec![about(UpdateKind::Suspect, "p", 0, "m2")],
+    );
+    let actions = gossip(
+        &mut p,
+        t0,
+        "m3",
+        vec![about(UpdateKind::Failed, "p", 0, "m2")],
+    );
+    assert_eq!(p.incarnation(), 1);
+    assert!(pushed_about(&actions, "p").is_empty());
+}
+
+#[test]
+fn a_member_suspected_by_a_member_is_suspected_here_and_its_newer_alive_ends_it() {
+    let (mut p, t0) = rust_cloud();
+    gossip(
+        &mut p,
+        t0,
+        "m1",
+        vec![about(UpdateKind::Suspect, "m2", 0, "m1")],
+    );
+    assert_eq!(p.member_state(&pid("m2")), Some(MemberState::Suspected));
+    assert!(matches!(events(&mut p)[..], [Event::PeerSuspected(_)]));
+
+    let newer = json!({"name": "m2", "v": 2});
+    gossip(&mut p, t0, "m2", vec![alive("m2", 1, newer.clone())]);
+    assert_eq!(p.member_state(&pid("m2")), Some(MemberState::Alive));
+    let refreshed = Member {
+        data: newer,
+        ..member("m2", "10.0.0.9:9338")
+    };
+    assert_eq!(
+        events(&mut p),
+        [
+            Event::PeerAlive(refreshed.clone()),
+            Event::PeerUpdated(refreshed)
+        ]
+    );
+}
+
+#[test]
+fn news_of_an_older_or_equal_incarnation_changes_nothing() {
+    let (mut p, t0) = rust_cloud();
+    gossip(&mut p, t0, "m1", vec![alive("m2", 3, json!({"v": 3}))]);
+    events(&mut p);
+    let version = p.version();
+    gossip(&mut p, t0, "m3", vec![alive("m2", 2, json!({"v": 2}))]);
+    gossip(
+        &mut p,
+        t0,
+        "m3",
+        vec![alive("m2", 3, json!({"v": "other"}))],
+    );
+    gossip(
+        &mut p,
+        t0,
+        "m3",
+        vec![about(UpdateKind::Suspect, "m2", 2, "m3")],
+    );
+    assert_eq!(p.member(&pid("m2")).unwrap().data, json!({"v": 3}));
+    assert_eq!(p.member_state(&pid("m2")), Some(MemberState::Alive));
+    assert_eq!(p.version(), version);
+    assert!(events(&mut p).is_empty());
+}
+
+#[test]
+fn each_member_that_confirms_a_suspicion_makes_it_shorter() {
+    let (p, _) = rust_cloud();
+    let lone = p.suspicion_timeout(0);
+    let confirmed = p.suspicion_timeout(1);
+    let many = p.suspicion_timeout(5);
+    assert!(
+        lone > confirmed && confirmed >= many,
+        "{lone:?} {confirmed:?} {many:?}"
+    );
+    assert_eq!(lone, Config::default().suspicion_max);
+    assert_eq!(many, Config::default().suspicion_min);
+}
+
+#[test]
+fn a_failure_told_by_a_member_removes_the_member_and_names_who_found_it() {
+    let (mut p, t0) = rust_cloud();
+    let mut failed = about(UpdateKind::Failed, "m3", 0, "m2");
+    failed.cause = Some(crate::wire::WireCause::Refused);
+    gossip(&mut p, t0, "m1", vec![failed]);
+    assert_eq!(member_ids(&p), ["m1", "m2"]);
+    assert_eq!(
+        events(&mut p),
+        [Event::PeerLeft {
+            member: member("m3", "10.0.0.3:9338"),
+            reason: crate::io::LeftReason::Failed {
+                detected_by: Some(pid("m2")),
+                cause: FailureCause::Refused,
+            }
+        }]
+    );
+}
+
+#[test]
+fn a_strangers_news_about_others_changes_nothing() {
+    let (mut p, t0) = rust_cloud();
+    let version = p.version();
+    gossip(
+        &mut p,
+        t0,
+        "stranger",
+        vec![
+            about(UpdateKind::Failed, "m1", 5, "stranger"),
+            about(UpdateKind::Suspect, "m2", 5, "stranger"),
+            about(UpdateKind::Left, "m3", 5, "stranger"),
+        ],
+    );
+    assert_eq!(member_ids(&p), ["m1", "m2", "m3"]);
+    assert_eq!(p.version(), version);
+}
+
+#[test]
+fn a_member_heard_of_second_hand_is_checked_before_it_is_added() {
+    let (mut p, t0) = rust_cloud();
+    let actions = gossip(&mut p, t0, "m1", vec![alive("new", 0, json!({}))]);
+    assert_eq!(member_ids(&p), ["m1", "m2", "m3"], "not yet");
+    let check = calls_to(&actions, "/status");
+    assert_eq!(check.len(), 1);
+    assert_eq!(check[0].to, addr("10.0.0.9:9338"));
+    let mut answer = status_of("new");
+    if let Ok(Response::Status(status)) = &mut answer {
+        status.incarnation = Some(0);
+    }
+    p.handle_response(t0, check[0].call, answer);
+    assert_eq!(member_ids(&p), ["m1", "m2", "m3", "new"]);
+}
+
+#[test]
+fn a_member_that_left_is_not_brought_back_by_news_of_the_incarnation_it_left_at() {
+    let (mut p, t0) = rust_cloud();
+    p.handle_request(t0, ReplyToken(3), origin("m2"), left_notice("m2"));
+    drain(&mut p);
+    let actions = gossip(&mut p, t0, "m1", vec![alive("m2", 0, json!({}))]);
+    assert!(calls_to(&actions, "/status").is_empty(), "{actions:#?}");
+    assert_eq!(member_ids(&p), ["m1", "m3"]);
+}
