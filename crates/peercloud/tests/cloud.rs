@@ -530,7 +530,7 @@ async fn a_restarted_peer_rejoins_through_the_members_it_remembers_when_its_seed
     let dir = scratch_dir("remembers");
     let seed = start("seed", &[], fast()).await;
     let seed_address = seed_of(&seed);
-    let other = start("other", &[seed_address.clone()], fast()).await;
+    let other = start("other", std::slice::from_ref(&seed_address), fast()).await;
     let other_port = other.port();
     let remembering = |seeds: Vec<String>| {
         Cloud::builder()
