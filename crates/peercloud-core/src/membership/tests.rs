@@ -259,6 +259,36 @@ fn joined_core(me: &str, seed: &Member, others: &[Member]) -> (Membership, Insta
     (core, t0)
 }
 
+/// Like [`joined_core`], with the wire records the seed sent: its own
+/// incarnation (`None` for an original peer) and its `peers`, with theirs.
+fn joined_core_as_told(
+    me: &str,
+    seed: &Member,
+    seed_incarnation: Option<u64>,
+    peers: Vec<PeerInfo>,
+) -> (Membership, Instant) {
+    let t0 = base();
+    let mut core = core(me, 9338);
+    core.start(t0, vec![seed.address()]);
+    let join = only_call(&drain(&mut core), "/join");
+    let reply = JoinReply {
+        status: "joined".to_owned(),
+        id: Some(pid(me)),
+        ip: None,
+        port: None,
+        server: ServerInfo {
+            id: seed.id.clone(),
+            data: seed.data.clone(),
+            incarnation: seed_incarnation,
+        },
+        peers,
+    };
+    core.handle_response(t0, join.call, Ok(Response::Join(reply)));
+    drain(&mut core);
+    events(&mut core);
+    (core, t0)
+}
+
 /// A core `me` (port 9338) started with no seeds; every output is drained.
 fn alone_core(me: &str) -> (Membership, Instant) {
     let t0 = base();

@@ -9,29 +9,11 @@ fn rust_cloud() -> (Membership, Instant) {
     let members: Vec<Member> = (1..=3)
         .map(|i| member(&format!("m{i}"), &format!("10.0.0.{i}:9338")))
         .collect();
-    let t0 = base();
-    let mut p = core("p", 9338);
-    p.start(t0, vec![members[0].address()]);
-    let join = only_call(&drain(&mut p), "/join");
-    let reply = JoinReply {
-        status: "joined".to_owned(),
-        id: Some(pid("p")),
-        ip: None,
-        port: None,
-        server: ServerInfo {
-            id: members[0].id.clone(),
-            data: members[0].data.clone(),
-            incarnation: Some(0),
-        },
-        peers: members[1..]
-            .iter()
-            .map(|m| PeerInfo::of(m, Some(0)))
-            .collect(),
-    };
-    p.handle_response(t0, join.call, Ok(Response::Join(reply)));
-    drain(&mut p);
-    events(&mut p);
-    (p, t0)
+    let peers = members[1..]
+        .iter()
+        .map(|m| PeerInfo::of(m, Some(0)))
+        .collect();
+    joined_core_as_told("p", &members[0], Some(0), peers)
 }
 
 /// Hands `p` a `/gossip` from `sender` holding `updates`; returns what it

@@ -16,29 +16,12 @@ fn with_members(n: u8, rust: bool) -> (Membership, Instant, Vec<Member>) {
     let members: Vec<Member> = (1..=n)
         .map(|i| member(&format!("m{i}"), &format!("10.0.0.{i}:9338")))
         .collect();
-    let t0 = base();
-    let mut core = core("p", 9338);
-    core.start(t0, vec![members[0].address()]);
-    let join = only_call(&drain(&mut core), "/join");
     let incarnation = rust.then_some(0);
-    let reply = JoinReply {
-        status: "joined".to_owned(),
-        id: Some(pid("p")),
-        ip: None,
-        port: None,
-        server: ServerInfo {
-            id: members[0].id.clone(),
-            data: members[0].data.clone(),
-            incarnation,
-        },
-        peers: members[1..]
-            .iter()
-            .map(|m| PeerInfo::of(m, incarnation))
-            .collect(),
-    };
-    core.handle_response(t0, join.call, Ok(Response::Join(reply)));
-    drain(&mut core);
-    events(&mut core);
+    let peers = members[1..]
+        .iter()
+        .map(|m| PeerInfo::of(m, incarnation))
+        .collect();
+    let (core, t0) = joined_core_as_told("p", &members[0], incarnation, peers);
     (core, t0, members)
 }
 

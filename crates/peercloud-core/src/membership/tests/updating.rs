@@ -7,30 +7,11 @@ use crate::wire::{LeftRequest, UpdateKind};
 /// Peer "p" joined through original peer o1 that lists original o2 and
 /// peercloud peer r (incarnation 0).
 fn mixed_cloud() -> (Membership, Instant) {
-    let t0 = base();
-    let mut p = core("p", 9338);
-    let o1 = member("o1", "10.0.0.1:9338");
-    p.start(t0, vec![o1.address()]);
-    let join = only_call(&drain(&mut p), "/join");
-    let reply = JoinReply {
-        status: "joined".to_owned(),
-        id: Some(pid("p")),
-        ip: None,
-        port: None,
-        server: ServerInfo {
-            id: o1.id.clone(),
-            data: o1.data.clone(),
-            incarnation: None,
-        },
-        peers: vec![
-            PeerInfo::from(&member("o2", "10.0.0.2:9338")),
-            PeerInfo::of(&member("r", "10.0.0.3:9338"), Some(0)),
-        ],
-    };
-    p.handle_response(t0, join.call, Ok(Response::Join(reply)));
-    drain(&mut p);
-    events(&mut p);
-    (p, t0)
+    let peers = vec![
+        PeerInfo::from(&member("o2", "10.0.0.2:9338")),
+        PeerInfo::of(&member("r", "10.0.0.3:9338"), Some(0)),
+    ];
+    joined_core_as_told("p", &member("o1", "10.0.0.1:9338"), None, peers)
 }
 
 #[test]
