@@ -53,6 +53,22 @@ pub enum Refusal {
     ShuttingDown,
 }
 
+impl Refusal {
+    /// The HTTP status the edge answers this refusal with: 400 a missing
+    /// sender, 403 a sender that is not a member, 409 an id in use, 502 and
+    /// 504 a joiner's failed or late check, 503 while leaving.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Refusal::MissingSender => 400,
+            Refusal::UnknownSender(_) => 403,
+            Refusal::IdInUse(_) => 409,
+            Refusal::CheckTimedOut => 504,
+            Refusal::CheckFailed(_) => 502,
+            Refusal::ShuttingDown => 503,
+        }
+    }
+}
+
 /// Why a call to another peer failed, as the driver reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]

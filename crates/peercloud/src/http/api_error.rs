@@ -42,15 +42,7 @@ impl ApiError {
 
 impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
-        let status = match refusal {
-            Refusal::MissingSender => StatusCode::BAD_REQUEST,
-            Refusal::UnknownSender(_) => StatusCode::FORBIDDEN,
-            Refusal::IdInUse(_) => StatusCode::CONFLICT,
-            Refusal::CheckTimedOut => StatusCode::GATEWAY_TIMEOUT,
-            Refusal::CheckFailed(_) => StatusCode::BAD_GATEWAY,
-            Refusal::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
-        };
+        let status = StatusCode::from_u16(refusal.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
         ApiError::new(status, refusal.to_string())
     }
 }

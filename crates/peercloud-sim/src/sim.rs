@@ -1,0 +1,577 @@
+//! The simulation: peers, the queue of what happens next (deliveries,
+//! wake-ups, the ends of stalls) ordered by virtual time, the faults in
+//! force, and what the network carried.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use peercloud_core::wire::{decode_reply, decode_request, encode_reply, encode_request, ErrorBody};
+use peercloud_core::{
+    Action, Address, CallError, CallResult, Config, Event, Identity, Membership, Origin, PeerId,
+    Refusal, ReplyToken, Response,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use crate::net::NetConfig;
+use crate::node::{Health, Message, Node};
+
+/// A peer of the simulation, by the order it was added.
+pub type PeerIndex = usize;
+
+/// What the network carried since the last [`Sim::reset_stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Requests sent (delivered or not).
+    pub requests: u64,
+    /// Bytes of request and reply bodies (headers not counted).
+    pub bytes: u64,
+    /// Messages the network lost.
+    pub lost: u64,
+}
+
+/// Something due at a virtual time.
+#[derive(Debug)]
+enum Happening {
+    /// Boxed: messages are large beside the other happenings.
+    Deliver(Box<Message>),
+    /// The peer's core asked to be woken up now.
+    Wake(usize),
+    /// The peer's stall ends.
+    Resume(usize),
+}
+
+/// A request being handled: who waits for its reply.
+#[derive(Debug)]
+struct Waiting {
+    caller: usize,
+    call: peercloud_core::CallId,
+    path: &'static str,
+}
+
+/// A simulated cloud. See the crate documentation.
+#[derive(Debug)]
+pub struct Sim {
+    seed: u64,
+    /// The instant virtual time counts from (the cores take instants).
+    base: Instant,
+    now: Duration,
+    net: NetConfig,
+    config: Config,
+    rng: ChaCha8Rng,
+    nodes: Vec<Node>,
+    by_address: BTreeMap<Address, usize>,
+    queue: BTreeMap<(Duration, u64), Happening>,
+    next_seq: u64,
+    waiting: BTreeMap<(usize, ReplyToken), Waiting>,
+    next_token: u64,
+    /// Single broken links, as (lower, higher) peers.
+    cut: BTreeSet<(usize, usize)>,
+    /// Each peer's side of a partition (all 0 when there is none).
+    sides: Vec<u32>,
+    stats: Stats,
+}
+
+impl Sim {
+    /// An empty simulation over `net`, every random choice drawn from `seed`.
+    /// Peers get the default (LAN) membership config.
+    pub fn new(seed: u64, net: NetConfig) -> Self {
+        Sim::with_config(seed, net, Config::default())
+    }
+
+    /// Like [`Sim::new`], with this membership config for every peer.
+    pub fn with_config(seed: u64, net: NetConfig, config: Config) -> Self {
+        #[allow(clippy::disallowed_methods)]
+        let base = Instant::now();
+        Sim {
+            seed,
+            base,
+            now: Duration::ZERO,
+            net,
+            config,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            nodes: Vec::new(),
+            by_address: BTreeMap::new(),
+            queue: BTreeMap::new(),
+            next_seq: 0,
+            waiting: BTreeMap::new(),
+            next_token: 0,
+            cut: BTreeSet::new(),
+            sides: Vec::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// The seed this run replays from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Virtual time since the start.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// Adds a peer (not started yet) at its own address.
+    pub fn add_peer(&mut self) -> PeerIndex {
+        let n = self.nodes.len();
+        let address = address_of(n);
+        let core = self.fresh_core(n);
+        self.by_address.insert(address.clone(), n);
+        self.nodes.push(Node::new(core, address));
+        self.sides.push(0);
+        n
+    }
+
+    fn fresh_core(&mut self, n: usize) -> Membership {
+        let identity = Identity {
+            id: PeerId::from_random_bytes(self.rng.random()),
+            port: address_of(n).port,
+            advertise: Some(address_of(n).host),
+            data: json!({ "peer": n }),
+        };
+        Membership::new(identity, self.config.clone(), self.rng.random())
+    }
+
+    /// Starts peer `n`, joining through `seeds` (none: a cloud of its own).
+    pub fn start(&mut self, n: PeerIndex, seeds: &[PeerIndex]) {
+        let addresses = seeds.iter().map(|&s| address_of(s)).collect();
+        self.start_at(n, addresses);
+    }
+
+    /// Starts peer `n` with seeds given as addresses (where nobody may
+    /// listen).
+    pub fn start_at(&mut self, n: PeerIndex, seeds: Vec<Address>) {
+        let now = self.instant();
+        self.nodes[n].started = true;
+        self.nodes[n].core.start(now, seeds);
+        self.collect(n);
+    }
+
+    /// Kills peer `n`: its address refuses connections from now on.
+    pub fn crash(&mut self, n: PeerIndex) {
+        self.nodes[n].health = Health::Crashed;
+        self.nodes[n].held.clear();
+    }
+
+    /// Runs a new process for peer `n` at its address, under a new id, and
+    /// starts it with `seeds`.
+    pub fn restart(&mut self, n: PeerIndex, seeds: &[PeerIndex]) {
+        let core = self.fresh_core(n);
+        let node = &mut self.nodes[n];
+        node.core = core;
+        node.health = Health::Up;
+        node.held.clear();
+        node.wake = None;
+        node.started = false;
+        self.start(n, seeds);
+    }
+
+    /// Pauses peer `n` for `span` from now.
+    pub fn stall(&mut self, n: PeerIndex, span: Duration) {
+        if self.nodes[n].health == Health::Up {
+            self.nodes[n].health = Health::Stalled;
+            let at = self.now + span;
+            self.schedule(at, Happening::Resume(n));
+        }
+    }
+
+    /// Peer `n` leaves the cloud properly.
+    pub fn leave(&mut self, n: PeerIndex) {
+        let now = self.instant();
+        self.nodes[n].core.leave(now);
+        self.collect(n);
+    }
+
+    /// Gives peer `n` new data.
+    pub fn set_data(&mut self, n: PeerIndex, data: serde_json::Value) {
+        let now = self.instant();
+        self.nodes[n].core.set_data(now, data);
+        self.collect(n);
+    }
+
+    /// Splits the peers: each group is a side, the peers in no group
+    /// another; messages between sides are lost.
+    pub fn partition(&mut self, groups: &[&[PeerIndex]]) {
+        self.sides.iter_mut().for_each(|side| *side = 0);
+        for (g, group) in groups.iter().enumerate() {
+            for &n in *group {
+                self.sides[n] = g as u32 + 1;
+            }
+        }
+    }
+
+    /// Breaks the link between `a` and `b` only.
+    pub fn cut(&mut self, a: PeerIndex, b: PeerIndex) {
+        self.cut.insert((a.min(b), a.max(b)));
+    }
+
+    /// Ends every partition and repairs every broken link.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+        self.sides.iter_mut().for_each(|side| *side = 0);
+    }
+
+    /// Runs everything due in the next `span` of virtual time.
+    pub fn run_for(&mut self, span: Duration) {
+        let end = self.now + span;
+        while let Some(entry) = self.queue.first_entry() {
+            if entry.key().0 > end {
+                break;
+            }
+            let ((at, _), happening) = entry.remove_entry();
+            self.now = at;
+            self.happen(happening);
+        }
+        self.now = end;
+    }
+
+    /// Runs until `done` holds (looked at every `step`), at most `limit`;
+    /// returns how long it took, or `None`.
+    pub fn run_until(
+        &mut self,
+        limit: Duration,
+        step: Duration,
+        mut done: impl FnMut(&Sim) -> bool,
+    ) -> Option<Duration> {
+        let start = self.now;
+        while self.now - start <= limit {
+            if done(self) {
+                return Some(self.now - start);
+            }
+            self.run_for(step);
+        }
+        None
+    }
+
+    /// Peer `n`'s id now.
+    pub fn id(&self, n: PeerIndex) -> &PeerId {
+        self.nodes[n].core.id()
+    }
+
+    /// Peer `n`'s core, to look at.
+    pub fn core(&self, n: PeerIndex) -> &Membership {
+        &self.nodes[n].core
+    }
+
+    /// What peer `n`'s core emitted, with when.
+    pub fn events(&self, n: PeerIndex) -> &[(Duration, Event)] {
+        &self.nodes[n].events
+    }
+
+    /// How many peers were added.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether no peer was added.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Whether peer `a` lists peer `b`'s current id.
+    pub fn lists(&self, a: PeerIndex, b: PeerIndex) -> bool {
+        self.core(a).member(self.id(b)).is_some()
+    }
+
+    /// The live peers: started, not crashed, not closed.
+    pub fn live(&self) -> Vec<PeerIndex> {
+        (0..self.nodes.len())
+            .filter(|&n| self.nodes[n].is_live())
+            .collect()
+    }
+
+    /// Whether every live peer lists exactly every other live peer, at its
+    /// address; else who misses or has whom.
+    pub fn converged(&self) -> Result<(), String> {
+        let live = self.live();
+        let expected: BTreeMap<&PeerId, &Address> = live
+            .iter()
+            .map(|&n| (self.id(n), &self.nodes[n].address))
+            .collect();
+        let mut gaps = Vec::new();
+        for &n in &live {
+            let core = self.core(n);
+            let missing = expected
+                .keys()
+                .filter(|id| **id != core.id() && core.member(id).is_none())
+                .count();
+            let wrong = core
+                .members()
+                .filter(|m| expected.get(&m.id) != Some(&&m.address()))
+                .count();
+            if missing + wrong > 0 {
+                gaps.push(format!("peer {n}: {missing} missing, {wrong} extra"));
+            }
+        }
+        if gaps.is_empty() {
+            Ok(())
+        } else {
+            let shown: Vec<_> = gaps.iter().take(10).cloned().collect();
+            Err(format!(
+                "seed {}: {} of {} live peers differ at {:?}: {}",
+                self.seed,
+                gaps.len(),
+                live.len(),
+                self.now,
+                shown.join("; ")
+            ))
+        }
+    }
+
+    /// What the network carried since the last reset.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Starts counting afresh.
+    pub fn reset_stats(&mut self) {
+        self.stats = Stats::default();
+    }
+
+    fn instant(&self) -> Instant {
+        self.base + self.now
+    }
+
+    fn schedule(&mut self, at: Duration, happening: Happening) {
+        self.queue.insert((at, self.next_seq), happening);
+        self.next_seq += 1;
+    }
+
+    fn happen(&mut self, happening: Happening) {
+        match happening {
+            Happening::Deliver(message) => self.deliver(*message),
+            Happening::Wake(n) => self.wake(n),
+            Happening::Resume(n) => self.resume(n),
+        }
+    }
+
+    fn wake(&mut self, n: usize) {
+        let now = self.instant();
+        let node = &mut self.nodes[n];
+        if node.wake != Some(self.now) || node.health != Health::Up {
+            return;
+        }
+        node.wake = None;
+        node.core.handle_timeout(now);
+        self.collect(n);
+    }
+
+    fn resume(&mut self, n: usize) {
+        let node = &mut self.nodes[n];
+        if node.health != Health::Stalled {
+            return;
+        }
+        node.health = Health::Up;
+        node.wake = None;
+        let held = std::mem::take(&mut node.held);
+        for message in held {
+            self.deliver(message);
+        }
+        self.collect(n);
+    }
+
+    /// Takes peer `n`'s actions into the network, its events into its log,
+    /// and (re)schedules its wake-up.
+    fn collect(&mut self, n: usize) {
+        while let Some(action) = self.nodes[n].core.poll_action() {
+            match action {
+                Action::Call {
+                    call, to, request, ..
+                } => {
+                    self.stats.requests += 1;
+                    let sender = self.nodes[n].core.id().clone();
+                    let message = Message::Request {
+                        from: n,
+                        call,
+                        sender,
+                        to,
+                        request,
+                    };
+                    self.send(message);
+                }
+                Action::Reply { token, reply } => {
+                    let Some(waiting) = self.waiting.remove(&(n, token)) else {
+                        continue;
+                    };
+                    let result = self.reply_over_the_wire(waiting.path, reply);
+                    let message = Message::Result {
+                        to: waiting.caller,
+                        call: waiting.call,
+                        result,
+                    };
+                    self.send(message);
+                }
+            }
+        }
+        let now = self.now;
+        let node = &mut self.nodes[n];
+        while let Some(event) = node.core.poll_event() {
+            node.events.push((now, event));
+        }
+        let due = node
+            .core
+            .poll_timeout()
+            .map(|at| at.saturating_duration_since(self.base).max(now));
+        if due.is_some() && due != node.wake {
+            node.wake = due;
+            if let Some(at) = due {
+                self.schedule(at, Happening::Wake(n));
+            }
+        }
+    }
+
+    /// Puts a message on the network: lost, or delivered after a latency.
+    fn send(&mut self, message: Message) {
+        if self.net.loss > 0.0 && self.rng.random::<f64>() < self.net.loss {
+            self.stats.lost += 1;
+            return;
+        }
+        let latency = self.net.latency.sample(&mut self.rng);
+        let at = self.now + latency;
+        self.schedule(at, Happening::Deliver(Box::new(message)));
+    }
+
+    fn is_cut(&self, a: usize, b: usize) -> bool {
+        self.sides[a] != self.sides[b] || self.cut.contains(&(a.min(b), a.max(b)))
+    }
+
+    fn deliver(&mut self, message: Message) {
+        match message {
+            Message::Request {
+                from,
+                call,
+                sender,
+                to,
+                request,
+            } => {
+                let Some(&target) = self.by_address.get(&to) else {
+                    return self.refuse(from, call);
+                };
+                if self.is_cut(from, target) {
+                    return; // lost: the caller's deadline ends the call
+                }
+                let listening = self.nodes[target].started;
+                match self.nodes[target].health {
+                    Health::Crashed => self.refuse(from, call),
+                    _ if !listening => self.refuse(from, call),
+                    Health::Stalled => self.nodes[target].held.push(Message::Request {
+                        from,
+                        call,
+                        sender,
+                        to,
+                        request,
+                    }),
+                    Health::Up => self.serve(from, call, sender, target, request),
+                }
+            }
+            Message::Result { to, call, result } => match self.nodes[to].health {
+                Health::Crashed => {}
+                Health::Stalled => self.nodes[to]
+                    .held
+                    .push(Message::Result { to, call, result }),
+                Health::Up => {
+                    let now = self.instant();
+                    self.nodes[to].core.handle_response(now, call, result);
+                    self.collect(to);
+                }
+            },
+        }
+    }
+
+    /// A connection to an address where nothing listens: refused.
+    fn refuse(&mut self, caller: usize, call: peercloud_core::CallId) {
+        let result = Err(CallError::NoListener);
+        self.send(Message::Result {
+            to: caller,
+            call,
+            result,
+        });
+    }
+
+    /// Hands a request to its target's core, through the wire codec.
+    fn serve(
+        &mut self,
+        from: usize,
+        call: peercloud_core::CallId,
+        sender: PeerId,
+        target: usize,
+        request: peercloud_core::Request,
+    ) {
+        let path = request.path();
+        let body = encode_request(&request);
+        self.stats.bytes += body.len() as u64;
+        let Ok(request) = decode_request(path, &body) else {
+            return self.refuse(from, call);
+        };
+        let token = ReplyToken(self.next_token);
+        self.next_token += 1;
+        self.waiting.insert(
+            (target, token),
+            Waiting {
+                caller: from,
+                call,
+                path,
+            },
+        );
+        let origin = Origin {
+            sender: Some(sender),
+            remote: ip_of(&self.nodes[from].address),
+        };
+        let now = self.instant();
+        self.nodes[target]
+            .core
+            .handle_request(now, token, origin, request);
+        self.collect(target);
+    }
+
+    /// A reply as its caller reads it: a refusal becomes the status and
+    /// JSON body the HTTP edge answers with.
+    fn reply_over_the_wire(&mut self, path: &str, reply: Result<Response, Refusal>) -> CallResult {
+        match reply {
+            Ok(response) => {
+                let body = encode_reply(&response);
+                self.stats.bytes += body.len() as u64;
+                decode_reply(path, &body).map_err(|e| CallError::InvalidReply(e.to_string()))
+            }
+            Err(refusal) => {
+                let body = ErrorBody {
+                    error: refusal.to_string(),
+                };
+                let body = serde_json::to_string(&body).unwrap_or_default();
+                self.stats.bytes += body.len() as u64;
+                Err(CallError::Refused {
+                    status: refusal.http_status(),
+                    body,
+                })
+            }
+        }
+    }
+}
+
+/// Where peer `n` listens: `10.a.b.c:9338`, unique for 16 million peers.
+pub(crate) fn address_of(n: usize) -> Address {
+    let [_, a, b, c] = (n as u32).to_be_bytes();
+    let ip = IpAddr::V4(std::net::Ipv4Addr::new(10, a, b, c));
+    Address::new(peercloud_core::Host::from_ip(ip), 9338)
+}
+
+fn ip_of(address: &Address) -> IpAddr {
+    address
+        .host
+        .ip()
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_unique_past_255_peers() {
+        let addresses: BTreeSet<Address> = (0..70_000).map(address_of).collect();
+        assert_eq!(addresses.len(), 70_000);
+    }
+}
