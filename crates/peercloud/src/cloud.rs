@@ -109,7 +109,8 @@ impl Cloud {
     /// within moments (its members get [`Event::PeerUpdated`]); original
     /// peers see it once this peer has left and joined them again, which
     /// it does by itself. Data larger than [`DATA_LIMIT`](crate::DATA_LIMIT)
-    /// as JSON is refused and nothing changes.
+    /// as JSON is refused and nothing changes. Once this returns `Ok`,
+    /// [`Cloud::data`] shows the new data.
     ///
     /// ```no_run
     /// # async fn demo(cloud: peercloud::Cloud) -> Result<(), peercloud::SetDataError> {
@@ -125,10 +126,12 @@ impl Cloud {
                 limit: crate::DATA_LIMIT,
             });
         }
-        if self.link.is_closed() || !self.link.input(Input::SetData(data)).await {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let input = Input::SetData { data, done_tx };
+        if self.link.is_closed() || !self.link.input(input).await {
             return Err(SetDataError::Closed);
         }
-        Ok(())
+        done_rx.await.map_err(|_| SetDataError::Closed)
     }
 
     /// Broadcasts a message to every member at once and gathers every reply.

@@ -579,6 +579,7 @@ async fn new_data_reaches_the_other_peers_as_an_update_and_oversized_data_is_ref
     let mut b_events = b.events();
 
     a.set_data(json!({"name": "a", "v": 2})).await.expect("set");
+    assert_eq!(a.data()["v"], 2, "its own data shows at once");
     loop {
         match next_event(&mut b_events, "a PeerUpdated at b").await {
             Event::PeerUpdated(peer) if peer.id() == a.id() => {

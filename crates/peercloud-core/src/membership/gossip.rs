@@ -23,7 +23,7 @@ use crate::wire::{Envelope, Update, UpdateKind};
 
 /// The most updates riding on one message besides the accusation about
 /// its receiver.
-const MAX_PIGGYBACK: usize = 8;
+const MAX_PIGGYBACK: usize = 32;
 
 /// Updates waiting to ride on messages, one per member (the newest news).
 #[derive(Debug, Default)]

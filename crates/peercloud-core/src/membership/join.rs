@@ -6,11 +6,11 @@ use std::time::Instant;
 use rand::seq::SliceRandom;
 use serde_json::Value;
 
-use super::table::{Candidate, Kind};
+use super::table::{same_place, Candidate, Kind};
 use super::{Membership, Pending, Phase, MAX_EARLY_NOTICES};
 use crate::error::{CallError, Mismatch, Refusal};
 use crate::id::PeerId;
-use crate::io::{CallResult, Event, Origin, ReplyToken, Request, Response, Start};
+use crate::io::{CallResult, Event, FailureCause, Origin, ReplyToken, Request, Response, Start};
 use crate::member::{host_of_remote, Address, Member};
 use crate::wire::{JoinReply, JoinRequest, PeerInfo, ServerInfo, DEFAULT_PORT, STATUS_JOINED};
 
@@ -269,6 +269,21 @@ impl Membership {
     /// Announces the checked joiner to every member, adds it, and answers it
     /// with the list it did not know (the members without itself).
     fn admit(&mut self, now: Instant, token: ReplyToken, joiner: Candidate) {
+        // A member listed at the joiner's place is its former self (it
+        // answered its check there under a new id): gone before the
+        // joiner hears of it or anyone is told of the joiner.
+        let former: Vec<_> = self
+            .members
+            .values()
+            .filter(|e| same_place(&e.member, &joiner.member))
+            .map(|e| e.member.id.clone())
+            .collect();
+        for old in former {
+            let cause = FailureCause::Replaced {
+                by: Some(joiner.member.id.clone()),
+            };
+            self.declare_failed(now, &old, cause, None);
+        }
         let peers = self.peer_infos();
         let incarnation = (joiner.kind == Kind::Rust).then_some(joiner.incarnation);
         let notice = PeerInfo::of(&joiner.member, incarnation);

@@ -98,7 +98,13 @@ impl<T: Transport> Running<T> {
                     .core
                     .handle_request(now(), token, origin, *request);
             }
-            Input::SetData(data) => self.parts.core.set_data(now(), data),
+            Input::SetData { data, done_tx } => {
+                self.parts.core.set_data(now(), data);
+                // Published before the caller hears back, so that its next
+                // read of the cloud's data shows the new data.
+                self.flush();
+                let _ = done_tx.send(());
+            }
         }
     }
 

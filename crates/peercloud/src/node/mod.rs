@@ -36,8 +36,12 @@ pub(crate) enum Input {
         request: Box<Request>,
         reply_tx: oneshot::Sender<Result<Response, Refusal>>,
     },
-    /// New data for this peer (its size already checked).
-    SetData(Value),
+    /// New data for this peer (its size already checked); `done_tx` is
+    /// told once the published snapshot shows it.
+    SetData {
+        data: Value,
+        done_tx: oneshot::Sender<()>,
+    },
 }
 
 /// What every handle (cloud, peers, the server) shares to reach the cloud:

@@ -292,3 +292,26 @@ fn status_is_answered_to_anyone_with_our_id() {
         "{digest}"
     );
 }
+
+#[test]
+fn a_joiner_at_a_members_place_replaces_it_and_never_hears_of_its_former_self() {
+    let (mut s, t0) = server();
+    // c restarted at its address under a new id, "c2".
+    let request = join_request(Some("c2"), Some("10.0.0.3"), Some(9338));
+    s.handle_request(t0, JOINER_TOKEN, anonymous("10.0.0.3"), request);
+    let check = only_call(&drain(&mut s), "/status");
+    s.handle_response(t0, check.call, status_of("c2"));
+    let actions = drain(&mut s);
+    let Some((_, Ok(Response::Join(reply)))) = replies(&actions).pop() else {
+        panic!("no join reply: {actions:#?}")
+    };
+    let listed: Vec<&str> = reply.peers.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(listed, ["b"], "the reply does not list c, its former self");
+    let told: Vec<Address> = notices(&actions)
+        .into_iter()
+        .filter(|(_, n)| matches!(n, Request::Joined(_)))
+        .map(|(to, _)| to)
+        .collect();
+    assert_eq!(told, [addr("10.0.0.2:9338")], "nobody tells c2 of itself");
+    assert_eq!(member_ids(&s), ["b", "c2"]);
+}
