@@ -33,9 +33,11 @@ impl Membership {
     }
 
     /// `accuser` suspects `id` at `incarnation` (this peer, when `accuser`
-    /// is its own id). A new suspicion starts the clock and is gossiped; an
-    /// accusation of a suspicion already held is a confirmation and
-    /// shortens it. Older incarnations are ignored.
+    /// is its own id). A new suspicion starts the clock and is gossiped;
+    /// another accuser of a suspicion already held, this peer's own probes
+    /// included, is a confirmation: it shortens the suspicion and is
+    /// gossiped in turn, so that every member counts it (Lifeguard's
+    /// independent confirmations). Older incarnations are ignored.
     pub(super) fn suspect(&mut self, now: Instant, id: &PeerId, incarnation: u64, accuser: PeerId) {
         let Some(entry) = self.members.get(id) else {
             return;
@@ -46,7 +48,7 @@ impl Membership {
         match &entry.suspicion {
             Some(held) if held.incarnation > incarnation => {}
             Some(held) if held.incarnation == incarnation => {
-                if accuser != self.me.id && !held.confirmations.contains(&accuser) {
+                if !held.accusers.contains(&accuser) {
                     self.confirm(id, accuser);
                 }
             }
@@ -55,11 +57,7 @@ impl Membership {
     }
 
     fn start_suspicion(&mut self, now: Instant, id: &PeerId, incarnation: u64, accuser: PeerId) {
-        let mut confirmations = std::collections::BTreeSet::new();
-        if accuser != self.me.id {
-            confirmations.insert(accuser.clone());
-        }
-        let timeout = self.suspicion_timeout(confirmations.len());
+        let timeout = self.suspicion_timeout(0);
         let deadline = now + timeout;
         let Some(entry) = self.members.get_mut(id) else {
             return;
@@ -69,7 +67,7 @@ impl Membership {
             incarnation,
             started: now,
             deadline,
-            confirmations,
+            accusers: std::collections::BTreeSet::from([accuser.clone()]),
         });
         let member = entry.member.clone();
         // Only a peercloud peer can refute a suspicion; other peers judge
@@ -78,32 +76,41 @@ impl Membership {
         self.version += 1;
         self.timers.schedule(deadline, Timer::Suspicion(id.clone()));
         if refutable {
-            self.gossip.queue(Update {
-                by: Some(accuser),
-                ..Update::about(UpdateKind::Suspect, id.clone(), incarnation)
-            });
+            self.gossip_suspicion(id, incarnation, accuser);
         }
         self.emit(Event::PeerSuspected(member));
     }
 
-    /// One more member suspects `id`: the suspicion gets shorter.
+    /// One more member suspects `id`: the suspicion gets shorter, and the
+    /// others hear of this accuser too.
     fn confirm(&mut self, id: &PeerId, accuser: PeerId) {
-        let count = match self.members.get_mut(id).and_then(|e| e.suspicion.as_mut()) {
-            Some(suspicion) => {
-                suspicion.confirmations.insert(accuser);
-                suspicion.confirmations.len()
-            }
-            None => return,
-        };
-        let timeout = self.suspicion_timeout(count);
         let Some(suspicion) = self.members.get_mut(id).and_then(|e| e.suspicion.as_mut()) else {
             return;
         };
-        let deadline = suspicion.started + timeout;
+        suspicion.accusers.insert(accuser.clone());
+        let (count, started, incarnation) = (
+            suspicion.accusers.len() - 1,
+            suspicion.started,
+            suspicion.incarnation,
+        );
+        let deadline = started + self.suspicion_timeout(count);
+        let Some(suspicion) = self.members.get_mut(id).and_then(|e| e.suspicion.as_mut()) else {
+            return;
+        };
         if deadline < suspicion.deadline {
             suspicion.deadline = deadline;
             self.timers.schedule(deadline, Timer::Suspicion(id.clone()));
         }
+        if self.members.get(id).is_some_and(|e| e.kind == Kind::Rust) {
+            self.gossip_suspicion(id, incarnation, accuser);
+        }
+    }
+
+    fn gossip_suspicion(&mut self, id: &PeerId, incarnation: u64, accuser: PeerId) {
+        self.gossip.queue(Update {
+            by: Some(accuser),
+            ..Update::about(UpdateKind::Suspect, id.clone(), incarnation)
+        });
     }
 
     /// An original peer, which cannot refute, answered a probe: its

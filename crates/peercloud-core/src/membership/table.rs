@@ -52,8 +52,9 @@ pub(super) struct Suspicion {
     pub(super) started: Instant,
     /// When it runs out, if nobody refutes it.
     pub(super) deadline: Instant,
-    /// The other members that suspect it too.
-    pub(super) confirmations: BTreeSet<PeerId>,
+    /// Every member known to suspect it, this peer included if it does:
+    /// all but the first are confirmations.
+    pub(super) accusers: BTreeSet<PeerId>,
 }
 
 /// One member of the table.

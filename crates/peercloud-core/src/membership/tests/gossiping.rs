@@ -237,3 +237,49 @@ fn a_member_that_left_is_not_brought_back_by_news_of_the_incarnation_it_left_at(
     assert!(calls_to(&actions, "/status").is_empty(), "{actions:#?}");
     assert_eq!(member_ids(&p), ["m1", "m3"]);
 }
+
+#[test]
+fn this_peers_own_accusation_confirms_a_suspicion_heard_from_another_and_is_passed_on() {
+    let (mut p, t0) = rust_cloud();
+    gossip(
+        &mut p,
+        t0,
+        "m1",
+        vec![about(UpdateKind::Suspect, "m2", 0, "m1")],
+    );
+    let alone = p
+        .members
+        .get(&pid("m2"))
+        .unwrap()
+        .suspicion
+        .clone()
+        .unwrap();
+    assert_eq!(alone.deadline, t0 + p.suspicion_timeout(0));
+    // This peer's own probe of m2 fails too (nobody it asked reached it).
+    let me = p.id().clone();
+    p.suspect(t0, &pid("m2"), 0, me);
+    let both = p
+        .members
+        .get(&pid("m2"))
+        .unwrap()
+        .suspicion
+        .clone()
+        .unwrap();
+    assert_eq!(
+        both.deadline,
+        t0 + p.suspicion_timeout(1),
+        "one confirmation"
+    );
+    assert!(both.deadline < alone.deadline);
+    // The next message to m3 carries this peer's own accusation.
+    let envelope = p.envelope_for(&pid("m3"), true);
+    let passed_on = envelope
+        .updates
+        .iter()
+        .find(|u| u.id == pid("m2"))
+        .expect("news about m2");
+    assert_eq!(
+        (passed_on.kind, passed_on.by.as_ref()),
+        (UpdateKind::Suspect, Some(&pid("p")))
+    );
+}
