@@ -8,20 +8,31 @@ use peercloud_core::{Address, CallId, CallResult, Event, Membership, PeerId, Req
 /// A message on its way.
 #[derive(Debug)]
 pub(crate) enum Message {
-    /// A call from peer `from` (as `sender`) to whatever listens at `to`.
+    /// A request from peer `from` (as `sender`) to whatever listens at `to`.
     Request {
         from: usize,
-        call: CallId,
+        caller: Caller,
         sender: PeerId,
         to: Address,
         request: Request,
     },
-    /// The result of `call`, on its way back to its caller `to`.
+    /// The result of a call, on its way back to peer `to`.
     Result {
         to: usize,
-        call: CallId,
+        caller: Caller,
         result: CallResult,
     },
+}
+
+/// Who waits for a request's result: one call of one process of the
+/// sending peer, or nobody (a request a test injected).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caller {
+    /// The sending peer's process (see [`Node::process`]): a result is not
+    /// handed to a later process at the same address.
+    pub(crate) process: u64,
+    /// The call, or `None` when the result is dropped.
+    pub(crate) call: Option<CallId>,
 }
 
 /// Whether a peer runs.
@@ -49,6 +60,10 @@ pub(crate) struct Node {
     pub(crate) events: Vec<(Duration, Event)>,
     /// Whether `start` was called on its current core.
     pub(crate) started: bool,
+    /// How many times it was restarted: the results of calls made by an
+    /// earlier process are dropped, as its connections died with it
+    /// (call ids start afresh with each core, so they would be mixed up).
+    pub(crate) process: u64,
 }
 
 impl Node {
@@ -61,6 +76,7 @@ impl Node {
             wake: None,
             events: Vec::new(),
             started: false,
+            process: 0,
         }
     }
 

@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 
 use peercloud_core::wire::{decode_reply, decode_request, encode_reply, encode_request, ErrorBody};
 use peercloud_core::{
-    Action, Address, CallError, CallResult, Config, Event, Identity, Membership, Origin, PeerId,
-    Refusal, ReplyToken, Response,
+    Action, Address, CallError, CallResult, Config, Event, Identity, LeftReason, Membership,
+    Origin, PeerId, Refusal, ReplyToken, Request, Response,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::net::NetConfig;
-use crate::node::{Health, Message, Node};
+use crate::node::{Caller, Health, Message, Node};
 
 /// A peer of the simulation, by the order it was added.
 pub type PeerIndex = usize;
@@ -46,8 +46,8 @@ enum Happening {
 /// A request being handled: who waits for its reply.
 #[derive(Debug)]
 struct Waiting {
-    caller: usize,
-    call: peercloud_core::CallId,
+    from: usize,
+    caller: Caller,
     path: &'static str,
 }
 
@@ -166,6 +166,7 @@ impl Sim {
         node.held.clear();
         node.wake = None;
         node.started = false;
+        node.process += 1;
         self.start(n, seeds);
     }
 
@@ -190,6 +191,27 @@ impl Sim {
         let now = self.instant();
         self.nodes[n].core.set_data(now, data);
         self.collect(n);
+    }
+
+    /// Sends `request` from peer `from` to peer `to` as `from`'s driver
+    /// would send a call (with its id, over the same network and faults),
+    /// though `from`'s core made no such call: its result is dropped. For
+    /// news that a core would not send by itself now (a false accusation,
+    /// late gossip).
+    pub fn inject(&mut self, from: PeerIndex, to: PeerIndex, request: Request) {
+        self.stats.requests += 1;
+        let caller = Caller {
+            process: self.nodes[from].process,
+            call: None,
+        };
+        let message = Message::Request {
+            from,
+            caller,
+            sender: self.id(from).clone(),
+            to: address_of(to),
+            request,
+        };
+        self.send(message);
     }
 
     /// Splits the peers: each group is a side, the peers in no group
@@ -251,6 +273,11 @@ impl Sim {
         self.nodes[n].core.id()
     }
 
+    /// Where peer `n` listens (its address, whether it runs or not).
+    pub fn address(&self, n: PeerIndex) -> &Address {
+        &self.nodes[n].address
+    }
+
     /// Peer `n`'s core, to look at.
     pub fn core(&self, n: PeerIndex) -> &Membership {
         &self.nodes[n].core
@@ -259,6 +286,16 @@ impl Sim {
     /// What peer `n`'s core emitted, with when.
     pub fn events(&self, n: PeerIndex) -> &[(Duration, Event)] {
         &self.nodes[n].events
+    }
+
+    /// Why peer `n` saw the member with id `gone` leave, each time it did
+    /// (usually once or never), in order.
+    pub fn left_reasons(&self, n: PeerIndex, gone: &PeerId) -> Vec<LeftReason> {
+        let left = self.events(n).iter().filter_map(|(_, event)| match event {
+            Event::PeerLeft { member, reason } if member.id == *gone => Some(reason.clone()),
+            _ => None,
+        });
+        left.collect()
     }
 
     /// How many peers were added.
@@ -286,13 +323,19 @@ impl Sim {
     /// Whether every live peer lists exactly every other live peer, at its
     /// address; else who misses or has whom.
     pub fn converged(&self) -> Result<(), String> {
-        let live = self.live();
-        let expected: BTreeMap<&PeerId, &Address> = live
+        self.converged_among(&self.live())
+    }
+
+    /// Whether each of `peers` lists exactly the others of `peers` (their
+    /// current ids, at their addresses) and nobody else: a full mesh of
+    /// them, such as one side of a partition; else who misses or has whom.
+    pub fn converged_among(&self, peers: &[PeerIndex]) -> Result<(), String> {
+        let expected: BTreeMap<&PeerId, &Address> = peers
             .iter()
             .map(|&n| (self.id(n), &self.nodes[n].address))
             .collect();
         let mut gaps = Vec::new();
-        for &n in &live {
+        for &n in peers {
             let core = self.core(n);
             let missing = expected
                 .keys()
@@ -311,10 +354,10 @@ impl Sim {
         } else {
             let shown: Vec<_> = gaps.iter().take(10).cloned().collect();
             Err(format!(
-                "seed {}: {} of {} live peers differ at {:?}: {}",
+                "seed {}: {} of {} peers differ at {:?}: {}",
                 self.seed,
                 gaps.len(),
-                live.len(),
+                peers.len(),
                 self.now,
                 shown.join("; ")
             ))
@@ -382,10 +425,14 @@ impl Sim {
                     call, to, request, ..
                 } => {
                     self.stats.requests += 1;
+                    let caller = Caller {
+                        process: self.nodes[n].process,
+                        call: Some(call),
+                    };
                     let sender = self.nodes[n].core.id().clone();
                     let message = Message::Request {
                         from: n,
-                        call,
+                        caller,
                         sender,
                         to,
                         request,
@@ -397,12 +444,7 @@ impl Sim {
                         continue;
                     };
                     let result = self.reply_over_the_wire(waiting.path, reply);
-                    let message = Message::Result {
-                        to: waiting.caller,
-                        call: waiting.call,
-                        result,
-                    };
-                    self.send(message);
+                    self.answer(waiting.from, waiting.caller, result);
                 }
             }
         }
@@ -442,80 +484,85 @@ impl Sim {
         match message {
             Message::Request {
                 from,
-                call,
+                caller,
                 sender,
                 to,
                 request,
             } => {
                 let Some(&target) = self.by_address.get(&to) else {
-                    return self.refuse(from, call);
+                    return self.refuse(from, caller);
                 };
                 if self.is_cut(from, target) {
                     return; // lost: the caller's deadline ends the call
                 }
                 let listening = self.nodes[target].started;
                 match self.nodes[target].health {
-                    Health::Crashed => self.refuse(from, call),
-                    _ if !listening => self.refuse(from, call),
+                    Health::Crashed => self.refuse(from, caller),
+                    _ if !listening => self.refuse(from, caller),
                     Health::Stalled => self.nodes[target].held.push(Message::Request {
                         from,
-                        call,
+                        caller,
                         sender,
                         to,
                         request,
                     }),
-                    Health::Up => self.serve(from, call, sender, target, request),
+                    Health::Up => self.serve(from, caller, sender, target, request),
                 }
             }
-            Message::Result { to, call, result } => match self.nodes[to].health {
-                Health::Crashed => {}
-                Health::Stalled => self.nodes[to]
-                    .held
-                    .push(Message::Result { to, call, result }),
-                Health::Up => {
-                    let now = self.instant();
-                    self.nodes[to].core.handle_response(now, call, result);
-                    self.collect(to);
+            Message::Result { to, caller, result } => {
+                let node = &mut self.nodes[to];
+                let Some(call) = caller.call.filter(|_| caller.process == node.process) else {
+                    return; // injected, or its process is gone
+                };
+                match node.health {
+                    Health::Crashed => {}
+                    Health::Stalled => node.held.push(Message::Result { to, caller, result }),
+                    Health::Up => {
+                        let now = self.instant();
+                        self.nodes[to].core.handle_response(now, call, result);
+                        self.collect(to);
+                    }
                 }
-            },
+            }
         }
     }
 
     /// A connection to an address where nothing listens: refused.
-    fn refuse(&mut self, caller: usize, call: peercloud_core::CallId) {
-        let result = Err(CallError::NoListener);
-        self.send(Message::Result {
-            to: caller,
-            call,
-            result,
-        });
+    fn refuse(&mut self, from: usize, caller: Caller) {
+        self.answer(from, caller, Err(CallError::NoListener));
+    }
+
+    /// Sends a call's result back to peer `from`, unless nobody waits
+    /// for it.
+    fn answer(&mut self, from: usize, caller: Caller, result: CallResult) {
+        if caller.call.is_some() {
+            self.send(Message::Result {
+                to: from,
+                caller,
+                result,
+            });
+        }
     }
 
     /// Hands a request to its target's core, through the wire codec.
     fn serve(
         &mut self,
         from: usize,
-        call: peercloud_core::CallId,
+        caller: Caller,
         sender: PeerId,
         target: usize,
-        request: peercloud_core::Request,
+        request: Request,
     ) {
         let path = request.path();
         let body = encode_request(&request);
         self.stats.bytes += body.len() as u64;
         let Ok(request) = decode_request(path, &body) else {
-            return self.refuse(from, call);
+            return self.refuse(from, caller);
         };
         let token = ReplyToken(self.next_token);
         self.next_token += 1;
-        self.waiting.insert(
-            (target, token),
-            Waiting {
-                caller: from,
-                call,
-                path,
-            },
-        );
+        self.waiting
+            .insert((target, token), Waiting { from, caller, path });
         let origin = Origin {
             sender: Some(sender),
             remote: ip_of(&self.nodes[from].address),
@@ -567,7 +614,25 @@ fn ip_of(address: &Address) -> IpAddr {
 
 #[cfg(test)]
 mod tests {
+    use peercloud_core::wire::LeftRequest;
+
     use super::*;
+
+    #[test]
+    fn an_injected_request_is_served_as_if_its_sender_had_sent_it() {
+        let mut sim = Sim::new(1, NetConfig::lan());
+        let (a, b) = (sim.add_peer(), sim.add_peer());
+        sim.start(a, &[]);
+        sim.start(b, &[a]);
+        sim.run_for(Duration::from_millis(300));
+        assert!(sim.lists(a, b));
+        // b's goodbye, though its core is not leaving (and gets no reply).
+        let b_id = sim.id(b).clone();
+        sim.inject(b, a, Request::Left(LeftRequest::new(b_id.clone())));
+        sim.run_for(Duration::from_millis(10));
+        assert_eq!(sim.left_reasons(a, &b_id), [LeftReason::Left]);
+        assert!(!sim.core(b).is_closed());
+    }
 
     #[test]
     fn addresses_are_unique_past_255_peers() {

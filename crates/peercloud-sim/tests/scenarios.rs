@@ -4,19 +4,16 @@
 //! partition healed, a peer that left never brought back. A failure names
 //! its seed; `Sim::new(seed, ..)` replays it exactly.
 
+mod support;
+
 use std::time::Duration;
 
-use peercloud_core::{Event, LeftReason, PeerId};
+use peercloud_core::Event;
 use peercloud_sim::{Latency, NetConfig, PeerIndex, Sim};
+use support::{failed_seen_by, gaps, secs, STEP};
 
+/// Fewer than the small scenarios': these clouds are large.
 const SEEDS: std::ops::Range<u64> = 0..4;
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-/// How often conditions are looked at.
-const STEP: Duration = Duration::from_millis(100);
 
 /// `n` peers: three seeds that form a cloud first, then everyone else
 /// joining at once through one of them each; run until converged (at most
@@ -37,25 +34,6 @@ fn cloud(seed: u64, n: usize, net: NetConfig, limit: Duration) -> (Sim, Duration
         Some(took) => (sim, took),
         None => panic!("{}", gaps(&sim)),
     }
-}
-
-/// Who misses whom, for a failure message (empty when converged).
-fn gaps(sim: &Sim) -> String {
-    sim.converged().err().unwrap_or_default()
-}
-
-/// The peers that `observer` saw leave as failed, by id.
-fn failed_seen_by(sim: &Sim, observer: PeerIndex) -> Vec<PeerId> {
-    sim.events(observer)
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::PeerLeft {
-                member,
-                reason: LeftReason::Failed { .. },
-            } => Some(member.id.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]

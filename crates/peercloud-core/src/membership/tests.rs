@@ -1,15 +1,14 @@
 //! Unit tests of the membership state machine: helpers shared by the test
 //! files below this one, which drive single cores by hand (`joining`,
-//! `serving`, `notices`, `probing`, `leaving`, `determinism`) or several
-//! cores through an in-memory network (`network`). Touches no clock but one
-//! `Instant` taken per test as a base.
+//! `serving`, `notices`, `probing`, `gossiping`, `updating`, `leaving`,
+//! `rejoining`, `syncing`, `determinism`). Scenarios of many peers live in
+//! `peercloud-sim`'s tests. Touches no clock but one `Instant` taken per
+//! test as a base.
 
 mod determinism;
-mod faults;
 mod gossiping;
 mod joining;
 mod leaving;
-mod network;
 mod notices;
 mod probing;
 mod rejoining;
