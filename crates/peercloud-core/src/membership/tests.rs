@@ -1,6 +1,6 @@
 //! Unit tests of the membership state machine: helpers shared by the test
 //! files below this one, which drive single cores by hand (`joining`,
-//! `serving`, `notices`, `probing`, `leaving`, `determinism`) or several
+//! `serving`, `notices`, `probing`, `leaving`, `updating`, `determinism`) or several
 //! cores through an in-memory network (`network`). Touches no clock but one
 //! `Instant` taken per test as a base.
 
@@ -14,6 +14,7 @@ mod probing;
 mod rejoining;
 mod serving;
 mod syncing;
+mod updating;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
