@@ -151,16 +151,37 @@ impl Membership {
     /// A member answered a probe with its id: its kind shows, its gossip
     /// is merged, and its list compared.
     fn on_answer(&mut self, now: Instant, target: &PeerId, status: StatusReply) {
+        let mut found_rust = false;
         if let Some(entry) = self.members.get_mut(target) {
-            entry.kind = match status.incarnation {
+            let kind = match status.incarnation {
                 Some(_) => Kind::Rust,
                 None => Kind::Original,
             };
+            found_rust = kind == Kind::Rust && entry.kind != Kind::Rust;
+            entry.kind = kind;
         }
         self.clear_plain_suspicion(target);
         let source = Source::Reply { replier: target };
         self.merge_envelope(now, status.gossip, source, None);
         self.compare_digest(now, target, status.digest.as_deref());
+        if found_rust {
+            self.tell_news_of_me(now, target);
+        }
+    }
+
+    /// A member just found to be a peercloud peer missed the pushes of
+    /// this peer's news about itself (new data, a refutation) while its
+    /// kind was unknown (a member learned of through an original peer):
+    /// it hears the newest now rather than at some later probe.
+    fn tell_news_of_me(&mut self, now: Instant, target: &PeerId) {
+        if self.incarnation == 0 {
+            return;
+        }
+        let Some(to) = self.members.get(target).map(|e| e.member.address()) else {
+            return;
+        };
+        let update = self.self_update();
+        self.push(now, target.clone(), to, update);
     }
 
     /// Asks up to `indirect_probes` peercloud members to probe `target`;

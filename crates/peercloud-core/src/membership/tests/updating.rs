@@ -134,3 +134,44 @@ fn a_peer_just_admitted_by_an_original_waits_before_it_steps_out_of_the_lists() 
     let to: Vec<Address> = lefts.iter().map(|l| l.to.clone()).collect();
     assert_eq!(to, [n1.address(), n2.address()]);
 }
+
+#[test]
+fn a_member_a_probe_shows_to_be_a_peercloud_peer_hears_the_new_data_it_missed_at_once() {
+    // "r" came in n1's list, without an incarnation: its kind is unknown,
+    // so the push of the new data skipped it.
+    let n1 = member("n1", "10.0.0.1:9338");
+    let r = member("r", "10.0.0.2:9338");
+    let (mut s, t0) = joined_core("s", &n1, std::slice::from_ref(&r));
+    let t = t0 + secs(1);
+    s.set_data(t, data(1));
+    let set = drain(&mut s);
+    assert!(calls_to(&set, "/gossip").is_empty(), "{set:#?}");
+    let mut pushed = Vec::new();
+    for _ in 0..10 {
+        let Some(at) = s.poll_timeout() else { break };
+        s.handle_timeout(at);
+        let probe = calls_to(&drain(&mut s), "/status")
+            .into_iter()
+            .find(|sent| sent.to == r.address());
+        let Some(probe) = probe else { continue };
+        let mut answer = status_of("r");
+        if let Ok(Response::Status(status)) = &mut answer {
+            status.incarnation = Some(0);
+        }
+        s.handle_response(at, probe.call, answer);
+        pushed = calls_to(&drain(&mut s), "/gossip");
+        break;
+    }
+    assert_eq!(
+        pushed.len(),
+        1,
+        "one push to r after its probe: {pushed:#?}"
+    );
+    assert_eq!(pushed[0].to, r.address());
+    let Request::Gossip(envelope) = &pushed[0].request else {
+        panic!("not gossip: {:#?}", pushed[0]);
+    };
+    let news = &envelope.updates[0];
+    assert_eq!((news.id.as_str(), news.incarnation), ("s", 1));
+    assert_eq!(news.data, Some(data(1)));
+}
