@@ -22,8 +22,10 @@
  *
  * stdout, one JSON object per line:
  *   {"event":"ready","id":"<own id>","port":<number>}   once started (joined, or alone)
- *   {"event":"members","ids":[...]}   with "watch": at start and whenever the
- *        member list changes (looked at every 10 ms: the package has no events)
+ *   {"event":"members","ids":[...],"peers":[{"id","data"},...]}   with "watch":
+ *        at start and whenever the member list or a member's data changes
+ *        (looked at every 10 ms: the package has no events); a member the
+ *        package lists twice is in both arrays twice
  *   {"event":"error","error":{...}}   startup failed; then exit 1
  *
  * stdin, one JSON command per line, answered in order by one line each:
@@ -115,10 +117,11 @@ function ids() {
 function watchMembers() {
   let last = null;
   const look = () => {
-    const now = JSON.stringify(ids());
+    const now = JSON.stringify(client.peers.map((p) => ({ id: p.id, data: p.data })));
     if (now !== last) {
       last = now;
-      emit({ event: 'members', ids: JSON.parse(now) });
+      const peers = JSON.parse(now);
+      emit({ event: 'members', ids: peers.map((p) => p.id), peers: peers });
     }
   };
   look();

@@ -51,6 +51,15 @@
  *        -> {"event":"sent","error":<err or null>,"reply":<reply or null>}
  *           (peer.send('message', body, cb) on the full client's peer object;
  *           unknown id -> {"event":"sent","error":{"message":"unknown peer"},"reply":null})
+ *   {"cmd":"evict","id":"<peer id>","port":<a port nothing listens on>}
+ *        -> {"event":"evicted","error":<err or null>,"result":<check result>}
+ *           runs the package's own failure check (client.check) on the
+ *           member with that id, dialled at "port" instead of its own, so
+ *           that the check fails at once and the package does what it does
+ *           after any failed probe: it drops the member and broadcasts
+ *           /left {id} to every peer it still lists. Answered once that
+ *           broadcast is done (check's second callback, online: false).
+ *           Unknown id -> {"event":"evicted","error":{"message":"unknown peer"},"result":null}
  *   {"cmd":"close"}
  *        -> {"event":"closed"} after client.leave(cb), then exit 0. NOTE: the
  *           original leave() empties its peer list BEFORE broadcasting /left,
@@ -200,6 +209,22 @@ function handle(line, done) {
       }
       return peer.send('message', cmd.body === undefined ? {} : cmd.body, function (err, body) {
         done({ event: 'sent', error: err || null, reply: err ? null : body === undefined ? null : body });
+      });
+    }
+
+    case 'evict': {
+      const peer = client.peers.find((p) => p.id === cmd.id);
+      if (!peer) {
+        return done({ event: 'evicted', error: { message: 'unknown peer' }, result: null });
+      }
+      // The same peer object (its id, ip and clientId), at a dead port.
+      const ghost = Object.assign(Object.create(Object.getPrototypeOf(peer)), peer, { port: cmd.port });
+      // check() calls back twice when the probe fails: at once with
+      // {online: true} (sic), then {online: false} after the /left broadcast.
+      return client.check(ghost, function (err, result) {
+        if (err || (result && result.online === false)) {
+          done({ event: 'evicted', error: err || null, result: result || null });
+        }
       });
     }
 

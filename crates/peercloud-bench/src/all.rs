@@ -1,5 +1,5 @@
 //! `all` and `faults`: run the benchmarks in turn (every one, or only the
-//! fault scenarios), side by side, and print one table, the machine and the
+//! fault scenarios and data updates), side by side, and print one table, the machine and the
 //! command. Progress goes to stderr, the table to stdout.
 
 use std::time::Instant;
@@ -15,7 +15,8 @@ use crate::{bench, machine, Result};
 pub(crate) enum Suite {
     /// Every one (`all`).
     All,
-    /// Only the membership-under-faults scenarios (`faults`).
+    /// Only the membership-under-faults scenarios and the data updates
+    /// (`faults`).
     Faults,
 }
 
@@ -69,6 +70,8 @@ async fn measure(suite: Suite, budget: &Budget) -> Result<Figures> {
     }
     progress("membership under faults: 1 of 10 paused 3 s and 10 s; clouds formed apart");
     bench::faults::run(&env, budget, &mut figures).await;
+    progress("data updates: 1 of 10 peercloud peers; a peercloud peer beside 5 originals");
+    bench::update::run(&env, budget, &mut figures).await;
     if suite == Suite::All {
         progress("200 peercloud peers in one process");
         bench::swarm::run(&env, budget, &mut figures).await;

@@ -33,6 +33,10 @@ pub(crate) struct Budget {
     /// How long two clouds formed apart may take to merge, from the start
     /// of the second: past it, "never".
     pub(crate) merge_within: Duration,
+    /// How long the other peers may take to show a peer's new data, from
+    /// the `set_data` command: past it, "never". Each data-update scenario
+    /// runs `faults_runs` times.
+    pub(crate) update_within: Duration,
     /// Repetitions of the 200-peer swarm.
     pub(crate) swarm_runs: usize,
 }
@@ -59,6 +63,7 @@ impl Budget {
                 faults_runs: 1,
                 return_within: RETURN_WITHIN,
                 merge_within: MERGE_WITHIN,
+                update_within: UPDATE_WITHIN,
                 swarm_runs: 1,
             }
         } else {
@@ -78,6 +83,7 @@ impl Budget {
                 faults_runs: runs.min(3),
                 return_within: RETURN_WITHIN,
                 merge_within: MERGE_WITHIN,
+                update_within: UPDATE_WITHIN,
                 swarm_runs: runs.min(3),
             }
         }
@@ -89,6 +95,9 @@ const RETURN_WITHIN: Duration = Duration::from_secs(30);
 
 /// See [`Budget::merge_within`].
 const MERGE_WITHIN: Duration = Duration::from_secs(60);
+
+/// See [`Budget::update_within`].
+const UPDATE_WITHIN: Duration = Duration::from_secs(30);
 
 fn window(warmup_ms: u64, ms: u64) -> Window {
     Window {

@@ -71,6 +71,12 @@ pub(crate) enum Figure {
     /// Two clouds of 2 formed apart: time from the second one's start
     /// until all four list the three others.
     MergeTime,
+    /// New data of 1 of 10 peercloud peers: time until every other peer
+    /// shows it.
+    UpdateCloud,
+    /// New data of a peercloud peer in a cloud of 5 original and 5
+    /// peercloud peers: time until every original lists it exactly once.
+    UpdateMixed,
     /// Idle resident memory of a lone peer.
     MemLone,
     /// Idle resident memory per peer in a cloud of 20.
@@ -130,7 +136,7 @@ pub(crate) enum Target {
 
 impl Figure {
     /// Every row, in the order of the table.
-    pub(crate) const ALL: [Figure; 21] = [
+    pub(crate) const ALL: [Figure; 23] = [
         Figure::Unicast1,
         Figure::Unicast64,
         Figure::UnicastP50,
@@ -146,6 +152,8 @@ impl Figure {
         Figure::PauseLongDropped,
         Figure::PauseLongReturn,
         Figure::MergeTime,
+        Figure::UpdateCloud,
+        Figure::UpdateMixed,
         Figure::MemLone,
         Figure::MemCloud,
         Figure::SwarmTime,
@@ -154,13 +162,16 @@ impl Figure {
         Figure::SwarmSockets,
     ];
 
-    /// The rows of the fault scenarios (`peercloud-bench faults`).
-    pub(crate) const FAULTS: [Figure; 5] = [
+    /// The rows of the fault scenarios and data updates (`peercloud-bench
+    /// faults`).
+    pub(crate) const FAULTS: [Figure; 7] = [
         Figure::PauseShortDropped,
         Figure::PauseShortWhole,
         Figure::PauseLongDropped,
         Figure::PauseLongReturn,
         Figure::MergeTime,
+        Figure::UpdateCloud,
+        Figure::UpdateMixed,
     ];
 
     /// Its label, unit, statistic and target.
@@ -254,6 +265,18 @@ impl Figure {
             MergeTime => (
                 "clouds of 2 and 2 formed apart: all 4 list each other, after the 2nd started",
                 Unit::Secs,
+                Stat::Median,
+                Target::Info,
+            ),
+            UpdateCloud => (
+                "new data of 1 of 10: every other peer shows it (the original has no update)",
+                Unit::Millis,
+                Stat::Median,
+                Target::Info,
+            ),
+            UpdateMixed => (
+                "new data of a peercloud peer, 5 original + 5 peercloud: every original lists it once",
+                Unit::Millis,
                 Stat::Median,
                 Target::Info,
             ),

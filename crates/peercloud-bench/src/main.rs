@@ -5,9 +5,10 @@
 //! `peercloud-bench all [--quick] [--runs N]` is the orchestrator: it starts
 //! every process it needs (as children of itself, or `node` for the
 //! original), measures, and prints one table. `faults` takes the same
-//! arguments and runs only the membership-under-faults scenarios. The other subcommands are the
-//! roles those children play; they speak JSON lines on stdin/stdout and exit
-//! when stdin closes. This file only parses the arguments.
+//! arguments and runs only the membership-under-faults scenarios and the
+//! data updates. The other subcommands are the roles those children play;
+//! they speak JSON lines on stdin/stdout and exit when stdin closes. This
+//! file only parses the arguments.
 
 mod all;
 mod bench;
@@ -32,7 +33,7 @@ pub(crate) type Result<T> = std::result::Result<T, Error>;
 
 const USAGE: &str = "\
 usage: peercloud-bench all [--quick] [--runs N]
-       peercloud-bench faults [--quick] [--runs N]   (only the membership-under-faults figures)
+       peercloud-bench faults [--quick] [--runs N]   (only the membership-under-faults and data-update figures)
        (roles started by `all`: rust-peer CONFIG | ceiling-server | ceiling-client PORT | swarm N)";
 
 fn main() -> ExitCode {

@@ -18,9 +18,10 @@
 //! dead one's. The times are when the `members` lines arrived.
 //!
 //! Every scenario starts a watched cloud ([`settled`]), acts on one peer,
-//! then reads the lists ([`Watched::until`]). A scenario that changes a
-//! peer's data takes the same shape: a command to one peer instead of a
-//! signal, and a wait until the others' lines show it.
+//! then reads the lists ([`Watched::until`]). The data updates
+//! (`update.rs`, in the same `faults` run) take the same shape: a command
+//! to one peer instead of a signal, and a wait until the others' lines
+//! show it.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -337,6 +338,6 @@ fn record_apart(figures: &mut Figures, kind: Kind, result: Result<f64>) {
 }
 
 /// What one run of a scenario did, on stderr beside the progress.
-fn detail(kind: Kind, scenario: &str, what: &str) {
+pub(super) fn detail(kind: Kind, scenario: &str, what: &str) {
     eprintln!("           {} {scenario}: {what}", kind.name());
 }

@@ -1,12 +1,13 @@
 //! The member lists of watched peers: started with `watch`, a peer prints a
-//! `members` line whenever its list changes. Every list is kept with the
-//! moment its line was read, so a scenario can ask afterwards what each
-//! peer listed, and since when. Reads only the lines of the processes it is
-//! given.
+//! `members` line whenever its list (or a member's data) changes. Every
+//! list is kept with the moment its line was read, so a scenario can ask
+//! afterwards what each peer listed, with which data, and since when. Reads
+//! only the lines of the processes it is given.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use serde_json::Value;
 use tokio::time::{sleep, Instant};
 
 use crate::fleet::Peer;
@@ -21,6 +22,9 @@ pub(crate) const POLL: Duration = Duration::from_millis(10);
 struct Listed {
     at: Instant,
     ids: BTreeSet<String>,
+    /// Every entry with its data, in the peer's order (an id the peer
+    /// lists twice is here twice).
+    entries: Vec<(String, Value)>,
 }
 
 /// One peer's member lists, as its `members` lines said.
@@ -57,7 +61,16 @@ impl View {
                         .iter()
                         .filter_map(|id| id.as_str().map(str::to_owned))
                         .collect();
-                    self.history.push(Listed { at: line.at, ids });
+                    let peers = line.value["peers"].as_array().cloned().unwrap_or_default();
+                    let entries = peers
+                        .iter()
+                        .filter_map(|p| Some((p["id"].as_str()?.to_owned(), p["data"].clone())))
+                        .collect();
+                    self.history.push(Listed {
+                        at: line.at,
+                        ids,
+                        entries,
+                    });
                 }
                 _ => {}
             }
@@ -88,31 +101,50 @@ impl View {
 
     /// Since when it has listed `id` without a break, if it lists it now.
     pub(crate) fn listed_since(&self, id: &str) -> Option<Instant> {
-        self.streak(id, true)
+        self.streak(|l| l.ids.contains(id))
     }
 
     /// Since when it has lacked `id` without a break, if it lacks it now.
     pub(crate) fn lacked_since(&self, id: &str) -> Option<Instant> {
-        self.streak(id, false)
+        self.streak(|l| !l.ids.contains(id))
+    }
+
+    /// Since when it has listed `id` exactly once, with `data`, without a
+    /// break, if it does now.
+    pub(crate) fn shows_once_since(&self, id: &str, data: &Value) -> Option<Instant> {
+        self.streak(|l| {
+            let mut held = l.entries.iter().filter(|(i, _)| i == id);
+            matches!((held.next(), held.next()), (Some((_, d)), None) if d == data)
+        })
+    }
+
+    /// Whether it listed `id` more than once at any moment from `from` on
+    /// (the list it held at `from` counts).
+    pub(crate) fn doubled_after(&self, id: &str, from: Instant) -> bool {
+        self.since(from)
+            .iter()
+            .any(|l| l.entries.iter().filter(|(i, _)| i == id).count() > 1)
     }
 
     /// Whether its list lacked `id` at any moment from `from` on (the list
     /// it held at `from` counts).
     pub(crate) fn lacked_after(&self, id: &str, from: Instant) -> bool {
-        let held = self.history.iter().rposition(|l| l.at <= from).unwrap_or(0);
-        self.history
-            .get(held..)
-            .unwrap_or_default()
-            .iter()
-            .any(|l| !l.ids.contains(id))
+        self.since(from).iter().any(|l| !l.ids.contains(id))
     }
 
-    /// The start of the run of lists, ending with the last one, that all
-    /// hold `id` (`present`) or all lack it.
-    fn streak(&self, id: &str, present: bool) -> Option<Instant> {
+    /// The lists it held from `from` on: the one it held at `from`, and
+    /// every later one.
+    fn since(&self, from: Instant) -> &[Listed] {
+        let held = self.history.iter().rposition(|l| l.at <= from).unwrap_or(0);
+        self.history.get(held..).unwrap_or_default()
+    }
+
+    /// The start of the run of lists, ending with the last one, of which
+    /// every one `holds`.
+    fn streak(&self, holds: impl Fn(&Listed) -> bool) -> Option<Instant> {
         let mut since = None;
         for listed in self.history.iter().rev() {
-            if listed.ids.contains(id) != present {
+            if !holds(listed) {
                 break;
             }
             since = Some(listed.at);
@@ -211,6 +243,44 @@ mod tests {
         view.absorb(vec![members(t(5), &["b", "c"])]);
         assert_eq!(view.lacked_since("c"), None);
         assert!(view.complete(&["a", "b", "c"].map(str::to_owned).into()));
+    }
+
+    fn entries(at: Instant, entries: &[(&str, Value)]) -> Line {
+        let ids: Vec<&str> = entries.iter().map(|(id, _)| *id).collect();
+        let peers: Vec<Value> = entries
+            .iter()
+            .map(|(id, data)| json!({"id": id, "data": data}))
+            .collect();
+        Line {
+            at,
+            value: json!({"event": "members", "ids": ids, "peers": peers}),
+        }
+    }
+
+    #[test]
+    fn a_peer_shows_new_data_once_since_its_first_list_with_one_entry_holding_it() {
+        let t0 = Instant::now();
+        let t = |s: u64| t0 + Duration::from_secs(s);
+        let (old, new) = (json!({}), json!({"v": 1}));
+        let mut view = View::of("a");
+        view.absorb(vec![
+            entries(t(0), &[("b", old.clone()), ("c", old.clone())]),
+            entries(t(1), &[("c", old.clone())]),
+            entries(t(2), &[("c", old.clone()), ("b", new.clone())]),
+        ]);
+        assert_eq!(view.shows_once_since("b", &new), Some(t(2)));
+        assert_eq!(view.shows_once_since("b", &old), None);
+        assert!(!view.doubled_after("b", t(0)));
+        view.absorb(vec![
+            entries(
+                t(3),
+                &[("c", old.clone()), ("b", new.clone()), ("b", new.clone())],
+            ),
+            entries(t(4), &[("c", old.clone()), ("b", new.clone())]),
+        ]);
+        assert_eq!(view.shows_once_since("b", &new), Some(t(4)));
+        assert!(view.doubled_after("b", t(0)));
+        assert!(!view.doubled_after("b", t(4)));
     }
 
     #[test]

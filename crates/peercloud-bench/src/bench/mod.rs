@@ -9,3 +9,4 @@ pub(crate) mod membership;
 pub(crate) mod memory;
 pub(crate) mod swarm;
 pub(crate) mod unicast;
+pub(crate) mod update;

@@ -6,11 +6,13 @@
 //! Config (argv, JSON): `{"seeds": ["127.0.0.1:PORT", ...], "watch": bool,
 //! "port": PORT}`; with `port` it listens there (a peer others were told of
 //! before it started) and fails to start if the port is taken.
-//! Lines out: `ready {id, port}`; with `watch`, `members {ids}` after every
-//! change of its member list. Commands: `peers`, `unicast {to, inflight,
-//! warmup_ms, ms}` (`peer.send` in a closed loop), `broadcast {expect,
-//! warmup_ms, ms}` (`cloud.send`, one at a time, each gathering `expect`
-//! replies). When stdin ends it exits at once, without leaving, as a crash.
+//! Lines out: `ready {id, port}`; with `watch`, `members {ids, peers}`
+//! (`peers`: `[{id, data}]`) after every change of its member list or of a
+//! member's data. Commands: `peers`, `unicast {to, inflight, warmup_ms,
+//! ms}` (`peer.send` in a closed loop), `broadcast {expect, warmup_ms, ms}`
+//! (`cloud.send`, one at a time, each gathering `expect` replies),
+//! `set_data {data}` (`cloud.set_data`, answered once the peer took it).
+//! When stdin ends it exits at once, without leaving, as a crash.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -79,16 +81,22 @@ async fn watch_members(cloud: Arc<Cloud>) {
     print_members(&cloud);
     while let Some(event) = events.recv().await {
         match event {
-            Event::PeerJoined(_) | Event::PeerLeft { .. } | Event::Lagged { .. } => {
-                print_members(&cloud)
-            }
+            Event::PeerJoined(_)
+            | Event::PeerLeft { .. }
+            | Event::PeerUpdated(_)
+            | Event::Lagged { .. } => print_members(&cloud),
             _ => {}
         }
     }
 }
 
 fn print_members(cloud: &Cloud) {
-    emit(&json!({"event": "members", "ids": ids(cloud)}));
+    let peers: Vec<Value> = cloud
+        .peers()
+        .iter()
+        .map(|p| json!({"id": p.id(), "data": p.data()}))
+        .collect();
+    emit(&json!({"event": "members", "ids": ids(cloud), "peers": peers}));
 }
 
 fn ids(cloud: &Cloud) -> Vec<String> {
@@ -100,6 +108,10 @@ async fn answer(cloud: Arc<Cloud>, command: Value) -> Value {
         Some("peers") => json!({"event": "peers", "id": cloud.id(), "ids": ids(&cloud)}),
         Some("unicast") => unicast(&cloud, &command).await,
         Some("broadcast") => broadcast(cloud, &command).await,
+        Some("set_data") => match cloud.set_data(command["data"].clone()).await {
+            Ok(()) => json!({"event": "set_data"}),
+            Err(e) => json!({"event": "set_data", "error": e.to_string()}),
+        },
         _ => unknown(&command),
     }
 }

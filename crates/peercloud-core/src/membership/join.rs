@@ -113,6 +113,7 @@ impl Membership {
             };
             self.become_running(now, start);
         }
+        self.joined_just_now(now, server.kind == Kind::Original);
         let received_members: Vec<Member> = std::iter::once(&server)
             .chain(&received)
             .map(|c| c.member.clone())

@@ -368,6 +368,7 @@ impl Membership {
                         self.finish_leaving();
                     }
                 }
+                Timer::Reintroduce => self.on_reintroduce_timer(now),
             }
         }
     }

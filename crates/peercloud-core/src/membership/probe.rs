@@ -31,6 +31,9 @@ pub(super) struct Prober {
     runs: BTreeMap<PeerId, IndirectRun>,
     /// Members being checked after an accusation.
     verifying: BTreeSet<PeerId>,
+    /// Members an original peer reported gone while a probe of them was
+    /// under way, with that peer: the member is told once it answers.
+    accused: BTreeMap<PeerId, PeerId>,
 }
 
 /// A member probed through helpers after its direct probe failed.
@@ -60,6 +63,7 @@ impl Prober {
         self.in_flight.remove(id);
         self.runs.remove(id);
         self.verifying.remove(id);
+        self.accused.remove(id);
     }
 
     pub(super) fn void_runs(&mut self) {
@@ -149,18 +153,44 @@ impl Membership {
     }
 
     /// A member answered a probe with its id: its kind shows, its gossip
-    /// is merged, and its list compared.
+    /// is merged, its list compared, and it is told of an original peer's
+    /// accusation that came meanwhile.
     fn on_answer(&mut self, now: Instant, target: &PeerId, status: StatusReply) {
+        let mut found_rust = false;
+        let answered_at = status.incarnation.unwrap_or(0);
         if let Some(entry) = self.members.get_mut(target) {
-            entry.kind = match status.incarnation {
+            let kind = match status.incarnation {
                 Some(_) => Kind::Rust,
                 None => Kind::Original,
             };
+            found_rust = kind == Kind::Rust && entry.kind != Kind::Rust;
+            entry.kind = kind;
         }
         self.clear_plain_suspicion(target);
         let source = Source::Reply { replier: target };
         self.merge_envelope(now, status.gossip, source, None);
         self.compare_digest(now, target, status.digest.as_deref());
+        if found_rust {
+            self.tell_news_of_me(now, target);
+        }
+        if let Some(accuser) = self.prober.accused.remove(target) {
+            self.tell_accused(now, target, accuser, answered_at);
+        }
+    }
+
+    /// A member just found to be a peercloud peer missed the pushes of
+    /// this peer's news about itself (new data, a refutation) while its
+    /// kind was unknown (a member learned of through an original peer):
+    /// it hears the newest now rather than at some later probe.
+    fn tell_news_of_me(&mut self, now: Instant, target: &PeerId) {
+        if self.incarnation == 0 {
+            return;
+        }
+        let Some(to) = self.members.get(target).map(|e| e.member.address()) else {
+            return;
+        };
+        let update = self.self_update();
+        self.push(now, target.clone(), to, update);
     }
 
     /// Asks up to `indirect_probes` peercloud members to probe `target`;
@@ -326,12 +356,18 @@ impl Membership {
     }
 
     /// `accuser` (an original peer, by `/left`) says `target` is gone:
-    /// this peer checks for itself before it believes it.
+    /// this peer checks for itself before it believes it. A probe of
+    /// `target` under way checks it already: its answer (see `on_answer`)
+    /// tells `target` of the accusation, as the check's answer does.
     pub(super) fn verify(&mut self, now: Instant, target: &PeerId, accuser: PeerId) {
-        let busy = self.prober.in_flight.contains(target)
-            || self.prober.runs.contains_key(target)
-            || self.prober.verifying.contains(target);
-        let Some(entry) = self.members.get(target).filter(|_| !busy) else {
+        if !self.members.contains_key(target) || self.prober.verifying.contains(target) {
+            return;
+        }
+        if self.prober.in_flight.contains(target) || self.prober.runs.contains_key(target) {
+            self.prober.accused.insert(target.clone(), accuser);
+            return;
+        }
+        let Some(entry) = self.members.get(target) else {
             return;
         };
         let to = entry.member.address();
@@ -358,8 +394,8 @@ impl Membership {
         }
         match result {
             Ok(Response::Status(status)) if status.id.as_ref() == Some(&target) => {
+                self.prober.accused.insert(target.clone(), accuser);
                 self.on_answer(now, &target, status);
-                self.tell_accused(now, &target, accuser);
             }
             Ok(Response::Status(status)) => {
                 let cause = FailureCause::Replaced { by: status.id };
@@ -371,15 +407,18 @@ impl Membership {
     }
 
     /// Tells a live peercloud member that `accuser` dropped it, so that it
-    /// puts itself back into the original peers' lists.
-    fn tell_accused(&mut self, now: Instant, target: &PeerId, accuser: PeerId) {
+    /// puts itself back into the original peers' lists. The accusation is
+    /// at the incarnation it just `answered_at` if that is newer than the
+    /// one known here: the member ignores one about an older incarnation.
+    fn tell_accused(&mut self, now: Instant, target: &PeerId, accuser: PeerId, answered_at: u64) {
         let Some(entry) = self.members.get(target).filter(|e| e.kind == Kind::Rust) else {
             return;
         };
         let to = entry.member.address();
+        let incarnation = entry.incarnation.max(answered_at);
         let update = crate::wire::Update {
             by: Some(accuser),
-            ..crate::wire::Update::about(UpdateKind::Suspect, target.clone(), entry.incarnation)
+            ..crate::wire::Update::about(UpdateKind::Suspect, target.clone(), incarnation)
         };
         self.push(now, target.clone(), to, update);
     }

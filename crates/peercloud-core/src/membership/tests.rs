@@ -1,7 +1,7 @@
 //! Unit tests of the membership state machine: helpers shared by the test
 //! files below this one, which drive single cores by hand (`joining`,
-//! `serving`, `notices`, `probing`, `gossiping`, `updating`, `leaving`,
-//! `rejoining`, `syncing`, `determinism`). Scenarios of many peers live in
+//! `serving`, `notices`, `probing`, `gossiping`, `updating`,
+//! `reintroducing`, `leaving`, `rejoining`, `syncing`, `determinism`). Scenarios of many peers live in
 //! `peercloud-sim`'s tests. Touches no clock but one `Instant` taken per
 //! test as a base.
 
@@ -11,6 +11,7 @@ mod joining;
 mod leaving;
 mod notices;
 mod probing;
+mod reintroducing;
 mod rejoining;
 mod serving;
 mod syncing;

@@ -22,6 +22,8 @@ pub(super) enum Timer {
     Call(CallId),
     /// Stop waiting for goodbyes to be answered.
     Leave,
+    /// Put this peer back into original peers' lists, after a quiet time.
+    Reintroduce,
 }
 
 /// Names one scheduled timer, to cancel it.

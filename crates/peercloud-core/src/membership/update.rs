@@ -6,14 +6,18 @@
 //! that peercloud peers ignore it) and then joins one of them again, which
 //! tells the others with `/joined`. The same steps put it back after an
 //! original peer evicted it.
+//!
+//! A round never starts while the `/joined` notices of this peer's last
+//! join may still be on their way: a `/left` that overtook one would be
+//! undone by it, and the next join would add a second entry beside it.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::seq::IndexedRandom;
 use serde_json::Value;
 
 use super::table::{Candidate, Kind};
-use super::{Membership, Pending};
+use super::{Membership, Pending, Timer};
 use crate::io::{CallResult, Request, Response};
 use crate::member::{Address, Member};
 use crate::wire::{LeftRequest, STATUS_JOINED};
@@ -23,16 +27,29 @@ use crate::wire::{LeftRequest, STATUS_JOINED};
 pub(super) struct Reintroducer {
     /// Whether it is under way.
     running: bool,
+    /// Whether its `/join` is out: news after it needs another round,
+    /// news before it rides on it.
+    joining: bool,
     /// `/left` calls not answered yet.
     waiting: usize,
-    /// Whether it must run once more when done (the data changed again).
+    /// Whether it must run once more when done (the data changed, or an
+    /// original peer dropped this peer, after the `/join` went out).
     again: bool,
     /// Joins that failed in a row; it gives up after [`MAX_FAILED_JOINS`].
     failed_joins: u32,
+    /// No round starts before this: the notices of this peer's last join
+    /// may still be on their way.
+    quiet_until: Option<Instant>,
+    /// Whether a round waits for `quiet_until` (its timer is set).
+    deferred: bool,
 }
 
 /// How many times in a row the join into original peers' lists is tried.
 const MAX_FAILED_JOINS: u32 = 3;
+
+/// How long an original peer's `/joined` notices may take: it gives every
+/// request 1 s (`peer.js`), and sends them before it answers the `/join`.
+const ORIGINAL_NOTICE_TIME: Duration = Duration::from_secs(1);
 
 impl Membership {
     /// Gives this peer new data: its incarnation rises, every peercloud
@@ -68,7 +85,17 @@ impl Membership {
     /// of them again (see the module documentation).
     pub(super) fn reintroduce(&mut self, now: Instant) {
         if self.reintro.running {
-            self.reintro.again = true;
+            // A `/join` not sent yet carries the newest data, and puts this
+            // peer back into the list of an original that dropped it.
+            self.reintro.again |= self.reintro.joining;
+            return;
+        }
+        if self.reintro.deferred {
+            return;
+        }
+        if let Some(until) = self.reintro.quiet_until.filter(|until| now < *until) {
+            self.reintro.deferred = true;
+            self.timers.schedule(until, Timer::Reintroduce);
             return;
         }
         let plain = self.plain_members();
@@ -111,12 +138,34 @@ impl Membership {
         };
         let request = Request::Join(self.join_request());
         let timeout = self.config.join_timeout;
+        self.reintro.joining = true;
         self.call(now, via, request, timeout, Pending::ReintroJoin);
+    }
+
+    /// The quiet time is over: the round that waited for it starts.
+    pub(super) fn on_reintroduce_timer(&mut self, now: Instant) {
+        self.reintro.deferred = false;
+        self.reintroduce(now);
+    }
+
+    /// This peer was just admitted by a member, which is telling the
+    /// others with `/joined` (an original peer within 1 s, a peercloud
+    /// peer within a call timeout): no round starts before they landed.
+    pub(super) fn joined_just_now(&mut self, now: Instant, via_original: bool) {
+        let grace = if via_original {
+            ORIGINAL_NOTICE_TIME
+        } else {
+            self.config.call_timeout
+        };
+        self.reintro.quiet_until = Some(now + grace);
     }
 
     /// The original peer's answer lists its members: any this peer missed
     /// is checked like any member learned second hand.
     pub(super) fn on_reintro_join(&mut self, now: Instant, result: CallResult) {
+        self.reintro.joining = false;
+        // Even a join that failed here (a timeout) may have been admitted.
+        self.joined_just_now(now, true);
         let joined = matches!(&result, Ok(Response::Join(r)) if r.status == STATUS_JOINED);
         if joined {
             self.reintro.failed_joins = 0;

@@ -196,6 +196,18 @@ impl NodePeer {
             .await
     }
 
+    /// Makes it evict a member the way it evicts after a failed probe
+    /// (the package's own `check`, dialling the member at `dead_port`):
+    /// it drops the member and broadcasts `/left {id}` to every peer it
+    /// still lists. Returns once that broadcast is done.
+    pub(crate) async fn evict(&mut self, id: &str, dead_port: u16) {
+        let command = json!({"cmd": "evict", "id": id, "port": dead_port});
+        let answer = self.command(command, "evicted").await;
+        if answer["result"]["online"] != json!(false) {
+            self.fail(&format!("did not evict {id}: {answer}"));
+        }
+    }
+
     /// The next message its handler received (`{from, from_id, body}`).
     pub(crate) async fn next_message(&mut self) -> Value {
         if let Some(message) = self.messages.pop_front() {

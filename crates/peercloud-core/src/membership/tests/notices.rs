@@ -163,6 +163,69 @@ fn a_left_notice_about_a_third_member_is_checked_and_a_member_that_answers_stays
     assert!(events(&mut s).is_empty());
 }
 
+/// A peercloud peer's `/status` answer at `incarnation`.
+fn rust_status(id: &str, incarnation: u64) -> CallResult {
+    let mut status = status_of(id);
+    if let Ok(Response::Status(s)) = &mut status {
+        s.incarnation = Some(incarnation);
+    }
+    status
+}
+
+/// The one `/gossip` push among `actions`: to "c", saying first that "b"
+/// suspects it at `incarnation` (the accusation it refutes).
+fn assert_c_told_of_b(actions: &[Action], incarnation: u64) {
+    let pushes = calls_to(actions, "/gossip");
+    assert_eq!(pushes.len(), 1, "{actions:#?}");
+    assert_eq!(pushes[0].to, addr("10.0.0.3:9338"));
+    let Request::Gossip(envelope) = &pushes[0].request else {
+        panic!("not gossip: {pushes:#?}");
+    };
+    let told = &envelope.updates[0];
+    assert_eq!(told.kind, crate::wire::UpdateKind::Suspect);
+    assert_eq!((told.id.as_str(), told.incarnation), ("c", incarnation));
+    assert_eq!(told.by, Some(pid("b")));
+}
+
+#[test]
+fn a_live_peercloud_member_that_b_accused_is_told_at_the_incarnation_it_answered() {
+    let (mut s, t0) = peer();
+    let check = accused_by_b(&mut s, t0);
+    // c is at incarnation 2, which s did not know: told at 1, it would
+    // ignore the accusation.
+    s.handle_response(t0 + millis(3), check.call, rust_status("c", 2));
+    assert_c_told_of_b(&drain(&mut s), 2);
+    assert_eq!(member_ids(&s), ["b", "c"]);
+}
+
+#[test]
+fn an_accusation_that_comes_while_the_member_is_probed_is_told_once_the_probe_answers() {
+    let (mut s, _) = peer();
+    let mut probe = None;
+    for _ in 0..10 {
+        let Some(at) = s.poll_timeout() else { break };
+        s.handle_timeout(at);
+        let to_c = calls_to(&drain(&mut s), "/status")
+            .into_iter()
+            .find(|sent| sent.to == addr("10.0.0.3:9338"));
+        if let Some(sent) = to_c {
+            probe = Some((at, sent));
+            break;
+        }
+    }
+    let (at, probe) = probe.expect("c is probed within a round");
+    s.handle_request(at, ReplyToken(9), origin("b"), left_notice("c"));
+    let actions = drain(&mut s);
+    assert_eq!(
+        replies(&actions),
+        [(ReplyToken(9), removed())],
+        "the probe under way checks c already: {actions:#?}"
+    );
+    assert!(calls(&actions).is_empty(), "{actions:#?}");
+    s.handle_response(at + millis(3), probe.call, rust_status("c", 0));
+    assert_c_told_of_b(&drain(&mut s), 0);
+}
+
 #[test]
 fn a_left_notice_about_a_third_member_whose_port_refuses_removes_it_as_refused() {
     let (mut s, t0) = peer();

@@ -35,6 +35,10 @@ fn new_data_raises_the_incarnation_and_is_pushed_to_peercloud_members_only() {
 #[test]
 fn original_members_see_new_data_through_a_leave_and_a_join() {
     let (mut p, t0) = mixed_cloud();
+    // Long after the join, whose notices have landed (see `reintroducing`).
+    let t0 = t0 + secs(5);
+    p.handle_timeout(t0);
+    drain(&mut p);
     p.set_data(t0, json!({"v": 2}));
     let actions = drain(&mut p);
     let lefts = calls_to(&actions, "/left");
