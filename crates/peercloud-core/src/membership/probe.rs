@@ -45,6 +45,8 @@ struct IndirectRun {
     asked: usize,
     /// Helpers whose own probe was refused.
     refused: usize,
+    /// Helpers that answered at all (whatever they found).
+    answered: usize,
     /// Whether the direct probe was refused.
     direct_refused: bool,
     /// Whether this peer stalled meanwhile: the run then proves nothing.
@@ -218,6 +220,7 @@ impl Membership {
                 waiting: helpers.len(),
                 asked: helpers.len(),
                 refused: 0,
+                answered: 0,
                 direct_refused: refused,
                 voided: false,
             },
@@ -257,6 +260,7 @@ impl Membership {
             return;
         };
         run.waiting = run.waiting.saturating_sub(1);
+        run.answered += usize::from(outcome.is_some());
         match outcome {
             Some(ProbeOutcome::Alive) => {
                 self.prober.runs.remove(&target);
@@ -275,7 +279,14 @@ impl Membership {
         }
         let refused = run.direct_refused && run.refused == run.asked;
         let voided = run.voided;
+        let unheard = run.answered == 0;
         self.prober.runs.remove(&target);
+        if unheard && !voided {
+            // Not one helper answered this peer either: more likely this
+            // peer's own trouble than everyone else's (Lifeguard counts
+            // the missing answers against its own health).
+            self.health.worse(1);
+        }
         if voided {
             self.prober.round.push(target);
         } else {

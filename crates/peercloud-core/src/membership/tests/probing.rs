@@ -415,3 +415,28 @@ fn a_stranger_cannot_make_this_peer_probe_for_it() {
         Err(Refusal::UnknownSender(pid("stranger")))
     );
 }
+
+#[test]
+fn a_peer_that_no_helper_answers_either_grows_more_patient() {
+    let (mut p, t0, _) = with_members(4, true);
+    let probe = tick(&mut p, t0 + secs(1));
+    p.handle_response(t0 + secs(1), probe.call, silent());
+    let asks = calls_to(&drain(&mut p), "/probe");
+    for ask in &asks {
+        p.handle_response(t0 + secs(2), ask.call, silent());
+    }
+    assert_eq!(p.health.score(), 1, "nobody answered this peer");
+
+    let (mut q, t0, _) = with_members(4, true);
+    let probe = tick(&mut q, t0 + secs(1));
+    q.handle_response(t0 + secs(1), probe.call, silent());
+    let asks = calls_to(&drain(&mut q), "/probe");
+    for ask in &asks {
+        q.handle_response(t0 + secs(2), ask.call, probe_reply(ProbeOutcome::Silent));
+    }
+    assert_eq!(
+        q.health.score(),
+        0,
+        "the helpers answered: the member is the silent one"
+    );
+}
