@@ -49,6 +49,7 @@ mod handler;
 mod http;
 mod node;
 mod peer;
+mod remote;
 
 pub use broadcast::{Replies, Reply};
 pub use builder::{CloudBuilder, DATA_LIMIT, DEFAULT_BODY_LIMIT};
@@ -56,7 +57,9 @@ pub use cloud::Cloud;
 pub use error::{HandlerError, SendError, SetDataError, StartError};
 pub use event::{Event, Events, FailureCause, LeftReason, Start};
 pub use peer::Peer;
+pub use peercloud_core::wire;
 pub use peercloud_core::{Address, Config};
+pub use remote::{QueryError, Remote};
 
 /// The README's Rust examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

@@ -1,27 +1,20 @@
-//! `peercloud peers` and `peercloud status`: ask a running peer over HTTP
-//! (`POST /peers`, `POST /status`) and print its answer as a table or JSON.
-//! Touches the network, stdout and stderr.
+//! `peercloud peers` and `peercloud status`: ask a running peer through
+//! the library's client (`POST /peers`, `POST /status`) and print its
+//! answer as a table or JSON. Touches the network, stdout and stderr.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use peercloud::Address;
-use peercloud_core::wire::{PeerInfo, PeersReply, StatusReply};
-use serde::de::DeserializeOwned;
+use peercloud::wire::PeerInfo;
+use peercloud::{Address, Remote};
 use serde::Serialize;
 
 use crate::cli::QueryArgs;
 
-/// How long the asked peer may take to answer.
-const TIMEOUT: Duration = Duration::from_secs(5);
-/// How long opening the connection may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// `peercloud peers HOST:PORT`: the members the peer knows.
 pub(crate) async fn peers(args: QueryArgs) -> ExitCode {
-    let reply: PeersReply = match ask(&args.address, "/peers").await {
+    let reply = match Remote::new(args.address.clone()).peers().await {
         Ok(reply) => reply,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e.to_string()),
     };
     if args.json {
         print_json(&reply.peers);
@@ -43,9 +36,9 @@ pub(crate) async fn peers(args: QueryArgs) -> ExitCode {
 
 /// `peercloud status HOST:PORT`: what the peer says of itself.
 pub(crate) async fn status(args: QueryArgs) -> ExitCode {
-    let reply: StatusReply = match ask(&args.address, "/status").await {
+    let reply = match Remote::new(args.address.clone()).status().await {
         Ok(reply) => reply,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e.to_string()),
     };
     if args.json {
         print_json(&reply);
@@ -59,64 +52,11 @@ pub(crate) async fn status(args: QueryArgs) -> ExitCode {
             // "<members, itself included>-<hash of their ids>"
             println!("digest     {digest}");
         }
+        if let Some(incarnation) = reply.incarnation {
+            println!("incarnation {incarnation}");
+        }
     }
     ExitCode::SUCCESS
-}
-
-/// `POST`s `{}` to `path` on `address` and decodes the JSON answer; the
-/// error is a sentence for the user.
-async fn ask<T: DeserializeOwned>(address: &Address, path: &str) -> Result<T, String> {
-    let client = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .no_proxy()
-        .build()
-        .map_err(|e| format!("cannot set up an HTTP client: {e}"))?;
-    let url = format!("http://{address}{path}");
-    tracing::debug!(%url, "asking");
-    let response = client
-        .post(&url)
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .map_err(|e| unreachable(address, &e))?;
-    let status = response.status();
-    if status == reqwest::StatusCode::NOT_FOUND && path == "/peers" {
-        return Err(format!(
-            "{address} has no /peers endpoint (only Rust peers have it; an original node.js peer?)"
-        ));
-    }
-    if !status.is_success() {
-        let body = response.text().await.unwrap_or_default();
-        let body: String = body.chars().take(200).collect();
-        return Err(format!(
-            "{address} answered {path} with status {status}: {body}"
-        ));
-    }
-    response.json::<T>().await.map_err(|e| {
-        format!(
-            "{address} sent an invalid {path} answer: {}",
-            root_cause(&e)
-        )
-    })
-}
-
-fn unreachable(address: &Address, error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        format!("{address} did not answer within {}s", TIMEOUT.as_secs())
-    } else {
-        format!("cannot reach {address}: {}", root_cause(error))
-    }
-}
-
-/// The innermost error of a chain: for a refused connection, "Connection
-/// refused (os error 111)" rather than reqwest's "error sending request".
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
 }
 
 /// The members as a table with the columns ID, ADDRESS and DATA.
