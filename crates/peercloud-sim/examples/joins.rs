@@ -1,5 +1,7 @@
 //! How the lists fill up after concurrent joins: the count of missing
-//! entries over time, for one size. `cargo run --release -p peercloud-sim --example joins -- 100`
+//! entries over time, for one size.
+//!
+//! `cargo run --release -p peercloud-sim --example joins -- 100`
 use std::time::Duration;
 
 use peercloud_sim::{NetConfig, Sim};
@@ -10,15 +12,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(100);
     let mut sim = Sim::new(1, NetConfig::lan());
-    let seeds: Vec<usize> = (0..3).map(|_| sim.add_peer()).collect();
-    sim.start(seeds[0], &[]);
-    sim.start(seeds[1], &seeds[..1]);
-    sim.start(seeds[2], &seeds[..1]);
-    sim.run_for(Duration::from_secs(1));
-    for i in 3..size {
-        let p = sim.add_peer();
-        sim.start(p, &[seeds[i % 3]]);
-    }
+    sim.join_through_seeds(size, 3);
     for t in 0..40 {
         let missing: usize = (0..size)
             .map(|n| (0..size).filter(|&m| m != n && !sim.lists(n, m)).count())

@@ -150,6 +150,37 @@ impl Sim {
         self.collect(n);
     }
 
+    /// The usual large start: `seeds` peers form a cloud (the first alone,
+    /// the others through it, given a second), then peers join until there
+    /// are `size`, all at once, each through one of the seeds in turn.
+    /// Returns the seeds; run the simulation to let the joins happen.
+    pub fn join_through_seeds(&mut self, size: usize, seeds: usize) -> Vec<PeerIndex> {
+        let seeds: Vec<PeerIndex> = (0..seeds.max(1)).map(|_| self.add_peer()).collect();
+        self.start(seeds[0], &[]);
+        for &s in &seeds[1..] {
+            self.start(s, &seeds[..1]);
+        }
+        self.run_for(Duration::from_secs(1));
+        for i in seeds.len()..size {
+            let p = self.add_peer();
+            self.start(p, &[seeds[i % seeds.len()]]);
+        }
+        seeds
+    }
+
+    /// The members peer `observer` declared failed (or heard were) from
+    /// `since` on, by id.
+    pub fn failed_seen_by(&self, observer: PeerIndex, since: Duration) -> Vec<PeerId> {
+        let failed = self.events(observer).iter().filter_map(|(at, e)| match e {
+            Event::PeerLeft {
+                member,
+                reason: peercloud_core::LeftReason::Failed { .. },
+            } if *at >= since => Some(member.id.clone()),
+            _ => None,
+        });
+        failed.collect()
+    }
+
     /// Kills peer `n`: its address refuses connections from now on.
     pub fn crash(&mut self, n: PeerIndex) {
         self.nodes[n].health = Health::Crashed;

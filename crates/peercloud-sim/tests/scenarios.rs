@@ -20,15 +20,7 @@ const SEEDS: std::ops::Range<u64> = 0..4;
 /// `limit`). Returns the simulation and how long the joins took.
 fn cloud(seed: u64, n: usize, net: NetConfig, limit: Duration) -> (Sim, Duration) {
     let mut sim = Sim::new(seed, net);
-    let seeds: Vec<PeerIndex> = (0..3).map(|_| sim.add_peer()).collect();
-    sim.start(seeds[0], &[]);
-    sim.start(seeds[1], &seeds[..1]);
-    sim.start(seeds[2], &seeds[..1]);
-    sim.run_for(secs(1));
-    for i in 3..n {
-        let p = sim.add_peer();
-        sim.start(p, &[seeds[i % 3]]);
-    }
+    sim.join_through_seeds(n, 3);
     let took = sim.run_until(limit, STEP, |s| s.converged().is_ok());
     match took {
         Some(took) => (sim, took),

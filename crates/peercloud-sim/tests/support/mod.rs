@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use peercloud_core::{Event, LeftReason, PeerId, Start};
+use peercloud_core::{Event, PeerId, Start};
 use peercloud_sim::{NetConfig, PeerIndex, Sim};
 
 /// The seeds each small scenario is swept over.
@@ -95,14 +95,5 @@ pub(crate) fn churn_since(sim: &Sim, since: Duration) -> Vec<usize> {
 
 /// The peers that `observer` saw leave as failed, by id.
 pub(crate) fn failed_seen_by(sim: &Sim, observer: PeerIndex) -> Vec<PeerId> {
-    sim.events(observer)
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::PeerLeft {
-                member,
-                reason: LeftReason::Failed { .. },
-            } => Some(member.id.clone()),
-            _ => None,
-        })
-        .collect()
+    sim.failed_seen_by(observer, Duration::ZERO)
 }

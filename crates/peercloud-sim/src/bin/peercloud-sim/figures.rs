@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use peercloud_core::{Event, LeftReason, PeerId};
 use peercloud_sim::{Latency, NetConfig, PeerIndex, Sim};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -102,15 +101,7 @@ fn finish(mut rows: Vec<Row>, started: Instant) -> Vec<Row> {
 /// Three seeds form a cloud, then everyone else joins at once through one
 /// of them each: the time until every list is whole.
 fn join_at_once(sim: &mut Sim, size: usize) -> Result<f64, String> {
-    let seeds: Vec<PeerIndex> = (0..3).map(|_| sim.add_peer()).collect();
-    sim.start(seeds[0], &[]);
-    sim.start(seeds[1], &seeds[..1]);
-    sim.start(seeds[2], &seeds[..1]);
-    sim.run_for(Duration::from_secs(1));
-    for i in 3..size {
-        let p = sim.add_peer();
-        sim.start(p, &[seeds[i % 3]]);
-    }
+    sim.join_through_seeds(size, 3);
     timed(sim, |s| s.converged().is_ok())
 }
 
@@ -184,25 +175,9 @@ fn soak(size: usize, seed: u64, net: NetConfig, stalls: bool, minutes: u64) -> R
         }
         sim.run_for(Duration::from_secs(1));
     }
-    let false_evictions: usize = (0..size).map(|n| failed_after(&sim, n, start).len()).sum();
+    let false_evictions: usize = (0..size).map(|n| sim.failed_seen_by(n, start).len()).sum();
     let peer_hours = size as f64 * minutes as f64 / 60.0;
     Ok(false_evictions as f64 / peer_hours)
-}
-
-/// Members that peer `n` declared failed after `start` (nobody crashed in
-/// a soak, so every one is false).
-fn failed_after(sim: &Sim, n: PeerIndex, start: Duration) -> Vec<PeerId> {
-    sim.events(n)
-        .iter()
-        .filter(|(at, _)| *at >= start)
-        .filter_map(|(_, e)| match e {
-            Event::PeerLeft {
-                member,
-                reason: LeftReason::Failed { .. },
-            } => Some(member.id.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Runs until `done`, at most [`LIMIT`]: the simulated seconds it took.
