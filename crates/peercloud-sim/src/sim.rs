@@ -230,6 +230,13 @@ impl Sim {
     /// news that a core would not send by itself now (a false accusation,
     /// late gossip).
     pub fn inject(&mut self, from: PeerIndex, to: PeerIndex, request: Request) {
+        let sender = self.id(from).clone();
+        self.inject_as(from, sender, to, request);
+    }
+
+    /// Like [`Sim::inject`], with any id in its `x-peercloud-id`: a
+    /// stranger at `from`'s address forging a member's word.
+    pub fn inject_as(&mut self, from: PeerIndex, sender: PeerId, to: PeerIndex, request: Request) {
         self.stats.requests += 1;
         let caller = Caller {
             process: self.nodes[from].process,
@@ -238,7 +245,7 @@ impl Sim {
         let message = Message::Request {
             from,
             caller,
-            sender: self.id(from).clone(),
+            sender,
             to: address_of(to),
             request,
         };

@@ -10,8 +10,8 @@ use peercloud_core::wire::{Envelope, LeftRequest, Update, UpdateKind};
 use peercloud_core::{Event, FailureCause, LeftReason, Request};
 use serde_json::json;
 use support::{
-    all_but, assert_full_mesh, churn_since, cloud_joined_at_once, everyone, millis, secs, SEEDS,
-    SETTLE,
+    all_but, assert_full_mesh, churn_since, cloud_joined_at_once, everyone, gaps, millis, secs,
+    SEEDS, SETTLE, STEP,
 };
 
 #[test]
@@ -233,5 +233,25 @@ fn new_data_reaches_every_peer_at_once_and_the_newest_wins() {
         }
         sim.run_for(secs(20));
         assert_full_mesh(&sim, &everyone(&sim));
+    }
+}
+
+#[test]
+fn a_forged_goodbye_keeps_a_live_peer_out_only_until_it_next_talks() {
+    for seed in SEEDS {
+        let mut sim = cloud_joined_at_once(seed, 6);
+        sim.run_for(secs(5));
+        let victim = sim.id(4).clone();
+        // Peer 5 forges peer 4's goodbye to everyone else.
+        for to in [0, 1, 2, 3] {
+            let goodbye = Request::Left(LeftRequest::new(victim.clone()));
+            sim.inject_as(5, victim.clone(), to, goodbye);
+        }
+        sim.run_for(millis(50));
+        let dropped = (0..4).filter(|&n| !sim.lists(n, 4)).count();
+        assert!(dropped > 0, "seed {seed}: the forgery took effect at first");
+        let back = sim.run_until(secs(15), STEP, |s| s.converged().is_ok());
+        assert!(back.is_some(), "{}", gaps(&sim));
+        println!("seed {seed}: back in every list {back:?} after the forgery");
     }
 }

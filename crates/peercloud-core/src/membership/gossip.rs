@@ -131,7 +131,8 @@ impl Membership {
         }
     }
 
-    /// What this peer holds against `id`: a suspicion, or its failure.
+    /// What this peer holds against `id`: a suspicion, its failure, or its
+    /// departure.
     fn accusation_against(&self, id: &PeerId) -> Option<Update> {
         if let Some(entry) = self.members.get(id) {
             let suspicion = entry.suspicion.as_ref()?;
@@ -140,10 +141,17 @@ impl Membership {
                 ..Update::about(UpdateKind::Suspect, id.clone(), suspicion.incarnation)
             });
         }
-        let tomb = self.tombstones.get(id).filter(|t| !t.left)?;
+        // A member that left and still talks did not leave: its goodbye
+        // was forged or stale. Told so, it refutes like any accusation.
+        let tomb = self.tombstones.get(id)?;
+        let kind = if tomb.left {
+            UpdateKind::Left
+        } else {
+            UpdateKind::Failed
+        };
         Some(Update {
             by: Some(self.me.id.clone()),
-            ..Update::about(UpdateKind::Failed, id.clone(), tomb.incarnation)
+            ..Update::about(kind, id.clone(), tomb.incarnation)
         })
     }
 

@@ -283,3 +283,37 @@ fn this_peers_own_accusation_confirms_a_suspicion_heard_from_another_and_is_pass
         (UpdateKind::Suspect, Some(&pid("p")))
     );
 }
+
+#[test]
+fn a_member_that_said_goodbye_but_still_talks_is_told_it_left() {
+    let (mut p, t0) = rust_cloud();
+    // A goodbye in m2's name (forged, or from an earlier life).
+    p.handle_request(t0, ReplyToken(3), origin("m2"), left_notice("m2"));
+    drain(&mut p);
+    assert_eq!(member_ids(&p), ["m1", "m3"]);
+    // m2 goes on probing this peer.
+    let probe = Envelope {
+        from: Some(alive("m2", 0, json!({}))),
+        updates: vec![],
+    };
+    p.handle_request(t0, ReplyToken(4), origin("m2"), Request::Status(probe));
+    let reply = only_reply(&drain(&mut p), ReplyToken(4));
+    let Ok(Response::Status(status)) = reply else {
+        panic!("{reply:?}")
+    };
+    let told = &status.gossip.updates[0];
+    assert_eq!((told.kind, &told.id), (UpdateKind::Left, &pid("m2")));
+}
+
+#[test]
+fn a_goodbye_this_peer_never_said_is_refuted() {
+    let (mut p, t0) = rust_cloud();
+    let actions = gossip(
+        &mut p,
+        t0,
+        "m1",
+        vec![about(UpdateKind::Left, "p", 0, "m1")],
+    );
+    assert_eq!(p.incarnation(), 1);
+    assert_eq!(pushed_about(&actions, "p").len(), 3);
+}
