@@ -11,13 +11,18 @@
  *
  * Usage (cwd = repo root):   node interop/bench-peer.js '<config json>'
  *
- * Config: {"seeds": ["127.0.0.1:PORT", ...], "watch": <bool>, "port": <number>}
- *   The peer listens on 127.0.0.1 only, on a port the system picks (the
- *   package itself would listen on every interface and try 9338 first,
- *   which a peer of another engineer on this shared machine may hold), or
- *   on "port" if given (a peer others were told of before it started); if
- *   that port is taken it fails to start. That is the only change to the
- *   package's behaviour. It answers every message with the package's usual
+ * Config: {"seeds": ["127.0.0.1:PORT", ...], "watch": <bool>, "port": <number>,
+ *          "bind": "<IPv4 address>"}
+ *   The peer listens on 127.0.0.1 only (or on "bind" if given: a peer in a
+ *   network-namespace host of the fault benchmarks listens on the host's
+ *   10.77.0.N), on a port the system picks (the package itself would
+ *   listen on every interface and try 9338 first, which a peer of another
+ *   engineer on this shared machine may hold), or on "port" if given (a
+ *   peer others were told of before it started); if that port is taken it
+ *   fails to start. That is the only change to the package's behaviour:
+ *   others still learn the peer's address as the package does, from the
+ *   source address of its /join (which is the listening address, as every
+ *   host has one). It answers every message with the package's usual
  *   {"status":"received"}.
  *
  * stdout, one JSON object per line:
@@ -54,6 +59,7 @@ console.info = console.error;
 // instead. A config.port that is taken fails the start (the package would
 // quietly take another port, which the peers told of this one never learn).
 let wantedPort = 0;
+let wantedHost = '127.0.0.1';
 const listen = http.Server.prototype.listen;
 http.Server.prototype.listen = function (port, cb) {
   if (this.listenedOnce) {
@@ -61,7 +67,7 @@ http.Server.prototype.listen = function (port, cb) {
     process.exit(1);
   }
   this.listenedOnce = true;
-  return listen.call(this, wantedPort, '127.0.0.1', typeof cb === 'function' ? cb : undefined);
+  return listen.call(this, wantedPort, wantedHost, typeof cb === 'function' ? cb : undefined);
 };
 
 const BODY = { hello: 'peer' };
@@ -80,6 +86,10 @@ try {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error('not an object');
   wantedPort = Number(config.port || 0);
   if (!Number.isInteger(wantedPort) || wantedPort < 0 || wantedPort > 65535) throw new Error('bad port');
+  if (config.bind !== undefined) {
+    if (require('net').isIPv4(String(config.bind)) !== true) throw new Error('bad bind address');
+    wantedHost = String(config.bind);
+  }
 } catch (e) {
   emit({ event: 'error', error: { message: 'bad config: ' + e.message } });
   process.exit(1);

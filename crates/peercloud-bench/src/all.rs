@@ -70,6 +70,8 @@ async fn measure(suite: Suite, budget: &Budget) -> Result<Figures> {
     }
     progress("membership under faults: 1 of 10 paused 3 s and 10 s; clouds formed apart");
     bench::faults::run(&env, budget, &mut figures).await;
+    progress("membership under link faults, 5 hosts in network namespaces: a 3 + 2 partition; a broken pair link");
+    bench::partition::run(&env, budget, &mut figures).await;
     progress("data updates: 1 of 10 peercloud peers; a peercloud peer beside 5 originals");
     bench::update::run(&env, budget, &mut figures).await;
     if suite == Suite::All {

@@ -33,6 +33,10 @@ pub(crate) struct Budget {
     /// How long two clouds formed apart may take to merge, from the start
     /// of the second: past it, "never".
     pub(crate) merge_within: Duration,
+    /// How long five peers in a testbed may take, after the link between
+    /// the bridges comes back, to all list each other again: past it,
+    /// "never". The partition and the broken pair run `faults_runs` times.
+    pub(crate) heal_within: Duration,
     /// How long the other peers may take to show a peer's new data, from
     /// the `set_data` command: past it, "never". Each data-update scenario
     /// runs `faults_runs` times.
@@ -63,6 +67,7 @@ impl Budget {
                 faults_runs: 1,
                 return_within: RETURN_WITHIN,
                 merge_within: MERGE_WITHIN,
+                heal_within: HEAL_WITHIN,
                 update_within: UPDATE_WITHIN,
                 swarm_runs: 1,
             }
@@ -78,11 +83,14 @@ impl Budget {
                 converge_within: Duration::from_secs(10),
                 evict_within: Duration::from_secs(30),
                 // Each run mostly waits out fixed windows and bounds
-                // (about 140 s when neither kind recovers): three runs add
-                // about 7 minutes to the full run.
+                // (about 140 s when neither kind recovers, and 140 s more
+                // for the partition and the broken pair when the original
+                // never heals): three runs add about 14 minutes to the full
+                // run.
                 faults_runs: runs.min(3),
                 return_within: RETURN_WITHIN,
                 merge_within: MERGE_WITHIN,
+                heal_within: HEAL_WITHIN,
                 update_within: UPDATE_WITHIN,
                 swarm_runs: runs.min(3),
             }
@@ -95,6 +103,9 @@ const RETURN_WITHIN: Duration = Duration::from_secs(30);
 
 /// See [`Budget::merge_within`].
 const MERGE_WITHIN: Duration = Duration::from_secs(60);
+
+/// See [`Budget::heal_within`].
+const HEAL_WITHIN: Duration = Duration::from_secs(60);
 
 /// See [`Budget::update_within`].
 const UPDATE_WITHIN: Duration = Duration::from_secs(30);

@@ -71,6 +71,15 @@ pub(crate) enum Figure {
     /// Two clouds of 2 formed apart: time from the second one's start
     /// until all four list the three others.
     MergeTime,
+    /// Five hosts, 3 and 2 on two bridges, the link between the bridges
+    /// cut 30 s: did each side drop the other (1) or not (0).
+    PartitionSplit,
+    /// The same: time from the link's return until all five list the four
+    /// others.
+    PartitionHeal,
+    /// Five hosts, the link between h1 and h4 broken 30 s: how many peers
+    /// dropped someone meanwhile.
+    PairDropped,
     /// New data of 1 of 10 peercloud peers: time until every other peer
     /// shows it.
     UpdateCloud,
@@ -136,7 +145,7 @@ pub(crate) enum Target {
 
 impl Figure {
     /// Every row, in the order of the table.
-    pub(crate) const ALL: [Figure; 23] = [
+    pub(crate) const ALL: [Figure; 26] = [
         Figure::Unicast1,
         Figure::Unicast64,
         Figure::UnicastP50,
@@ -152,6 +161,9 @@ impl Figure {
         Figure::PauseLongDropped,
         Figure::PauseLongReturn,
         Figure::MergeTime,
+        Figure::PartitionSplit,
+        Figure::PartitionHeal,
+        Figure::PairDropped,
         Figure::UpdateCloud,
         Figure::UpdateMixed,
         Figure::MemLone,
@@ -164,12 +176,15 @@ impl Figure {
 
     /// The rows of the fault scenarios and data updates (`peercloud-bench
     /// faults`).
-    pub(crate) const FAULTS: [Figure; 7] = [
+    pub(crate) const FAULTS: [Figure; 10] = [
         Figure::PauseShortDropped,
         Figure::PauseShortWhole,
         Figure::PauseLongDropped,
         Figure::PauseLongReturn,
         Figure::MergeTime,
+        Figure::PartitionSplit,
+        Figure::PartitionHeal,
+        Figure::PairDropped,
         Figure::UpdateCloud,
         Figure::UpdateMixed,
     ];
@@ -266,6 +281,24 @@ impl Figure {
                 "clouds of 2 and 2 formed apart: all 4 list each other, after the 2nd started",
                 Unit::Secs,
                 Stat::Median,
+                Target::Info,
+            ),
+            PartitionSplit => (
+                "partition of 3 + 2 hosts, 30 s: runs where each side dropped the other",
+                Unit::Count,
+                Stat::Converged,
+                Target::Info,
+            ),
+            PartitionHeal => (
+                "partition of 3 + 2 hosts, 30 s: all 5 list the 4 others, after the link is back",
+                Unit::Secs,
+                Stat::Median,
+                Target::Info,
+            ),
+            PairDropped => (
+                "link h1–h4 broken 30 s, 5 hosts: peers that dropped someone meanwhile, worst",
+                Unit::Count,
+                Stat::Worst,
                 Target::Info,
             ),
             UpdateCloud => (

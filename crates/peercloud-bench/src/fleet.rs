@@ -2,11 +2,15 @@
 //! interop/bench-peer.js`, the npm package `peercloud@0.1.3` installed at
 //! the repo root by `npm ci`, as for the interop tests), peercloud peers
 //! (this binary's `rust-peer` role) and the ceiling pair. Peers of both kinds
-//! speak the same JSON lines, so every benchmark drives them alike.
+//! speak the same JSON lines, so every benchmark drives them alike. A peer
+//! runs on 127.0.0.1, or in a host of a network-namespace testbed on the
+//! host's address.
 
+use std::net::SocketAddrV4;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use peercloud_testbed::Host;
 use serde_json::{json, Value};
 use tokio::process::Command;
 use tokio::time::{sleep, Instant};
@@ -49,7 +53,8 @@ pub(crate) struct Peer {
     pub(crate) proc: Proc,
     /// Its id in the cloud.
     pub(crate) id: String,
-    /// The port it listens on, on 127.0.0.1.
+    /// The port it listens on, on 127.0.0.1 (or on its testbed host's
+    /// address).
     pub(crate) port: u16,
 }
 
@@ -99,7 +104,24 @@ impl Env {
         watch: bool,
     ) -> Result<Proc> {
         let seeds: Vec<String> = seed.map(|p| format!("127.0.0.1:{p}")).into_iter().collect();
-        self.spawn_configured(kind, name, json!({"seeds": seeds, "watch": watch}))
+        self.spawn_configured(kind, name, json!({"seeds": seeds, "watch": watch}), None)
+    }
+
+    /// Starts a peer inside a testbed host, listening on the host's address
+    /// (on a port the system picks), without waiting for it: it joins
+    /// through `seed` (if any); with `watch` it prints its member list on
+    /// changes. Its name in the reports is the host's.
+    pub(crate) fn spawn_peer_in(
+        &self,
+        kind: Kind,
+        host: &Host,
+        seed: Option<SocketAddrV4>,
+        watch: bool,
+    ) -> Result<Proc> {
+        let seeds: Vec<String> = seed.iter().map(ToString::to_string).collect();
+        let bind = host.ip().to_string();
+        let config = json!({"seeds": seeds, "watch": watch, "bind": bind});
+        self.spawn_configured(kind, host.name(), config, Some(host))
     }
 
     /// Starts a peer that listens on `port` (see [`free_port`]) and joins
@@ -112,19 +134,25 @@ impl Env {
         port: u16,
         watch: bool,
     ) -> Result<Proc> {
-        self.spawn_configured(kind, name, json!({"port": port, "watch": watch}))
+        self.spawn_configured(kind, name, json!({"port": port, "watch": watch}), None)
     }
 
     /// Starts a peer with the config both `interop/bench-peer.js` and the
-    /// `rust-peer` role read.
-    fn spawn_configured(&self, kind: Kind, name: &str, config: Value) -> Result<Proc> {
+    /// `rust-peer` role read, here or inside `host`.
+    fn spawn_configured(
+        &self,
+        kind: Kind,
+        name: &str,
+        config: Value,
+        host: Option<&Host>,
+    ) -> Result<Proc> {
         let config = config.to_string();
         let command = match kind {
             Kind::Original => {
                 if let Some(why) = &self.original_missing {
                     return Err(why.clone().into());
                 }
-                let mut command = Command::new("node");
+                let mut command = std::process::Command::new("node");
                 command
                     .arg("interop/bench-peer.js")
                     .arg(config)
@@ -132,12 +160,16 @@ impl Env {
                 command
             }
             Kind::Peercloud => {
-                let mut command = Command::new(&self.exe);
+                let mut command = std::process::Command::new(&self.exe);
                 command.arg("rust-peer").arg(config);
                 command
             }
         };
-        Proc::spawn(format!("{} {name}", kind.name()), command)
+        let command = match host {
+            Some(host) => host.enter(&command),
+            None => command,
+        };
+        Proc::spawn(format!("{} {name}", kind.name()), Command::from(command))
     }
 
     /// Starts a peer and waits until it is ready (it has joined, or started

@@ -149,6 +149,15 @@ impl Proc {
             .map_err(|e| format!("{}: cannot kill: {e}", self.name).into())
     }
 
+    /// Kills it with SIGKILL and waits, up to `within`, until it has
+    /// exited: nothing of it is left where it ran (a testbed's namespace
+    /// about to be deleted). The guard is gone after, so its pid is never
+    /// signalled again.
+    pub(crate) async fn end(mut self, within: Duration) {
+        let _ = self.child.start_kill();
+        let _ = timeout(within, self.child.wait()).await;
+    }
+
     /// Stops it with SIGSTOP, as a process that hangs (a long pause, a
     /// machine that stalls): its sockets stay open, and the kernel still
     /// accepts connections for it, which nobody answers until

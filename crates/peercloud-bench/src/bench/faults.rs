@@ -23,12 +23,11 @@
 //! to one peer instead of a signal, and a wait until the others' lines
 //! show it.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use tokio::time::{sleep, Instant};
 
-use super::lists::{View, Watched};
+use super::lists::{by_name, View, Watched};
 use crate::budget::Budget;
 use crate::figure::{Figure, Sys};
 use crate::fleet::{free_port, ready, Env, Kind};
@@ -232,32 +231,10 @@ async fn apart(env: &Env, kind: Kind, within: Duration) -> Result<f64> {
         Some(at) => Ok(at.saturating_duration_since(started).as_secs_f64()),
         None => Err(format!(
             "never within {within:?}; lists at the end: {}",
-            by_name(&watched.views)
+            by_name(&watched.views, &APART)
         )
         .into()),
     }
-}
-
-/// The lists of a, b, c and d, by name: `a [b], b [a], ...`.
-fn by_name(views: &[View]) -> String {
-    let name = |id: &String| {
-        views
-            .iter()
-            .position(|v| v.id.as_ref() == Some(id))
-            .and_then(|i| APART.get(i))
-            .copied()
-            .unwrap_or("?")
-    };
-    views
-        .iter()
-        .zip(APART)
-        .map(|(view, own)| {
-            let members: BTreeSet<&str> = view.members().iter().map(name).collect();
-            let members: Vec<&str> = members.into_iter().collect();
-            format!("{own} [{}]", members.join(" "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn record_short(figures: &mut Figures, kind: Kind, result: Result<ShortPause>) {

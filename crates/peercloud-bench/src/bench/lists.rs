@@ -169,6 +169,12 @@ impl Watched {
         Watched { procs, views }
     }
 
+    /// Watches one more peer that was waited for.
+    pub(crate) fn push(&mut self, peer: Peer) {
+        self.views.push(View::of(&peer.id));
+        self.procs.push(peer.proc);
+    }
+
     /// Takes in every line printed since the last look. Never waits.
     pub(crate) fn look(&mut self) {
         for (proc, view) in self.procs.iter_mut().zip(self.views.iter_mut()) {
@@ -211,6 +217,29 @@ impl Watched {
         let complete = self.views.iter().filter(|v| v.complete(&ids)).count();
         Err(format!("only {complete} of {all} peers listed everyone within {within:?}").into())
     }
+}
+
+/// Each peer's list by name, `names` being the peers' names index by index
+/// (an id of none of them is `?`): `a [b c], b [a c], ...`.
+pub(crate) fn by_name(views: &[View], names: &[&str]) -> String {
+    let name = |id: &String| {
+        views
+            .iter()
+            .position(|v| v.id.as_ref() == Some(id))
+            .and_then(|i| names.get(i))
+            .copied()
+            .unwrap_or("?")
+    };
+    views
+        .iter()
+        .zip(names)
+        .map(|(view, own)| {
+            let members: BTreeSet<&str> = view.members().iter().map(name).collect();
+            let members: Vec<&str> = members.into_iter().collect();
+            format!("{own} [{}]", members.join(" "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -281,6 +310,15 @@ mod tests {
         assert_eq!(view.shows_once_since("b", &new), Some(t(4)));
         assert!(view.doubled_after("b", t(0)));
         assert!(!view.doubled_after("b", t(4)));
+    }
+
+    #[test]
+    fn lists_by_name_show_known_peers_by_their_names_and_others_as_a_question_mark() {
+        let t0 = Instant::now();
+        let mut a = View::of("ida");
+        a.absorb(vec![members(t0, &["idb", "idz"])]);
+        let b = View::of("idb");
+        assert_eq!(by_name(&[a, b], &["a", "b"]), "a [? b], b []");
     }
 
     #[test]

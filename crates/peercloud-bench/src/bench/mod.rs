@@ -7,6 +7,7 @@ pub(crate) mod faults;
 pub(crate) mod lists;
 pub(crate) mod membership;
 pub(crate) mod memory;
+pub(crate) mod partition;
 pub(crate) mod swarm;
 pub(crate) mod unicast;
 pub(crate) mod update;

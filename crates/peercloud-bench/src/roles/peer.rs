@@ -4,8 +4,11 @@
 //! `interop/bench-peer.js` drives an original peer.
 //!
 //! Config (argv, JSON): `{"seeds": ["127.0.0.1:PORT", ...], "watch": bool,
-//! "port": PORT}`; with `port` it listens there (a peer others were told of
-//! before it started) and fails to start if the port is taken.
+//! "port": PORT, "bind": "IP"}`; with `port` it listens there (a peer
+//! others were told of before it started) and fails to start if the port
+//! is taken; with `bind` it listens on that address instead of 127.0.0.1,
+//! and advertises it (a peer in a testbed host listens on the host's
+//! `10.77.0.N`).
 //! Lines out: `ready {id, port}`; with `watch`, `members {ids, peers}`
 //! (`peers`: `[{id, data}]`) after every change of its member list or of a
 //! member's data. Commands: `peers`, `unicast {to, inflight, warmup_ms,
@@ -46,17 +49,24 @@ pub(crate) fn main(config: &str) -> Result<()> {
                 .ok_or_else(|| format!("bad config: port {port}"))?,
         ),
     };
-    runtime()?.block_on(run(seeds, watch, port))
+    let bind = match &config["bind"] {
+        Value::Null => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        bind => bind
+            .as_str()
+            .and_then(|b| b.parse().ok())
+            .ok_or_else(|| format!("bad config: bind {bind}"))?,
+    };
+    runtime()?.block_on(run(seeds, watch, port, bind))
 }
 
-async fn run(seeds: Vec<String>, watch: bool, port: Option<u16>) -> Result<()> {
+async fn run(seeds: Vec<String>, watch: bool, port: Option<u16>, bind: IpAddr) -> Result<()> {
     let reply: Value = serde_json::from_slice(REPLY)?;
     let builder = match port {
         Some(port) => Cloud::builder().port(port),
         None => Cloud::builder().random_port(),
     };
     let cloud = builder
-        .bind(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        .bind(bind)
         .seeds(seeds)
         .on_message(move |_, _| {
             let reply = reply.clone();

@@ -2,9 +2,9 @@
 //! namespace, with the members it knows as told by its `peer_joined` and
 //! `peer_left` lines. Touches only the processes it starts, by their pid.
 //!
-//! Needs the `netns` support module beside it (as `mod netns`). A thread
-//! reads its stdout and keeps the member set; another keeps its stderr for
-//! failure messages. Every wait has a deadline.
+//! The hosts come from the `peercloud-testbed` crate. A thread reads its
+//! stdout and keeps the member set; another keeps its stderr for failure
+//! messages. Every wait has a deadline.
 
 #![allow(dead_code)] // each test file uses a different part of it
 
@@ -17,9 +17,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use peercloud_testbed::Host;
 use serde_json::Value;
-
-use crate::netns::{Host, Testbed};
 
 /// The `peercloud` binary under test.
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_peercloud");
@@ -89,12 +88,12 @@ impl NsPeer {
     /// Starts a peer on `host` that joins through `seed`'s address (or
     /// starts alone if nobody answers there), with `extra` flags, and waits
     /// for its `started` line.
-    pub(crate) fn start(bed: &Testbed, host: &Host, seed: &Host, extra: &[&str]) -> NsPeer {
-        let bind = host.ip.to_string();
-        let seed = format!("{}:{PORT}", seed.ip);
+    pub(crate) fn start(host: &Host, seed: &Host, extra: &[&str]) -> NsPeer {
+        let bind = host.ip().to_string();
+        let seed = format!("{}:{PORT}", seed.ip());
         let port = PORT.to_string();
-        let mut child = bed
-            .command(host, BIN)
+        let mut child = host
+            .command(BIN)
             .args(["run", "--json", "--port", &port, "--bind", &bind])
             .args(["--peer", &seed])
             .args(extra)
@@ -102,7 +101,7 @@ impl NsPeer {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start peercloud on {}: {e}", host.name));
+            .unwrap_or_else(|e| panic!("cannot start peercloud on {}: {e}", host.name()));
         let seen = Arc::new(Mutex::new(Seen::default()));
         let stderr = Arc::new(Mutex::new(String::new()));
         read_lines(child.stdout.take().expect("stdout is piped"), seen.clone());
@@ -136,7 +135,7 @@ impl NsPeer {
         }
         panic!(
             "{} printed no started line\n{}",
-            self.host.name,
+            self.host.name(),
             self.transcript()
         )
     }
@@ -159,7 +158,7 @@ impl NsPeer {
         assert!(
             !seen.lagged,
             "{} lost events (lagged): its member set is unknown",
-            self.host.name
+            self.host.name()
         );
         seen.members.contains_key(&other.id)
     }
@@ -171,9 +170,9 @@ impl NsPeer {
 
     /// The ids `peercloud peers <ip>:9338 --json`, run in the host's
     /// namespace, lists: what the peer says over HTTP, not its events.
-    pub(crate) fn listed(&self, bed: &Testbed) -> Result<Vec<String>, String> {
-        let address = format!("{}:{PORT}", self.host.ip);
-        let mut command = bed.command(&self.host, BIN);
+    pub(crate) fn listed(&self) -> Result<Vec<String>, String> {
+        let address = format!("{}:{PORT}", self.host.ip());
+        let mut command = self.host.command(BIN);
         command.args(["peers", &address, "--json"]);
         let stdout = run_to_end(command, START_DEADLINE)?;
         let list: Vec<Value> = serde_json::from_str(&stdout)
@@ -186,9 +185,9 @@ impl NsPeer {
     /// Whether `peercloud status <host ip>:9338`, run in this peer's
     /// namespace, gets an answer: a check that the testbed's links are as
     /// the test means them to be.
-    pub(crate) fn can_reach(&self, bed: &Testbed, host: &Host) -> bool {
-        let address = format!("{}:{PORT}", host.ip);
-        let mut command = bed.command(&self.host, BIN);
+    pub(crate) fn can_reach(&self, host: &Host) -> bool {
+        let address = format!("{}:{PORT}", host.ip());
+        let mut command = self.host.command(BIN);
         command.args(["status", &address, "--json"]);
         run_to_end(command, START_DEADLINE).is_ok()
     }
@@ -205,16 +204,16 @@ impl NsPeer {
 
     fn signal(&self, signal: Signal) {
         kill(Pid::from_raw(pid_of(&self.child)), signal)
-            .unwrap_or_else(|e| panic!("{signal} to {}: {e}", self.host.name));
+            .unwrap_or_else(|e| panic!("{signal} to {}: {e}", self.host.name()));
     }
 
     /// Its stdout and stderr so far, for failure messages.
     pub(crate) fn transcript(&self) -> String {
         format!(
             "--- {} stdout ---\n{}\n--- {} stderr ---\n{}",
-            self.host.name,
+            self.host.name(),
             lock(&self.seen).lines.join("\n"),
-            self.host.name,
+            self.host.name(),
             lock(&self.stderr)
         )
     }

@@ -85,8 +85,8 @@ pub(crate) fn describe(peers: &[NsPeer]) -> String {
         let _ = write!(
             text,
             "\n  {} ({}){state}: [{}]",
-            peer.host.name,
-            peer.host.ip,
+            peer.host.name(),
+            peer.host.ip(),
             known.join(", ")
         );
     }
@@ -98,5 +98,5 @@ fn name_of(peers: &[NsPeer], id: &str) -> String {
     peers
         .iter()
         .find(|p| p.id == id)
-        .map_or_else(|| id.to_owned(), |p| p.host.name.clone())
+        .map_or_else(|| id.to_owned(), |p| p.host.name().to_owned())
 }
