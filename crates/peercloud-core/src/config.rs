@@ -92,11 +92,11 @@ pub struct Config {
 }
 
 impl Config {
-    /// For peers on one network: probe every second, ask three helpers,
+    /// For peers on one network: probe every half second, ask three helpers,
     /// suspect for 4 to 20 seconds; reconnect every 5 seconds.
     pub fn new_lan() -> Self {
         Config {
-            probe_interval: Duration::from_secs(1),
+            probe_interval: Duration::from_millis(500),
             probe_timeout: Duration::from_millis(800),
             indirect_probes: 3,
             suspicion_min: Duration::from_secs(4),

@@ -18,7 +18,7 @@
 //! core.start(t0, vec![]); // no seeds: a cloud of one
 //! assert_eq!(core.poll_event(), Some(Event::Started(Start::Alone)));
 //! // The core asks to be woken up for its first probe tick.
-//! assert_eq!(core.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+//! assert_eq!(core.poll_timeout(), Some(t0 + Config::default().probe_interval));
 //! ```
 
 mod config;

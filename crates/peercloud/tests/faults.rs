@@ -1,7 +1,7 @@
 //! Fault tests with real `peercloud run` processes, each on a host of its
 //! own in a network namespace: h1, h2 and h3 on one bridge, h4 and h5 on
-//! another, all seeded by h1, with the default timing (probes every second,
-//! eviction after two failures). Links are cut and restored while the test
+//! another, all seeded by h1, with the default timing (probes every half second,
+//! suspicion before eviction). Links are cut and restored while the test
 //! watches each peer's `peer_joined` / `peer_left` lines.
 //!
 //! The hosts are a `peercloud-testbed` testbed. Touches only the

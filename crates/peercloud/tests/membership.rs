@@ -4,7 +4,7 @@
 //! each one prints. Touches only the processes it starts, by their pid, and
 //! ports on 127.0.0.1.
 //!
-//! Default LAN timing (probe every second, suspicion of 4 to 20 s,
+//! Default LAN timing (probe every half second, suspicion of 4 to 20 s,
 //! reconnect every 5 s). Every wait is on a condition with a deadline; the
 //! only sleeps hold a pause, whose wall-clock length is the point. Measured
 //! times are printed (run with `--nocapture` to see them).

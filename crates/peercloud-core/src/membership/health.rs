@@ -39,7 +39,6 @@ impl Health {
         self.stall_seen.replace(due) != Some(due)
     }
 
-    #[cfg(test)]
     pub(super) fn score(&self) -> u32 {
         self.score
     }

@@ -246,6 +246,13 @@ impl Membership {
         self.members.get(id).map(|e| &e.member)
     }
 
+    /// This peer's local health (Lifeguard): 0 when healthy, higher while
+    /// it finds itself slow; probe intervals and timeouts are stretched by
+    /// `1 + health`.
+    pub fn health(&self) -> u32 {
+        self.health.score()
+    }
+
     /// Whether a member is alive or suspected; `None` for a non-member.
     pub fn member_state(&self, id: &PeerId) -> Option<MemberState> {
         self.members.get(id).map(Entry::state)

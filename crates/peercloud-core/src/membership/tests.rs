@@ -72,9 +72,18 @@ fn identity(id: &str, port: u16) -> Identity {
     }
 }
 
-/// A core that is not started, with the default (LAN) config and rng seed 1.
+/// The config of the tests that drive single cores: the LAN preset with
+/// a round one-second probe interval, so that ticks fall on whole seconds.
+fn test_config() -> Config {
+    Config {
+        probe_interval: Duration::from_secs(1),
+        ..Config::new_lan()
+    }
+}
+
+/// A core that is not started, with [`test_config`] and rng seed 1.
 fn core(id: &str, port: u16) -> Membership {
-    Membership::new(identity(id, port), Config::default(), 1)
+    Membership::new(identity(id, port), test_config(), 1)
 }
 
 /// A member listening at `address`, with the usual test data.

@@ -41,6 +41,8 @@ struct Running<T> {
     published: u64,
     leaving: bool,
     outbox: Outbox,
+    /// The core's local health when last looked at.
+    health: u32,
 }
 
 impl<T: Transport> Driver<T> {
@@ -55,6 +57,7 @@ impl<T: Transport> Driver<T> {
             next_token: 0,
             leaving: false,
             outbox: Outbox::default(),
+            health: 0,
         };
         this.parts.core.start(now(), seeds);
         this.flush();
@@ -118,6 +121,11 @@ impl<T: Transport> Running<T> {
     /// a peer that got an answer (`/joined`, `/left`, `/join`) or a reader
     /// woken by an event sees the state they describe.
     fn flush(&mut self) {
+        let health = self.parts.core.health();
+        if health != self.health {
+            tracing::debug!(health, "local health changed");
+            self.health = health;
+        }
         if self.parts.core.version() != self.published {
             self.published = self.parts.core.version();
             let snapshot = Snapshot::of(&self.parts.core);

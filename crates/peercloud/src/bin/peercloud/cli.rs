@@ -87,7 +87,7 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) json: bool,
 
-    /// The timing of the membership: lan (probe every second, suspect for
+    /// The timing of the membership: lan (probe every half second, suspect for
     /// 4 to 20 s) or wan (every 2 s, suspect for 12 to 60 s; for slow or
     /// lossy links).
     #[arg(long, value_enum, default_value_t = Preset::Lan)]
@@ -100,7 +100,7 @@ pub(crate) struct RunArgs {
     pub(crate) state_dir: Option<std::path::PathBuf>,
 
     /// How often one member is probed with /status, in milliseconds
-    /// [default: 1000 with --preset lan, 2000 with wan].
+    /// [default: 500 with --preset lan, 2000 with wan].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) probe_interval_ms: Option<u64>,
 
