@@ -21,8 +21,11 @@ use serde_json::Value;
 
 use crate::error::SendError;
 
-/// How long an idle connection is kept for reuse.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an idle connection is kept for reuse: longer than the gaps of
+/// a busy exchange, shorter than the gap between two probes of one member
+/// in all but the smallest clouds (members x the probe interval), whose
+/// connections would otherwise stay open for good, a buffer each.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The largest reply read from a peer (a `/peers` list of 10,000 members
 /// is about 1 MiB); a longer one fails the call instead of filling memory.
