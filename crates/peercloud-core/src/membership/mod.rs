@@ -97,7 +97,11 @@ enum Pending {
     IndirectProbe { target: PeerId, helper: PeerId },
     /// The `/status` call made for another peer's `/probe`, answered on
     /// `token`.
-    Relay { token: ReplyToken, target: PeerId },
+    Relay {
+        token: ReplyToken,
+        target: PeerId,
+        asker: PeerId,
+    },
     /// A check of `target` after `accuser` (by a `/left`) said it is gone.
     Verify { target: PeerId, accuser: PeerId },
     /// A `/joined` or `/left` notice; its result is only logged.
@@ -340,7 +344,11 @@ impl Membership {
             Pending::IndirectProbe { target, helper } => {
                 self.on_indirect_reply(now, target, helper, result)
             }
-            Pending::Relay { token, target } => self.on_relay_reply(now, token, target, result),
+            Pending::Relay {
+                token,
+                target,
+                asker,
+            } => self.on_relay_reply(now, token, target, asker, result),
             Pending::Verify { target, accuser } => {
                 self.on_verify_reply(now, target, accuser, result)
             }

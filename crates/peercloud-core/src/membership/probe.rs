@@ -340,6 +340,7 @@ impl Membership {
         let pending = Pending::Relay {
             token,
             target: target.id,
+            asker: sender,
         };
         self.call(now, to, Request::Status(envelope), timeout, pending);
     }
@@ -349,6 +350,7 @@ impl Membership {
         now: Instant,
         token: ReplyToken,
         target: PeerId,
+        asker: PeerId,
         result: CallResult,
     ) {
         let outcome = match result {
@@ -362,7 +364,8 @@ impl Membership {
             Err(CallError::NoListener) => ProbeOutcome::Refused,
             _ => ProbeOutcome::Silent,
         };
-        let envelope = Envelope::default();
+        // The answer carries news for the asker, as every answer does.
+        let envelope = self.envelope_for(&asker, false);
         self.reply(token, Ok(Response::Probe(ProbeReply { outcome, envelope })));
     }
 

@@ -399,6 +399,10 @@ fn a_helper_probes_the_target_and_answers_what_it_found() {
             panic!("no probe reply: {reply:?}")
         };
         assert_eq!(found.outcome, expected);
+        if expected == ProbeOutcome::Alive {
+            let news = found.envelope.updates.iter().any(|u| u.id == pid("m2"));
+            assert!(news, "the answer carries news for the asker: {found:?}");
+        }
     }
 }
 
