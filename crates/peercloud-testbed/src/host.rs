@@ -15,6 +15,17 @@ pub enum Bridge {
     One,
 }
 
+/// Five hosts, three on `br0` (h1 to h3) and two on `br1` (h4, h5): the
+/// layout of the fault tests and of the bench's partition figures, so that
+/// cutting the bridge link splits them 3 | 2.
+pub const THREE_TWO: [(&str, Bridge); 5] = [
+    ("h1", Bridge::Zero),
+    ("h2", Bridge::Zero),
+    ("h3", Bridge::Zero),
+    ("h4", Bridge::One),
+    ("h5", Bridge::One),
+];
+
 impl Bridge {
     /// Both, `br0` first.
     pub const BOTH: [Bridge; 2] = [Bridge::Zero, Bridge::One];

@@ -59,6 +59,6 @@ mod testbed;
 
 pub use availability::{skip_reason, unavailable, REQUIRE_VAR};
 pub use error::Error;
-pub use host::{Bridge, Host};
+pub use host::{Bridge, Host, THREE_TWO};
 pub use plan::{host_address, MAX_HOSTS, MAX_NAME_LEN, PREFIX_LEN, SUBNET};
 pub use testbed::Testbed;

@@ -23,16 +23,10 @@ use std::time::{Duration, Instant};
 
 use netns_peer::NsPeer;
 use netns_wait::{hold_for, wait_until};
-use peercloud_testbed::{skip_reason, Bridge, Testbed};
+use peercloud_testbed::{skip_reason, Bridge, Testbed, THREE_TWO};
 
-/// Five hosts: three on `br0`, two on `br1`.
-const LAYOUT: [(&str, Bridge); 5] = [
-    ("h1", Bridge::Zero),
-    ("h2", Bridge::Zero),
-    ("h3", Bridge::Zero),
-    ("h4", Bridge::One),
-    ("h5", Bridge::One),
-];
+/// The hosts: three on `br0`, two on `br1`.
+const LAYOUT: [(&str, Bridge); 5] = THREE_TWO;
 
 /// How long five fresh peers may take to all know each other.
 const FORM: Duration = Duration::from_secs(20);

@@ -25,7 +25,7 @@ use std::net::SocketAddrV4;
 use std::sync::Arc;
 use std::time::Duration;
 
-use peercloud_testbed::{Bridge, Testbed};
+use peercloud_testbed::{Bridge, Testbed, THREE_TWO};
 use tokio::task::spawn_blocking;
 use tokio::time::{sleep, Instant};
 
@@ -37,14 +37,8 @@ use crate::fleet::{ready, Env, Kind};
 use crate::table::Figures;
 use crate::Result;
 
-/// The hosts, as in `crates/peercloud/tests/faults.rs`.
-const LAYOUT: [(&str, Bridge); 5] = [
-    ("h1", Bridge::Zero),
-    ("h2", Bridge::Zero),
-    ("h3", Bridge::Zero),
-    ("h4", Bridge::One),
-    ("h5", Bridge::One),
-];
+/// The hosts: three on `br0`, two on `br1`.
+const LAYOUT: [(&str, Bridge); 5] = THREE_TWO;
 
 /// The hosts' names, index by index.
 const NAMES: [&str; 5] = ["h1", "h2", "h3", "h4", "h5"];
