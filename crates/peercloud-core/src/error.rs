@@ -94,6 +94,11 @@ pub enum CallError {
     /// The peer answered 2xx with a body that is not the expected reply.
     #[error("invalid reply: {0}")]
     InvalidReply(String),
+    /// The two peers do not trust each other: a private peer and an open
+    /// one, or private peers of different keys or CAs. The peer is alive,
+    /// but cannot be a member of this peer's cloud.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
 }
 
 /// The id was not the one expected, shown in logs.

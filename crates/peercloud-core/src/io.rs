@@ -173,6 +173,15 @@ pub enum FailureCause {
 pub enum Event {
     /// The start finished: joined a cloud or alone.
     Started(Start),
+    /// A seed did not let this peer in while it was starting (the next
+    /// seed is tried): it could not be reached, refused, or does not trust
+    /// this peer ([`CallError::Unauthorized`]).
+    SeedFailed {
+        /// The seed.
+        seed: Address,
+        /// Why.
+        error: CallError,
+    },
     /// A member was added.
     PeerJoined(Member),
     /// A member is suspected: it answered no probe, direct or indirect.

@@ -19,6 +19,7 @@ use crate::http::{router, AppState};
 use crate::node::driver::Driver;
 use crate::node::{listener, setup, state};
 use crate::peer::Peer;
+use crate::security::{Certificates, CloudKey, Keyring, Security, Tls, TlsAccept};
 
 /// The largest request body accepted by default: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
@@ -62,6 +63,7 @@ pub struct CloudBuilder {
     broadcast_concurrency: usize,
     rng_seed: Option<u64>,
     state_dir: Option<PathBuf>,
+    security: Security,
 }
 
 impl Default for CloudBuilder {
@@ -82,6 +84,7 @@ impl Default for CloudBuilder {
             broadcast_concurrency: 256,
             rng_seed: None,
             state_dir: None,
+            security: Security::Open,
         }
     }
 }
@@ -208,6 +211,48 @@ impl CloudBuilder {
         self
     }
 
+    /// Makes the peer private with one cloud key: see
+    /// [`keyring`](Self::keyring).
+    pub fn key(self, key: CloudKey) -> Self {
+        self.keyring(Keyring::new(key))
+    }
+
+    /// Makes the peer private: every connection, in and out, is TLS 1.3
+    /// authenticated by the cloud key, so only peers holding a key of the
+    /// keyring can join, read the member list or send to this peer. It
+    /// speaks with the keyring's first key and accepts all of them;
+    /// [`Cloud::set_keyring`] replaces the keyring while it runs, which is
+    /// how a key is rotated with no downtime.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let keys = peercloud::Keyring::read("/etc/peercloud/keys")?;
+    /// let cloud = peercloud::Cloud::builder()
+    ///     .seed("10.0.0.1:9338")
+    ///     .keyring(keys)
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn keyring(mut self, keyring: Keyring) -> Self {
+        self.security = Security::Key(keyring);
+        self
+    }
+
+    /// Makes the peer private with certificates: every connection is TLS
+    /// 1.3, this peer presents its certificate, and it accepts only peers
+    /// whose certificate chains to the CA.
+    pub fn certificates(mut self, certificates: Certificates) -> Self {
+        self.security = Security::Certificates(certificates);
+        self
+    }
+
+    /// How the peer protects its connections; default [`Security::Open`].
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
+    }
+
     /// Listens, then joins through the first seed that accepts (seeds are
     /// tried in random order), or starts a new cloud alone when none does;
     /// [`Cloud::start_outcome`] tells which.
@@ -247,6 +292,13 @@ impl CloudBuilder {
         listener.set_nonblocking(true).map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_error)?;
+        let tls = Tls::new(&self.security)?;
+        if tls.is_none() && !local_addr.ip().is_loopback() {
+            tracing::warn!(
+                "listening on {local_addr} with no key and no TLS: anyone who reaches this port \
+                 can join the cloud, read it and send to it (see --key-file)"
+            );
+        }
         let advertise = advertised_host(self.advertise, self.bind)?;
 
         let identity = Identity {
@@ -257,7 +309,7 @@ impl CloudBuilder {
         };
         let rng_seed = self.rng_seed.unwrap_or_else(rand::random);
         let core = Membership::new(identity, self.config, rng_seed);
-        let client = HttpClient::new(self.connect_timeout);
+        let client = HttpClient::with_tls(self.connect_timeout, tls.as_ref());
         let node = setup::assemble(core, client.clone(), client, self.message_timeout);
         let app = router(AppState::new(
             node.link.clone(),
@@ -282,6 +334,7 @@ impl CloudBuilder {
             first_events: Mutex::new(Some(first_events)),
             stopped: Mutex::new(Some(stopped)),
             broadcast_concurrency: self.broadcast_concurrency,
+            tls,
         })
     }
 }

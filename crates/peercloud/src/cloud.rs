@@ -15,6 +15,7 @@ use crate::error::{SendError, SetDataError};
 use crate::event::{Event, Events};
 use crate::node::{Input, Link};
 use crate::peer::Peer;
+use crate::security::{Keyring, ReplaceKeyringError, Tls};
 
 /// A running peer, member of a cloud. Made by [`Cloud::builder`].
 ///
@@ -52,6 +53,8 @@ pub struct Cloud {
     /// Ends when the peer has left and stopped listening.
     pub(crate) stopped: Mutex<Option<JoinHandle<()>>>,
     pub(crate) broadcast_concurrency: usize,
+    /// A private peer's TLS settings, whose keyring can be replaced.
+    pub(crate) tls: Option<Tls>,
 }
 
 impl Cloud {
@@ -59,6 +62,27 @@ impl Cloud {
     /// all interfaces, data `{}`, messages answered with `{}`.
     pub fn builder() -> CloudBuilder {
         CloudBuilder::default()
+    }
+
+    /// Replaces the keyring of a peer started with a cloud key: from now
+    /// on its connections speak with the new first key and accept every
+    /// key of the new keyring. Connections already open stay open until
+    /// they are idle (at most a few seconds).
+    ///
+    /// A key is rotated with no downtime in three steps, each done on every
+    /// peer before the next starts: add the new key second, move it first,
+    /// remove the old one.
+    ///
+    /// ```no_run
+    /// # async fn demo(cloud: peercloud::Cloud) -> Result<(), Box<dyn std::error::Error>> {
+    /// cloud.set_keyring(peercloud::Keyring::read("/etc/peercloud/keys")?)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_keyring(&self, keyring: Keyring) -> Result<(), ReplaceKeyringError> {
+        match &self.tls {
+            Some(tls) => tls.replace_keyring(&keyring),
+            None => Err(ReplaceKeyringError::NotKeyMode),
+        }
     }
 
     /// This peer's id.

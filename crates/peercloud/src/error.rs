@@ -10,6 +10,9 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StartError {
+    /// The TLS settings could not be made.
+    #[error(transparent)]
+    Security(#[from] crate::security::TlsSetupError),
     /// A seed is not `HOST:PORT`.
     #[error("invalid seed {seed:?}: expected HOST:PORT")]
     InvalidSeed {
@@ -118,6 +121,16 @@ pub enum SendError {
         /// The peer's address.
         peer: String,
         /// What was wrong.
+        reason: String,
+    },
+    /// The peer and this one do not trust each other: one is private and
+    /// the other open, or they hold different cloud keys or CAs. Not a
+    /// dead peer: it answered, but not to this peer.
+    #[error("{peer} and this peer do not trust each other: {reason}")]
+    Unauthorized {
+        /// The peer's address.
+        peer: String,
+        /// Which side refused, and the likely cause.
         reason: String,
     },
     /// No member has this id.

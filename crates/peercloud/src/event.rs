@@ -4,6 +4,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_util::Stream;
+use peercloud_core::{Address, CallError};
 use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
@@ -20,6 +21,16 @@ use crate::peer::Peer;
 pub enum Event {
     /// The peer finished starting: it joined a cloud, or started one alone.
     Started(Start),
+    /// While starting, a seed did not let this peer in, and the next one
+    /// is tried: it could not be reached, refused, or does not trust this
+    /// peer ([`CallError::Unauthorized`]: a wrong cloud key, a private
+    /// seed for an open peer, or the other way round).
+    SeedFailed {
+        /// The seed.
+        seed: Address,
+        /// Why.
+        error: CallError,
+    },
     /// A peer joined the cloud.
     PeerJoined(Peer),
     /// A member answered no probe, direct or indirect: it is suspected. It

@@ -50,6 +50,7 @@ mod http;
 mod node;
 mod peer;
 mod remote;
+mod security;
 
 pub use broadcast::{Replies, Reply};
 pub use builder::{CloudBuilder, DATA_LIMIT, DEFAULT_BODY_LIMIT};
@@ -58,8 +59,12 @@ pub use error::{HandlerError, SendError, SetDataError, StartError};
 pub use event::{Event, Events, FailureCause, LeftReason, Start};
 pub use peer::Peer;
 pub use peercloud_core::wire;
-pub use peercloud_core::{Address, Config};
+pub use peercloud_core::{Address, CallError, Config};
 pub use remote::{QueryError, Remote};
+pub use security::{
+    CertificateError, Certificates, CloudKey, IdentityError, KeyError, Keyring,
+    ReplaceKeyringError, Security, TlsSetupError, KEY_BYTES,
+};
 
 /// The README's Rust examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

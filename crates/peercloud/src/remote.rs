@@ -9,6 +9,10 @@ use peercloud_core::{Address, CallError, PeerId, Request, Response};
 use thiserror::Error;
 
 use crate::http::client::{HttpClient, Transport};
+use crate::security::{Security, Tls, TlsSetupError};
+
+/// How long connecting to the peer may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why asking a peer failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -35,6 +39,15 @@ pub enum QueryError {
         /// The peer asked.
         peer: String,
         /// What went wrong.
+        reason: String,
+    },
+    /// It and this client do not trust each other: it is private and
+    /// this client has no key (or the wrong one), or the other way round.
+    #[error("{peer} and this client do not trust each other: {reason}")]
+    Unauthorized {
+        /// The peer asked.
+        peer: String,
+        /// Which side refused, and the likely cause.
         reason: String,
     },
     /// It has no such endpoint: `/peers` exists on Rust peers only.
@@ -95,10 +108,28 @@ impl Remote {
     pub fn new(address: Address) -> Self {
         Remote {
             address,
-            client: HttpClient::new(Duration::from_secs(2)),
+            client: HttpClient::new(CONNECT_TIMEOUT),
             timeout: Duration::from_secs(5),
             id: PeerId::from_random_bytes(rand::random()),
         }
+    }
+
+    /// Asks a private peer: the client speaks TLS with `security`'s key
+    /// or certificates, as the peer's members do. With
+    /// [`Security::Open`], plain HTTP.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let keys = peercloud::Keyring::read("/etc/peercloud/keys")?;
+    /// let peer = peercloud::Remote::new("10.0.0.1:9338".parse()?)
+    ///     .security(&peercloud::Security::Key(keys))?;
+    /// println!("{} members", peer.peers().await?.peers.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn security(mut self, security: &Security) -> Result<Self, TlsSetupError> {
+        let tls = Tls::new(security)?;
+        self.client = HttpClient::with_tls(CONNECT_TIMEOUT, tls.as_ref());
+        Ok(self)
     }
 
     /// How long the peer may take to answer.
@@ -145,6 +176,7 @@ impl Remote {
                 body: body.chars().take(200).collect(),
             },
             CallError::InvalidReply(reason) => QueryError::InvalidReply { peer, path, reason },
+            CallError::Unauthorized(reason) => QueryError::Unauthorized { peer, reason },
             other => QueryError::Unreachable {
                 peer,
                 reason: other.to_string(),

@@ -58,7 +58,15 @@ impl Membership {
             Ok(Response::Join(reply)) if reply.status == STATUS_JOINED => {
                 self.join_cloud(now, true, seed, reply)
             }
-            _ => {
+            other => {
+                let error = match other {
+                    Err(error) => error,
+                    Ok(_) => CallError::InvalidReply("a join answer that does not let in".into()),
+                };
+                self.emit(Event::SeedFailed {
+                    seed: seed.clone(),
+                    error,
+                });
                 self.reconnector.attempt_failed(&seed);
                 self.try_next_seed(now);
             }

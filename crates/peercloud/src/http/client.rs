@@ -1,8 +1,9 @@
 //! The HTTP client: one pooled keep-alive client for every outgoing request,
-//! membership calls and messages alike. It is hyper's own pooled client
-//! (peers speak plain HTTP/1.1 to addresses they are given, so proxies,
-//! redirects and TLS have no place here); see BENCHMARKS.md for what this
-//! saves per message over a general-purpose client.
+//! membership calls and messages alike. It is hyper's own pooled client:
+//! peers speak HTTP/1.1 to addresses they are given, so proxies and
+//! redirects have no place here; see BENCHMARKS.md for what this saves per
+//! message over a general-purpose client. A private peer's client speaks
+//! TLS only (`https`), never falling back to plain HTTP.
 
 use std::future::Future;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use hyper::{Method, Uri};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -20,6 +22,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::SendError;
+use crate::security::{classify_failure, Tls};
 
 /// How long an idle connection is kept for reuse: longer than the gaps of
 /// a busy exchange, shorter than the gap between two probes of one member
@@ -47,8 +50,18 @@ pub(crate) trait Transport: Clone + Send + Sync + 'static {
 /// The pooled HTTP client.
 #[derive(Clone, Debug)]
 pub(crate) struct HttpClient {
-    inner: Client<HttpConnector, Full<Bytes>>,
+    inner: Inner,
 }
+
+/// Plain HTTP for open peers, TLS only for private ones.
+#[derive(Clone, Debug)]
+enum Inner {
+    Plain(Client<HttpConnector, Full<Bytes>>),
+    Tls(Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
+}
+
+/// The status a private peer answers a plain HTTP request with.
+const UPGRADE_REQUIRED: u16 = 426;
 
 /// What a request came back with, before it is read as a given reply.
 enum Answer {
@@ -62,21 +75,42 @@ enum NoAnswer {
     /// The connection was refused: nothing listens there.
     Refused(String),
     Unreachable(String),
+    /// The peer and this one do not trust each other.
+    Unauthorized(String),
 }
 
 impl HttpClient {
+    /// An open peer's client: plain HTTP.
     pub(crate) fn new(connect_timeout: Duration) -> Self {
+        Self::with_tls(connect_timeout, None)
+    }
+
+    /// A client that speaks TLS with `tls`'s settings, or plain HTTP
+    /// without.
+    pub(crate) fn with_tls(connect_timeout: Duration, tls: Option<&Tls>) -> Self {
         let mut connector = HttpConnector::new();
         // Small requests and replies: never wait for Nagle.
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(connect_timeout));
-        let inner = Client::builder(TokioExecutor::new())
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
             .pool_timer(TokioTimer::new())
             // Hot paths reuse a connection at once; membership calls to
             // one member of a large cloud are many seconds apart, and
             // keeping their connections would only hold sockets.
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .build(connector);
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT);
+        let inner = match tls {
+            None => Inner::Plain(builder.build(connector)),
+            Some(tls) => {
+                connector.enforce_http(false);
+                let https = HttpsConnectorBuilder::new()
+                    .with_tls_config((*tls.client).clone())
+                    .https_only()
+                    .enable_http1()
+                    .wrap_connector(connector);
+                Inner::Tls(builder.build(https))
+            }
+        };
         HttpClient { inner }
     }
 
@@ -88,7 +122,11 @@ impl HttpClient {
         body: Bytes,
         timeout: Duration,
     ) -> Result<Answer, NoAnswer> {
-        let uri = Uri::try_from(format!("http://{to}{path}"))
+        let scheme = match self.inner {
+            Inner::Plain(_) => "http",
+            Inner::Tls(_) => "https",
+        };
+        let uri = Uri::try_from(format!("{scheme}://{to}{path}"))
             .map_err(|e| NoAnswer::Unreachable(format!("invalid address {to}: {e}")))?;
         let id = HeaderValue::from_str(from.as_str())
             .map_err(|e| NoAnswer::Unreachable(e.to_string()))?;
@@ -101,7 +139,11 @@ impl HttpClient {
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         // The timeout covers the whole exchange, the reply's body included.
         let exchange = async {
-            let response = self.inner.request(request).await.map_err(no_answer)?;
+            let response = match &self.inner {
+                Inner::Plain(client) => client.request(request).await,
+                Inner::Tls(client) => client.request(request).await,
+            }
+            .map_err(no_answer)?;
             let status = response.status();
             let bytes = Limited::new(response.into_body(), MAX_REPLY_BYTES)
                 .collect()
@@ -135,7 +177,15 @@ impl HttpClient {
                     reason,
                 })
             }
+            Ok(Answer::Status(UPGRADE_REQUIRED, _)) => Err(SendError::Unauthorized {
+                peer: peer(),
+                reason: private_peer_refused(),
+            }),
             Ok(Answer::Status(status, bytes)) => Err(refusal(peer(), status, &bytes)),
+            Err(NoAnswer::Unauthorized(reason)) => Err(SendError::Unauthorized {
+                peer: peer(),
+                reason,
+            }),
             Err(NoAnswer::Timeout) => Err(SendError::Timeout {
                 peer: peer(),
                 after: timeout,
@@ -162,6 +212,9 @@ impl Transport for HttpClient {
         let body = Bytes::from(encode_request(&request));
         let bytes = match self.post(&to, path, &from, body, timeout).await {
             Ok(Answer::Ok(bytes)) => bytes,
+            Ok(Answer::Status(UPGRADE_REQUIRED, _)) => {
+                return Err(CallError::Unauthorized(private_peer_refused()))
+            }
             Ok(Answer::Status(status, bytes)) => {
                 return Err(CallError::Refused {
                     status,
@@ -171,9 +224,14 @@ impl Transport for HttpClient {
             Err(NoAnswer::Timeout) => return Err(CallError::Timeout),
             Err(NoAnswer::Refused(_)) => return Err(CallError::NoListener),
             Err(NoAnswer::Unreachable(reason)) => return Err(CallError::Unreachable(reason)),
+            Err(NoAnswer::Unauthorized(reason)) => return Err(CallError::Unauthorized(reason)),
         };
         decode_reply(path, &bytes).map_err(|e| CallError::InvalidReply(e.to_string()))
     }
+}
+
+fn private_peer_refused() -> String {
+    "it belongs to a private cloud and speaks TLS only: this peer is open (no key)".to_owned()
 }
 
 /// Encodes a body once, so a broadcast serialises it once for every peer.
@@ -209,16 +267,26 @@ fn refusal(peer: String, status: u16, bytes: &[u8]) -> SendError {
 }
 
 /// A failed exchange: a connect timeout counts as a timeout, a refused
-/// connection as refused; anything else makes the peer unreachable, with
-/// the whole chain of causes as the reason (hyper's own message alone is
-/// terse: "client error (Connect)").
+/// connection as refused, a failed TLS handshake as unauthorized; anything
+/// else makes the peer unreachable, with the whole chain of causes as the
+/// reason (hyper's own message alone is terse: "client error (Connect)").
 fn no_answer(e: impl std::error::Error) -> NoAnswer {
     let mut reason = e.to_string();
     let mut kind = None;
     let mut source = e.source();
     while let Some(inner) = source {
-        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
-            kind = Some(io.kind());
+        // An I/O error hides the error it wraps from `source()`, and the
+        // TLS connector wraps its I/O error in another.
+        let mut candidate = Some(inner);
+        while let Some(error) = candidate {
+            if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+                return NoAnswer::Unauthorized(classify_failure(tls));
+            }
+            candidate = error.downcast_ref::<std::io::Error>().and_then(|io| {
+                kind = Some(io.kind());
+                io.get_ref()
+                    .map(|wrapped| wrapped as &(dyn std::error::Error + 'static))
+            });
         }
         reason = format!("{reason}: {inner}");
         source = inner.source();

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use peercloud_core::{
-    Action, Address, CallId, CallResult, Event as CoreEvent, Membership, Refusal, ReplyToken,
-    Response, Start,
+    Action, Address, CallError, CallId, CallResult, Event as CoreEvent, Membership, Refusal,
+    ReplyToken, Response, Start,
 };
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
@@ -175,6 +175,18 @@ impl<T: Transport> Running<T> {
                     let _ = started_tx.send(start.clone());
                 }
                 Event::Started(start)
+            }
+            CoreEvent::SeedFailed { seed, error } => {
+                // A seed that does not trust this peer is a configuration
+                // error worth a warning; an absent seed is common (the
+                // first peer of a cloud).
+                match &error {
+                    CallError::Unauthorized(why) => {
+                        tracing::warn!(%seed, "cannot join through {seed}: {why}")
+                    }
+                    other => tracing::info!(%seed, "cannot join through {seed}: {other}"),
+                }
+                Event::SeedFailed { seed, error }
             }
             CoreEvent::PeerJoined(member) => {
                 tracing::info!(id = %member.id, address = %member.address(), "peer joined");

@@ -5,6 +5,7 @@
 //! meanings are never renamed, only added to.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 use peercloud::Address;
@@ -35,6 +36,36 @@ pub(crate) enum Command {
     Peers(QueryArgs),
     /// Show a running peer's status (POST /status).
     Status(QueryArgs),
+    /// Print a new random cloud key: one line of 64 hex digits, for a key
+    /// file (see `run --key-file`).
+    Keygen,
+}
+
+/// How a peer or a client protects its connections: open by default, or
+/// private with a cloud key or with certificates.
+#[derive(Debug, Args)]
+pub(crate) struct SecurityArgs {
+    /// Make the cloud private with the cloud key(s) in this file: one key
+    /// per line (as `peercloud keygen` prints), `#` starts a comment; the
+    /// first key is the one spoken with, all are accepted. Every connection
+    /// is then TLS 1.3, and only holders of a key can talk to this peer.
+    /// SIGHUP re-reads the file (key rotation with no restart). The key
+    /// itself is never given on the command line.
+    #[arg(long, value_name = "PATH", env = "PEERCLOUD_KEY_FILE", conflicts_with_all = ["tls_cert", "tls_key", "tls_ca"])]
+    pub(crate) key_file: Option<PathBuf>,
+
+    /// Make the cloud private with certificates: this peer's certificate
+    /// chain (PEM). Needs --tls-key and --tls-ca.
+    #[arg(long, value_name = "PATH", requires_all = ["tls_key", "tls_ca"])]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "PATH", requires_all = ["tls_cert", "tls_ca"])]
+    pub(crate) tls_key: Option<PathBuf>,
+
+    /// The CA certificate(s) (PEM) that peers' certificates must chain to.
+    #[arg(long, value_name = "PATH", requires_all = ["tls_cert", "tls_key"])]
+    pub(crate) tls_ca: Option<PathBuf>,
 }
 
 /// `peercloud run`.
@@ -108,6 +139,9 @@ pub(crate) struct RunArgs {
     /// [default: 5000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) message_timeout_ms: Option<u64>,
+
+    #[command(flatten)]
+    pub(crate) security: SecurityArgs,
 }
 
 /// The membership presets.
@@ -129,6 +163,9 @@ pub(crate) struct QueryArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+
+    #[command(flatten)]
+    pub(crate) security: SecurityArgs,
 }
 
 const AFTER_RUN_HELP: &str = "\
@@ -148,10 +185,16 @@ With --json, stdout has one object per line, with \"event\" one of:
   peer_updated {peer}                   (a peer's data changed)
   peer_left    {id, reason: \"left\"|\"failed\", cause?, detected_by?}
                                         (cause: \"refused\"|\"silent\"|\"replaced\"|\"reported\")
+  seed_failed  {seed, error, unauthorized}
+                                        (while starting, a --peer did not let it in;
+                                         unauthorized: a wrong key, or private vs open)
+  keys_loaded  {keys, speaking}         (SIGHUP re-read --key-file; speaking: the first
+                                         key's fingerprint)
   data_set     {data}                   (this peer's new data, after :data)
   message      {from, from_id, body}    (from: the sender's data)
   replies      {replies: [{peer, id, value} | {peer, id, error}]}
-  error        {error}                  (a stdin line that is not JSON)
+  error        {error}                  (a stdin line that is not JSON, a key file
+                                         that could not be re-read)
   lagged       {missed}                 (events were lost: output too slow)
   closed       {}                       (left the cloud; the process exits 0)
 

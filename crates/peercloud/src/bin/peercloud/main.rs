@@ -5,6 +5,7 @@ mod cli;
 mod output;
 mod query;
 mod run;
+mod security;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::Peers(args) => query::peers(args).await,
             Command::Status(args) => query::status(args).await,
+            Command::Keygen => security::keygen(),
         }
     });
     // Stdin is read on a blocking thread that cannot be interrupted; waiting

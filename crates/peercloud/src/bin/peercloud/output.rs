@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use peercloud::{Address, Event, FailureCause, LeftReason, Peer, Replies, Start};
+use peercloud::{Address, CallError, Event, FailureCause, LeftReason, Peer, Replies, Start};
 use serde_json::{json, Value};
 
 /// One thing to print.
@@ -19,6 +19,14 @@ pub(crate) enum Line<'a> {
     Joined { via: &'a Address, peers: usize },
     /// No seed answered, it is a cloud of its own: `alone {}`.
     Alone,
+    /// `seed_failed {seed, error, unauthorized}`: while starting, a seed
+    /// did not let this peer in.
+    SeedFailed {
+        seed: &'a Address,
+        error: &'a CallError,
+    },
+    /// `keys_loaded {keys, speaking}`: the key file was re-read.
+    KeysLoaded { keys: usize, speaking: String },
     /// `peer_joined {peer: {id, ip, port, data}}`.
     PeerJoined(&'a Peer),
     /// `peer_suspected {peer}`.
@@ -61,6 +69,7 @@ impl<'a> Line<'a> {
     /// are printed as gathered replies; `Closed` after the cloud is closed).
     pub(crate) fn of_event(event: &'a Event) -> Option<Self> {
         match event {
+            Event::SeedFailed { seed, error } => Some(Line::SeedFailed { seed, error }),
             Event::PeerJoined(peer) => Some(Line::PeerJoined(peer)),
             Event::PeerSuspected(peer) => Some(Line::PeerSuspected(peer)),
             Event::PeerAlive(peer) => Some(Line::PeerAlive(peer)),
@@ -78,6 +87,8 @@ impl<'a> Line<'a> {
             Line::Started { .. } => "started",
             Line::Joined { .. } => "joined",
             Line::Alone => "alone",
+            Line::SeedFailed { .. } => "seed_failed",
+            Line::KeysLoaded { .. } => "keys_loaded",
             Line::PeerJoined(_) => "peer_joined",
             Line::PeerSuspected(_) => "peer_suspected",
             Line::PeerAlive(_) => "peer_alive",
@@ -112,6 +123,12 @@ impl<'a> Line<'a> {
         match self {
             Line::Started { id, port } => json!({"id": id, "port": port}),
             Line::Joined { via, peers } => json!({"via": via.to_string(), "peers": peers}),
+            Line::SeedFailed { seed, error } => json!({
+                "seed": seed.to_string(),
+                "error": error.to_string(),
+                "unauthorized": matches!(error, CallError::Unauthorized(_)),
+            }),
+            Line::KeysLoaded { keys, speaking } => json!({"keys": keys, "speaking": speaking}),
             Line::PeerJoined(peer)
             | Line::PeerSuspected(peer)
             | Line::PeerAlive(peer)
@@ -136,6 +153,11 @@ impl<'a> Line<'a> {
                 format!("joined the cloud via {via}: {}", count(*peers, "peer"))
             }
             Line::Alone => "alone: no peer answered, started a new cloud".to_owned(),
+            Line::SeedFailed { seed, error } => format!("cannot join through {seed}: {error}"),
+            Line::KeysLoaded { keys, speaking } => format!(
+                "keys loaded: {}, speaking with {speaking}",
+                count(*keys, "key")
+            ),
             Line::PeerJoined(peer) => format!(
                 "peer joined: {} at {} with data {}",
                 peer.id(),

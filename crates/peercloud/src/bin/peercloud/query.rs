@@ -9,10 +9,23 @@ use peercloud::{Address, Remote};
 use serde::Serialize;
 
 use crate::cli::QueryArgs;
+use crate::security;
+
+/// The client for `args`: open, or private with their key or certificates.
+fn remote(args: &QueryArgs) -> Result<Remote, String> {
+    let security = security::of(&args.security)?;
+    Remote::new(args.address.clone())
+        .security(&security)
+        .map_err(|e| e.to_string())
+}
 
 /// `peercloud peers HOST:PORT`: the members the peer knows.
 pub(crate) async fn peers(args: QueryArgs) -> ExitCode {
-    let reply = match Remote::new(args.address.clone()).peers().await {
+    let remote = match remote(&args) {
+        Ok(remote) => remote,
+        Err(e) => return fail(&e),
+    };
+    let reply = match remote.peers().await {
         Ok(reply) => reply,
         Err(e) => return fail(&e.to_string()),
     };
@@ -36,7 +49,11 @@ pub(crate) async fn peers(args: QueryArgs) -> ExitCode {
 
 /// `peercloud status HOST:PORT`: what the peer says of itself.
 pub(crate) async fn status(args: QueryArgs) -> ExitCode {
-    let reply = match Remote::new(args.address.clone()).status().await {
+    let remote = match remote(&args) {
+        Ok(remote) => remote,
+        Err(e) => return fail(&e),
+    };
+    let reply = match remote.status().await {
         Ok(reply) => reply,
         Err(e) => return fail(&e.to_string()),
     };

@@ -3,15 +3,17 @@
 //! SIGINT or SIGTERM. Touches the network (through the library), stdin,
 //! stdout and stderr.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use peercloud::{Cloud, CloudBuilder, Config, Event, Events, StartError};
+use peercloud::{Cloud, CloudBuilder, Config, Event, Events, Keyring, StartError};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::cli::{Preset, RunArgs};
 use crate::output::{Line, Output};
+use crate::security;
 
 /// How long, after leaving, the events still in the stream may take to be
 /// printed before `closed` is.
@@ -26,7 +28,14 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         Err(e) => return fail(&format!("cannot install signal handlers: {e}")),
     };
     let output = Output::new(args.json);
-    let cloud = match builder(&args).start().await {
+    let security = match security::of(&args.security) {
+        Ok(security) => security,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cloud = match builder(&args).security(security).start().await {
         Ok(cloud) => Arc::new(cloud),
         Err(e) => return start_failed(&e),
     };
@@ -40,11 +49,19 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
 
     let mut printer = tokio::spawn(print_events(events, output));
     let reader = tokio::spawn(broadcast_stdin(cloud.clone(), output));
+    let reloader = args
+        .security
+        .key_file
+        .clone()
+        .map(|path| tokio::spawn(reload_keys_on_hangup(cloud.clone(), path, output)));
     let signalled = tokio::select! {
         signal = shutdown.recv() => Some(signal),
         _ = &mut printer => None,
     };
     reader.abort();
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     match signalled {
         Some(signal) => tracing::info!(signal, "leaving the cloud"),
         None => tracing::warn!("the peer stopped on its own"),
@@ -163,6 +180,42 @@ async fn run_command(cloud: &Cloud, line: &[u8], output: Output) {
         _ => output.print(&Line::Error(&format!(
             "unknown command {name} (commands: :data JSON)"
         ))),
+    }
+}
+
+/// Re-reads the key file on each SIGHUP and gives the peer its keys: a
+/// key is rotated without a restart. A file that cannot be read (or holds
+/// no key) is reported, and the keys in use stay.
+async fn reload_keys_on_hangup(cloud: Arc<Cloud>, path: PathBuf, output: Output) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangup = match signal(SignalKind::hangup()) {
+            Ok(hangup) => hangup,
+            Err(e) => {
+                output.print(&Line::Error(&format!("cannot listen for SIGHUP: {e}")));
+                return;
+            }
+        };
+        while hangup.recv().await.is_some() {
+            let loaded = Keyring::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|ring| {
+                    cloud.set_keyring(ring.clone()).map_err(|e| e.to_string())?;
+                    Ok(ring)
+                });
+            match loaded {
+                Ok(ring) => output.print(&Line::KeysLoaded {
+                    keys: ring.keys().len(),
+                    speaking: ring.primary().fingerprint(),
+                }),
+                Err(e) => output.print(&Line::Error(&format!("SIGHUP: the keys in use stay: {e}"))),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (cloud, path, output);
     }
 }
 
