@@ -66,8 +66,8 @@ impl Cloud {
 
     /// Replaces the keyring of a peer started with a cloud key: from now
     /// on its connections speak with the new first key and accept every
-    /// key of the new keyring. Connections already open stay open until
-    /// they are idle (at most a few seconds).
+    /// key of the new keyring. Connections that peers opened with a key
+    /// the new keyring lacks are closed at once.
     ///
     /// A key is rotated with no downtime in three steps, each done on every
     /// peer before the next starts: add the new key second, move it first,

@@ -11,7 +11,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use super::tls::classify_failure;
+use super::tls::{classify_failure, Tls};
+use super::verify::SharedKeys;
 
 /// The first byte of every TLS connection (a handshake record).
 const TLS_HANDSHAKE: u8 = 0x16;
@@ -33,6 +34,8 @@ const PLAIN_REFUSAL_BODY: &str = concat!(
 #[derive(Clone)]
 pub(crate) struct TlsAccept {
     acceptor: TlsAcceptor,
+    /// The keyring in key mode, whose replacement may end connections.
+    keys: Option<Arc<SharedKeys>>,
     /// How long a connection may take to say hello and finish its
     /// handshake.
     timeout: Duration,
@@ -40,9 +43,10 @@ pub(crate) struct TlsAccept {
 }
 
 impl TlsAccept {
-    pub(crate) fn new(config: Arc<rustls::ServerConfig>, timeout: Duration) -> Self {
+    pub(crate) fn new(tls: &Tls, timeout: Duration) -> Self {
         TlsAccept {
-            acceptor: TlsAcceptor::from(config),
+            acceptor: TlsAcceptor::from(tls.server.clone()),
+            keys: tls.keys.clone(),
             timeout,
             log: Arc::new(RefusalLog::default()),
         }
@@ -82,6 +86,41 @@ impl TlsAccept {
                 None
             }
             Err(_) => None,
+        }
+    }
+}
+
+impl TlsAccept {
+    /// Ends when the keyring no longer accepts the key `stream`'s client
+    /// was authenticated with (its key was removed): the connection is
+    /// then closed, so a removed key does not outlive its removal on a
+    /// busy connection. Never ends in certificate mode.
+    pub(crate) fn distrusted(
+        &self,
+        stream: &TlsStream<TcpStream>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let keys = self.keys.clone();
+        let cert = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|certs| certs.first())
+            .map(|cert| cert.clone().into_owned());
+        async move {
+            let (Some(keys), Some(cert)) = (keys, cert) else {
+                return std::future::pending().await;
+            };
+            let mut replacements = keys.replacements();
+            // Bounded by the life of the connection: each turn waits for a
+            // replacement of the keyring.
+            loop {
+                if keys.current().accepts(&cert).is_none() {
+                    return;
+                }
+                if replacements.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+            }
         }
     }
 }

@@ -26,6 +26,8 @@ use crate::http::client::HttpClient;
 struct Server {
     address: Address,
     answered: Arc<AtomicUsize>,
+    /// TLS connections that ended.
+    closed: Arc<AtomicUsize>,
 }
 
 async fn serve(tls: Option<Tls>) -> Server {
@@ -33,14 +35,16 @@ async fn serve(tls: Option<Tls>) -> Server {
     let address = listener.local_addr().expect("address").to_string();
     let answered = Arc::new(AtomicUsize::new(0));
     let counter = answered.clone();
-    let accept = tls.map(|tls| TlsAccept::new(tls.server.clone(), Duration::from_secs(2)));
+    let closed = Arc::new(AtomicUsize::new(0));
+    let closed_count = closed.clone();
+    let accept = tls.map(|tls| TlsAccept::new(&tls, Duration::from_secs(2)));
     tokio::spawn(async move {
         // Bounded: each test makes a handful of connections.
         for _ in 0..64 {
             let Ok((tcp, remote)) = listener.accept().await else {
                 return;
             };
-            let (accept, counter) = (accept.clone(), counter.clone());
+            let (accept, counter, closed) = (accept.clone(), counter.clone(), closed_count.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |_request| {
                     counter.fetch_add(1, Ordering::SeqCst);
@@ -54,7 +58,17 @@ async fn serve(tls: Option<Tls>) -> Server {
                 match accept {
                     Some(accept) => {
                         if let Some(stream) = accept.handshake(tcp, remote).await {
-                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            let distrusted = accept.distrusted(&stream);
+                            let connection = http.serve_connection(TokioIo::new(stream), service);
+                            tokio::pin!(connection, distrusted);
+                            tokio::select! {
+                                _ = &mut connection => {}
+                                () = &mut distrusted => {
+                                    connection.as_mut().graceful_shutdown();
+                                    let _ = connection.await;
+                                }
+                            }
+                            closed.fetch_add(1, Ordering::SeqCst);
                         }
                     }
                     None => {
@@ -67,6 +81,7 @@ async fn serve(tls: Option<Tls>) -> Server {
     Server {
         address: address.parse().expect("an address"),
         answered,
+        closed,
     }
 }
 
@@ -162,6 +177,32 @@ async fn rotation_in_three_steps_never_breaks_a_link() {
     // The old key is gone: a client that only holds it is refused.
     let reason = unauthorized(send(&client_of(&key_mode(&[&old])), &server).await);
     assert!(reason.contains("wrong key"), "{reason}");
+}
+
+#[tokio::test]
+async fn removing_a_key_closes_the_connections_it_opened() {
+    let (old, new) = (CloudKey::generate(), CloudKey::generate());
+    let server_tls = tls(&key_mode(&[&old, &new]));
+    let server = serve(Some(server_tls.clone())).await;
+    // One client, one pooled connection, authenticated with `old`.
+    let client = client_of(&key_mode(&[&old]));
+    send(&client, &server).await.expect("a reply");
+    send(&client, &server).await.expect("a reply on the same connection");
+    assert_eq!(server.closed.load(Ordering::SeqCst), 0);
+    // Replacing the keyring with one that still holds `old` keeps it.
+    server_tls.replace_keyring(&Keyring::from_keys([new.clone(), old.clone()]).expect("keys")).expect("key mode");
+    send(&client, &server).await.expect("still trusted");
+    assert_eq!(server.closed.load(Ordering::SeqCst), 0);
+    // Removing `old` closes it at once, and no new one can be made.
+    server_tls.replace_keyring(&Keyring::new(new.clone())).expect("key mode");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while server.closed.load(Ordering::SeqCst) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the connection stayed open");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let reason = unauthorized(send(&client, &server).await);
+    assert!(reason.contains("wrong key"), "{reason}");
+    assert_eq!(server.answered.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
@@ -267,7 +308,7 @@ fn a_key_cannot_be_replaced_in_certificate_mode() {
 #[tokio::test]
 async fn a_silent_connection_is_dropped_after_the_handshake_timeout() {
     let tls = tls(&key_mode(&[&CloudKey::generate()]));
-    let accept = TlsAccept::new(tls.server.clone(), Duration::from_millis(200));
+    let accept = TlsAccept::new(&tls, Duration::from_millis(200));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address: SocketAddr = listener.local_addr().expect("address");
     let _silent = tokio::net::TcpStream::connect(address)

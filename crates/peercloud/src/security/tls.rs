@@ -26,7 +26,7 @@ pub(crate) struct Tls {
     pub(crate) server: Arc<ServerConfig>,
     pub(crate) client: Arc<ClientConfig>,
     /// The keyring in key mode, replaceable while the peer runs.
-    keys: Option<Arc<SharedKeys>>,
+    pub(crate) keys: Option<Arc<SharedKeys>>,
 }
 
 /// Why the TLS settings could not be made.

@@ -6,6 +6,8 @@
 
 use std::sync::{Arc, RwLock};
 
+use tokio::sync::watch;
+
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::ResolvesClientCert;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
@@ -43,7 +45,7 @@ impl KeyState {
     }
 
     /// The fingerprint of the accepted key whose public key `cert` holds.
-    fn accepts(&self, cert: &CertificateDer<'_>) -> Option<&str> {
+    pub(crate) fn accepts(&self, cert: &CertificateDer<'_>) -> Option<&str> {
         let parsed = webpki::EndEntityCert::try_from(cert).ok()?;
         let spki = parsed.subject_public_key_info();
         self.identities
@@ -59,13 +61,22 @@ impl KeyState {
 #[derive(Debug)]
 pub(crate) struct SharedKeys {
     current: RwLock<Arc<KeyState>>,
+    /// Counts replacements, so that open connections can check whether
+    /// the key they were authenticated with is still accepted.
+    replaced: watch::Sender<u64>,
 }
 
 impl SharedKeys {
     pub(crate) fn new(ring: &Keyring) -> Result<Self, IdentityError> {
         Ok(SharedKeys {
             current: RwLock::new(Arc::new(KeyState::of(ring)?)),
+            replaced: watch::Sender::new(0),
         })
+    }
+
+    /// Wakes on every replacement of the keyring.
+    pub(crate) fn replacements(&self) -> watch::Receiver<u64> {
+        self.replaced.subscribe()
     }
 
     pub(crate) fn current(&self) -> Arc<KeyState> {
@@ -83,6 +94,7 @@ impl SharedKeys {
             Ok(mut current) => *current = state,
             Err(poisoned) => *poisoned.into_inner() = state,
         }
+        self.replaced.send_modify(|count| *count += 1);
         Ok(())
     }
 }
