@@ -257,7 +257,15 @@ async fn a_peer_started_before_its_seed_joins_it_when_it_comes_up() {
     let seed_id = seed.id();
     let clouds = [early, seed];
     wait_for_mesh(&clouds, DEADLINE).await;
-    // The first stream sees the start too; a rejoin is no second start.
+    // The first stream sees the seed fail and the start too; a rejoin is
+    // no second start.
+    match next_event(&mut events, "the seed failing").await {
+        Event::SeedFailed { seed, error } => {
+            assert_eq!(seed.to_string(), seed_address.to_string());
+            assert_eq!(error, peercloud::CallError::NoListener);
+        }
+        other => panic!("expected the seed to fail, got {other:?}"),
+    }
     let started = next_event(&mut events, "the start").await;
     assert!(
         matches!(started, Event::Started(Start::Alone)),

@@ -118,7 +118,13 @@ fn a_private_cloud_forms_messages_flow_and_operators_need_the_key() {
     }
     // `peers` with the key lists the members; without, one clear error.
     let address = peers[0].address();
-    let keyed = run_to_end(&["peers", &address, "--json", "--key-file", files[1].to_str().unwrap()]);
+    let keyed = run_to_end(&[
+        "peers",
+        &address,
+        "--json",
+        "--key-file",
+        files[1].to_str().unwrap(),
+    ]);
     assert!(keyed.status.success(), "{}", keyed.stderr);
     let listed: Vec<Value> = serde_json::from_str(&keyed.stdout).unwrap();
     assert_eq!(listed.len(), 2, "{}", keyed.stdout);
@@ -129,7 +135,11 @@ fn a_private_cloud_forms_messages_flow_and_operators_need_the_key() {
     let other = key_file(dir.path(), "other.keys", &[&CloudKey::generate()]);
     let wrong = run_to_end(&["status", &address, "--key-file", other.to_str().unwrap()]);
     assert!(!wrong.status.success());
-    assert!(wrong.stderr.contains("do not trust each other"), "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("do not trust each other"),
+        "{}",
+        wrong.stderr
+    );
 }
 
 #[test]
@@ -153,9 +163,15 @@ fn strangers_fail_cleanly_and_change_nothing() {
     ] {
         let answer = plain_request(seed, path, &member, body);
         assert!(answer.starts_with("HTTP/1.1 426 "), "{path}: {answer}");
-        assert!(answer.contains(r#""error":"private cloud""#), "{path}: {answer}");
+        assert!(
+            answer.contains(r#""error":"private cloud""#),
+            "{path}: {answer}"
+        );
         for peer in &peers {
-            assert!(!answer.contains(&peer.id), "{path} named a member: {answer}");
+            assert!(
+                !answer.contains(&peer.id),
+                "{path} named a member: {answer}"
+            );
         }
     }
 
@@ -210,10 +226,25 @@ fn a_recorded_request_shows_nothing_and_replayed_changes_nothing() {
 
     let capture = proxy.capture();
     let wire = capture.all_bytes();
-    assert!(wire.len() > 500, "the join crossed the proxy: {} bytes", wire.len());
+    assert!(
+        wire.len() > 500,
+        "the join crossed the proxy: {} bytes",
+        wire.len()
+    );
     let text = String::from_utf8_lossy(&wire);
-    for secret in [marker, "x-peercloud-id", "POST", "/join", &joiner_id, &peers[0].id, &peers[1].id] {
-        assert!(!text.contains(secret), "{secret:?} crossed the wire in clear text");
+    for secret in [
+        marker,
+        "x-peercloud-id",
+        "POST",
+        "/join",
+        &joiner_id,
+        &peers[0].id,
+        &peers[1].id,
+    ] {
+        assert!(
+            !text.contains(secret),
+            "{secret:?} crossed the wire in clear text"
+        );
     }
 
     // Replayed verbatim on new connections, the recording gets nowhere.
@@ -255,11 +286,20 @@ fn a_key_rotates_in_three_sighup_steps_with_no_eviction() {
         let body = format!(r#"{{"step":{step}}}"#);
         assert_eq!(broadcast(&mut peers[step], &body), 2, "step {step}");
     }
-    wait_all(&mut peers, Instant::now() + DEADLINE, "every message arrived", |peers| {
-        peers.iter().all(|p| {
-            parse_all(&p.pipes.seen).iter().filter(|e| e["event"] == "message").count() == 2
-        })
-    });
+    wait_all(
+        &mut peers,
+        Instant::now() + DEADLINE,
+        "every message arrived",
+        |peers| {
+            peers.iter().all(|p| {
+                parse_all(&p.pipes.seen)
+                    .iter()
+                    .filter(|e| e["event"] == "message")
+                    .count()
+                    == 2
+            })
+        },
+    );
     assert!(
         peers.iter().zip(&before).all(|(peer, &mark)| peer
             .events_since(mark)
@@ -287,7 +327,9 @@ impl Pki {
         let ca_key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
         let ca = params.self_signed(&ca_key).unwrap();
         let dir = dir.join(name);
         std::fs::create_dir_all(&dir).unwrap();
@@ -301,7 +343,10 @@ impl Pki {
         let key = rcgen::KeyPair::generate().unwrap();
         let params = rcgen::CertificateParams::new(vec![format!("{name}.test")]).unwrap();
         let cert = params.signed_by(&key, &self.ca, &self.ca_key).unwrap();
-        let (cert_path, key_path) = (self.dir.join(format!("{name}.pem")), self.dir.join(format!("{name}.key")));
+        let (cert_path, key_path) = (
+            self.dir.join(format!("{name}.pem")),
+            self.dir.join(format!("{name}.key")),
+        );
         std::fs::write(&cert_path, cert.pem()).unwrap();
         std::fs::write(&key_path, key.serialize_pem()).unwrap();
         vec![
@@ -318,7 +363,10 @@ impl Pki {
 #[test]
 fn mutual_tls_admits_the_cas_peers_only() {
     let dir = TempDir::new().unwrap();
-    let (pki, other) = (Pki::new(dir.path(), "cloud-ca"), Pki::new(dir.path(), "other-ca"));
+    let (pki, other) = (
+        Pki::new(dir.path(), "cloud-ca"),
+        Pki::new(dir.path(), "other-ca"),
+    );
     let names = ["a", "b", "c"];
     let mut peers = cloud_of(3, |i| pki.peer_args(names[i], &pki));
     assert_eq!(broadcast(&mut peers[0], r#"{"over":"mtls"}"#), 2);

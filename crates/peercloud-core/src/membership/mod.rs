@@ -154,8 +154,9 @@ const MAX_EARLY_NOTICES: usize = 1024;
 /// // The core asks for a /join call to the seed...
 /// let Some(Action::Call { call, request, .. }) = core.poll_action() else { panic!() };
 /// assert_eq!(request.path(), "/join");
-/// // ...and, when that call fails, starts a cloud of its own.
+/// // ...and, when that call fails, says so and starts a cloud of its own.
 /// core.handle_response(now, call, Err(peercloud_core::CallError::Timeout));
+/// assert!(matches!(core.poll_event(), Some(Event::SeedFailed { .. })));
 /// assert_eq!(core.poll_event(), Some(Event::Started(Start::Alone)));
 /// ```
 #[derive(Debug)]

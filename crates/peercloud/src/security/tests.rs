@@ -187,17 +187,26 @@ async fn removing_a_key_closes_the_connections_it_opened() {
     // One client, one pooled connection, authenticated with `old`.
     let client = client_of(&key_mode(&[&old]));
     send(&client, &server).await.expect("a reply");
-    send(&client, &server).await.expect("a reply on the same connection");
+    send(&client, &server)
+        .await
+        .expect("a reply on the same connection");
     assert_eq!(server.closed.load(Ordering::SeqCst), 0);
     // Replacing the keyring with one that still holds `old` keeps it.
-    server_tls.replace_keyring(&Keyring::from_keys([new.clone(), old.clone()]).expect("keys")).expect("key mode");
+    server_tls
+        .replace_keyring(&Keyring::from_keys([new.clone(), old.clone()]).expect("keys"))
+        .expect("key mode");
     send(&client, &server).await.expect("still trusted");
     assert_eq!(server.closed.load(Ordering::SeqCst), 0);
     // Removing `old` closes it at once, and no new one can be made.
-    server_tls.replace_keyring(&Keyring::new(new.clone())).expect("key mode");
+    server_tls
+        .replace_keyring(&Keyring::new(new.clone()))
+        .expect("key mode");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while server.closed.load(Ordering::SeqCst) == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the connection stayed open");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connection stayed open"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let reason = unauthorized(send(&client, &server).await);

@@ -121,13 +121,31 @@ fn a_failed_refused_or_unsuccessful_join_moves_on_to_the_next_seed() {
     for failure in failures {
         let join = only_call(&drain(&mut core), "/join");
         assert!(!dialled.contains(&join.to), "{} dialled twice", join.to);
-        dialled.push(join.to);
+        dialled.push(join.to.clone());
         assert!(events(&mut core).is_empty());
         now += secs(1);
+        let expected = match &failure {
+            Err(error) => error.clone(),
+            Ok(_) => CallError::InvalidReply("a join answer that does not let in".into()),
+        };
         core.handle_response(now, join.call, failure);
+        // Each failed seed is told, with its reason, before the next is
+        // tried; the last one's before the start.
+        let told = events(&mut core);
+        assert_eq!(
+            told.first(),
+            Some(&Event::SeedFailed {
+                seed: join.to,
+                error: expected
+            })
+        );
+        if dialled.len() < 5 {
+            assert_eq!(told.len(), 1, "{told:?}");
+        } else {
+            assert_eq!(told[1..], [Event::Started(Start::Alone)]);
+        }
     }
     assert!(drain(&mut core).is_empty());
-    assert_eq!(events(&mut core), [Event::Started(Start::Alone)]);
     assert_eq!(core.poll_timeout(), Some(now + secs(1)));
 }
 

@@ -186,8 +186,8 @@ With --json, stdout has one object per line, with \"event\" one of:
   peer_left    {id, reason: \"left\"|\"failed\", cause?, detected_by?}
                                         (cause: \"refused\"|\"silent\"|\"replaced\"|\"reported\")
   seed_failed  {seed, error, unauthorized}
-                                        (while starting, a --peer did not let it in;
-                                         unauthorized: a wrong key, or private vs open)
+                                        (while starting, a --peer did not trust this
+                                         peer: a wrong key, or one private, one open)
   keys_loaded  {keys, speaking}         (SIGHUP re-read --key-file; speaking: the first
                                          key's fingerprint)
   data_set     {data}                   (this peer's new data, after :data)

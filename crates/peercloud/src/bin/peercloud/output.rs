@@ -69,7 +69,13 @@ impl<'a> Line<'a> {
     /// are printed as gathered replies; `Closed` after the cloud is closed).
     pub(crate) fn of_event(event: &'a Event) -> Option<Self> {
         match event {
-            Event::SeedFailed { seed, error } => Some(Line::SeedFailed { seed, error }),
+            // Only a seed that does not trust this peer is printed: an
+            // absent seed is the common case of a first peer (the log
+            // says it with -v), and the lines scripts know stay in place.
+            Event::SeedFailed {
+                seed,
+                error: error @ CallError::Unauthorized(_),
+            } => Some(Line::SeedFailed { seed, error }),
             Event::PeerJoined(peer) => Some(Line::PeerJoined(peer)),
             Event::PeerSuspected(peer) => Some(Line::PeerSuspected(peer)),
             Event::PeerAlive(peer) => Some(Line::PeerAlive(peer)),
