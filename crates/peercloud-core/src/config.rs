@@ -89,7 +89,36 @@ pub struct Config {
     /// How long a member that left is remembered, so that late gossip
     /// about it does not bring it back.
     pub left_memory: Duration,
+    /// The most `/join` requests taken from one source address (an IPv4
+    /// address, or an IPv6 /64: see [`source_of`](crate::source_of)) in a
+    /// minute: they may come all at once, then one every `60 s / n`. More
+    /// are refused with [`Refusal::TooManyJoins`](crate::Refusal::TooManyJoins)
+    /// (HTTP 429) before anything is checked, because each join costs a
+    /// `/status` check of the joiner and a notice to every member, and a
+    /// stranger must not make this peer spend them without end. Default
+    /// 60: twenty peers started at once on one host (or behind one NAT)
+    /// join through one seed without waiting, and a peer alone retries its
+    /// seeds far less often. Must be at least 1. The `peercloud` crate sets
+    /// it from its `Limits`.
+    pub max_joins_per_ip_per_minute: u32,
+    /// The most members this peer keeps. A join that would add one more is
+    /// refused with [`Refusal::CloudFull`](crate::Refusal::CloudFull) (HTTP
+    /// 503) before anything is checked (a joiner that takes the place of a
+    /// member at its address is not one more), and members learned of in
+    /// any other way (notices, gossip, lists) are not added past it: this
+    /// bounds the memory a cloud can make a peer hold, at most 64 KiB of
+    /// data per member. Default 1024. Every peer of a cloud should have the
+    /// same limit, above the cloud's size: a peer at its limit does not
+    /// know the members past it. Must be at least 1. The `peercloud` crate
+    /// sets it from its `Limits`.
+    pub max_members: usize,
 }
+
+/// The default of [`Config::max_joins_per_ip_per_minute`].
+pub const DEFAULT_MAX_JOINS_PER_IP_PER_MINUTE: u32 = 60;
+
+/// The default of [`Config::max_members`].
+pub const DEFAULT_MAX_MEMBERS: usize = 1024;
 
 impl Config {
     /// For peers on one network: probe every half second, ask three helpers,
@@ -110,6 +139,8 @@ impl Config {
             reconnect_interval: Duration::from_secs(5),
             failed_memory: Duration::from_secs(3600),
             left_memory: Duration::from_secs(120),
+            max_joins_per_ip_per_minute: DEFAULT_MAX_JOINS_PER_IP_PER_MINUTE,
+            max_members: DEFAULT_MAX_MEMBERS,
         }
     }
 
@@ -130,12 +161,15 @@ impl Config {
             reconnect_interval: Duration::from_secs(15),
             failed_memory: Duration::from_secs(3 * 3600),
             left_memory: Duration::from_secs(300),
+            max_joins_per_ip_per_minute: DEFAULT_MAX_JOINS_PER_IP_PER_MINUTE,
+            max_members: DEFAULT_MAX_MEMBERS,
         }
     }
 
     /// Checks the invariants: every duration is non-zero (a zero interval
-    /// would spin), `suspicion_min <= suspicion_max`, and at least one
-    /// gossip retransmit.
+    /// would spin), `suspicion_min <= suspicion_max`, at least one gossip
+    /// retransmit, and limits of at least one join a minute and one member
+    /// (zero would refuse every joiner).
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         let durations = [
             ("probe_interval", self.probe_interval),
@@ -163,9 +197,17 @@ impl Config {
                 reason: "must not be longer than suspicion_max",
             });
         }
-        if self.gossip_retransmits == 0 {
+        let counts = [
+            ("gossip_retransmits", u64::from(self.gossip_retransmits)),
+            (
+                "max_joins_per_ip_per_minute",
+                u64::from(self.max_joins_per_ip_per_minute),
+            ),
+            ("max_members", self.max_members as u64),
+        ];
+        if let Some((field, _)) = counts.iter().find(|(_, n)| *n == 0) {
             return Err(InvalidConfig {
-                field: "gossip_retransmits",
+                field,
                 reason: "must be at least 1",
             });
         }
@@ -196,6 +238,23 @@ mod tests {
             ..Config::new_lan()
         };
         assert_eq!(config.validate().unwrap_err().field, "reconnect_interval");
+    }
+
+    #[test]
+    fn zero_limits_are_refused_by_name() {
+        let no_joins = Config {
+            max_joins_per_ip_per_minute: 0,
+            ..Config::new_lan()
+        };
+        assert_eq!(
+            no_joins.validate().unwrap_err().field,
+            "max_joins_per_ip_per_minute"
+        );
+        let no_members = Config {
+            max_members: 0,
+            ..Config::new_wan()
+        };
+        assert_eq!(no_members.validate().unwrap_err().field, "max_members");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! that is refused is answered and forgotten.
 
 use std::fmt;
+use std::time::Duration;
 
 use thiserror::Error;
 
@@ -51,12 +52,45 @@ pub enum Refusal {
     /// This peer is leaving the cloud and takes no new members.
     #[error("this peer is leaving the cloud")]
     ShuttingDown,
+    /// More `/join` requests came from the joiner's source address (see
+    /// [`source_of`](crate::source_of)) than
+    /// [`Config::max_joins_per_ip_per_minute`](crate::Config::max_joins_per_ip_per_minute)
+    /// allows. Nothing was checked nor counted; the joiner may try again
+    /// after `retry_after`.
+    #[error(
+        "too many joins from this address: at most {per_minute} a minute; try again in {} s",
+        whole_seconds(*retry_after)
+    )]
+    TooManyJoins {
+        /// The limit.
+        per_minute: u32,
+        /// How long until a join from this address is taken again.
+        retry_after: Duration,
+    },
+    /// This peer has as many members as
+    /// [`Config::max_members`](crate::Config::max_members) allows, and the
+    /// joiner would not replace one. Nothing was checked.
+    #[error("the cloud is full: this peer keeps at most {limit} members")]
+    CloudFull {
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// A wait in whole seconds, rounded up: a client told "0 s" would come
+/// back too early.
+pub(crate) fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 impl Refusal {
     /// The HTTP status the edge answers this refusal with: 400 a missing
     /// sender, 403 a sender that is not a member, 409 an id in use, 502 and
-    /// 504 a joiner's failed or late check, 503 while leaving.
+    /// 504 a joiner's failed or late check, 503 while leaving, 429 too many
+    /// joins from one address, and 503 a full cloud: like leaving, it is
+    /// this peer's state, not the request, that stands in the way, and it
+    /// changes when members go (507 would claim a storage failure, which
+    /// this is not).
     pub fn http_status(&self) -> u16 {
         match self {
             Refusal::MissingSender => 400,
@@ -65,6 +99,18 @@ impl Refusal {
             Refusal::CheckTimedOut => 504,
             Refusal::CheckFailed(_) => 502,
             Refusal::ShuttingDown => 503,
+            Refusal::TooManyJoins { .. } => 429,
+            Refusal::CloudFull { .. } => 503,
+        }
+    }
+
+    /// How long the refused peer should wait before it asks again, when
+    /// this peer knows (the edge sends it as `Retry-After`, in whole
+    /// seconds rounded up).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Refusal::TooManyJoins { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 }

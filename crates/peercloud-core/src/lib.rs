@@ -29,12 +29,12 @@ mod member;
 mod membership;
 pub mod wire;
 
-pub use config::Config;
+pub use config::{Config, DEFAULT_MAX_JOINS_PER_IP_PER_MINUTE, DEFAULT_MAX_MEMBERS};
 pub use error::{CallError, InvalidConfig, InvalidField, Refusal};
 pub use id::{PeerId, MAX_ID_LEN};
 pub use io::{
     Action, CallId, CallResult, Event, FailureCause, LeftReason, Origin, ReplyToken, Request,
     Response, Start,
 };
-pub use member::{Address, Host, Member};
+pub use member::{source_of, Address, Host, Member};
 pub use membership::{Identity, MemberState, Membership};

@@ -197,6 +197,30 @@ pub(crate) fn host_of_remote(ip: IpAddr) -> Host {
     }
 }
 
+/// The part of a remote address that names one source for the limits a
+/// peer puts on strangers (joins per minute, connections): an IPv4 address
+/// whole (IPv4-mapped IPv6 addresses as IPv4), an IPv6 address by its /64
+/// prefix, since one host or one customer commonly holds a whole /64 and
+/// could otherwise take a fresh address for every request.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use peercloud_core::source_of;
+///
+/// let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+/// assert_eq!(source_of(ip("::ffff:10.1.2.3")), ip("10.1.2.3"));
+/// assert_eq!(source_of(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+/// ```
+pub fn source_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! `CloudBuilder`: how a peer is configured and started.
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -15,13 +15,15 @@ use crate::cloud::Cloud;
 use crate::error::{HandlerError, StartError};
 use crate::handler::{self, Handler};
 use crate::http::client::HttpClient;
-use crate::http::{router, AppState};
+use crate::http::{router, serve, AppState, Plain};
+use crate::limits::Limits;
 use crate::node::driver::Driver;
 use crate::node::{listener, setup, state};
 use crate::peer::Peer;
 use crate::security::{Certificates, CloudKey, Keyring, Security, Tls, TlsAccept};
 
-/// The largest request body accepted by default: 1 MiB.
+/// The largest request body accepted by default: 1 MiB (see
+/// [`Limits::body_limit`]).
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 
 /// The largest data a peer may have, as JSON: 64 KiB. Gossip carries up to
@@ -59,7 +61,7 @@ pub struct CloudBuilder {
     config: Config,
     message_timeout: Duration,
     connect_timeout: Duration,
-    body_limit: usize,
+    limits: Limits,
     broadcast_concurrency: usize,
     rng_seed: Option<u64>,
     state_dir: Option<PathBuf>,
@@ -80,7 +82,7 @@ impl Default for CloudBuilder {
             config: Config::default(),
             message_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(1),
-            body_limit: DEFAULT_BODY_LIMIT,
+            limits: Limits::default(),
             broadcast_concurrency: 256,
             rng_seed: None,
             state_dir: None,
@@ -155,7 +157,9 @@ impl CloudBuilder {
         self
     }
 
-    /// Timing of the membership: probes, calls, joins, leaving.
+    /// Timing of the membership: probes, calls, joins, leaving. Its
+    /// `max_joins_per_ip_per_minute` and `max_members` are not taken from here:
+    /// they are [`Limits`], set with [`limits`](Self::limits).
     pub fn membership(mut self, config: Config) -> Self {
         self.config = config;
         self
@@ -174,8 +178,27 @@ impl CloudBuilder {
     }
 
     /// The largest request body accepted (larger ones get 413); default 1 MiB.
+    /// The same as setting [`Limits::body_limit`].
     pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = bytes;
+        self.limits.body_limit = bytes;
+        self
+    }
+
+    /// What this peer grants others: connections in all and per address,
+    /// timeouts of each part of a request, body size, joins per address per
+    /// minute, members. Every field has a safe default; see [`Limits`].
+    /// Replaces every limit, including one set by
+    /// [`body_limit`](Self::body_limit) before.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), peercloud::StartError> {
+    /// let mut limits = peercloud::Limits::default();
+    /// limits.max_members = 5000;
+    /// let cloud = peercloud::Cloud::builder().limits(limits).start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -272,7 +295,13 @@ impl CloudBuilder {
                 }
             }
         }
-        self.config.validate()?;
+        self.limits.validate()?;
+        let config = Config {
+            max_joins_per_ip_per_minute: self.limits.max_joins_per_ip_per_minute,
+            max_members: self.limits.max_members,
+            ..self.config
+        };
+        config.validate()?;
         let data_size = serde_json::to_vec(&self.data).map_or(0, |json| json.len());
         if data_size > DATA_LIMIT {
             return Err(StartError::DataTooLarge {
@@ -308,18 +337,23 @@ impl CloudBuilder {
             data: self.data,
         };
         let rng_seed = self.rng_seed.unwrap_or_else(rand::random);
-        let core = Membership::new(identity, self.config, rng_seed);
+        let core = Membership::new(identity, config, rng_seed);
         let client = HttpClient::with_tls(self.connect_timeout, tls.as_ref());
         let node = setup::assemble(core, client.clone(), client, self.message_timeout);
-        let app = router(AppState::new(
-            node.link.clone(),
-            self.handler,
-            self.body_limit,
-        ));
+        let app = router(AppState::new(node.link.clone(), self.handler, &self.limits));
         if let Some(dir) = self.state_dir {
             tokio::spawn(state::keep(dir, node.link.snapshots()));
         }
-        let stopped = tokio::spawn(supervise(listener, app, node.driver, seeds));
+        let accept = tls
+            .as_ref()
+            .map(|tls| TlsAccept::new(tls, self.limits.handshake_timeout));
+        let server = Server {
+            listener,
+            app,
+            limits: self.limits,
+            accept,
+        };
+        let stopped = tokio::spawn(supervise(server, node.driver, seeds));
         let (link, leave_tx, events_tx) = (node.link, node.leave_tx, node.events_tx);
         let (started_rx, first_events) = (node.started_rx, node.first_events);
         let Ok(start) = started_rx.await else {
@@ -352,30 +386,41 @@ fn advertised_host(
     }
 }
 
-/// Serves and drives the peer; once the driver has left the cloud, stops the
-/// server, giving open requests [`Cloud::SERVER_GRACE`] to finish.
-async fn supervise(
+/// What the peer serves, and how.
+struct Server {
     listener: tokio::net::TcpListener,
     app: axum::Router,
-    driver: Driver<HttpClient>,
-    seeds: Vec<Address>,
-) {
+    limits: Limits,
+    /// A private peer's TLS handshakes; plain HTTP without.
+    accept: Option<TlsAccept>,
+}
+
+/// Serves and drives the peer; once the driver has left the cloud, stops the
+/// server, giving open requests [`Cloud::SERVER_GRACE`] to finish.
+async fn supervise(server: Server, driver: Driver<HttpClient>, seeds: Vec<Address>) {
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
-    let mut server: JoinHandle<()> = tokio::spawn(async move {
-        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
+    let mut serving: JoinHandle<()> = tokio::spawn(async move {
+        let stopped = async move {
             let _ = stop_rx.await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "server failed");
+        };
+        let Server {
+            listener,
+            app,
+            limits,
+            accept,
+        } = server;
+        match accept {
+            Some(tls) => serve(listener, tls, app, &limits, stopped).await,
+            None => serve(listener, Plain, app, &limits, stopped).await,
         }
     });
     driver.run(seeds).await;
     let _ = stop_tx.send(());
-    if tokio::time::timeout(Cloud::SERVER_GRACE, &mut server)
+    // Aborting the server drops every connection it still serves.
+    if tokio::time::timeout(Cloud::SERVER_GRACE, &mut serving)
         .await
         .is_err()
     {
-        server.abort();
+        serving.abort();
     }
 }

@@ -39,6 +39,15 @@ pub enum StartError {
     /// interval); nothing was started.
     #[error(transparent)]
     InvalidConfig(#[from] peercloud_core::InvalidConfig),
+    /// One of the [`Limits`](crate::Limits) cannot work (such as a zero
+    /// timeout); nothing was started.
+    #[error("invalid limit {field}: {reason}")]
+    InvalidLimit {
+        /// The field's name.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The state directory cannot be made.
     #[error("cannot use the state directory {path}: {source}")]
     StateDir {

@@ -38,7 +38,8 @@
 //! the running peer (members, broadcast, events, close); [`Peer`] is another
 //! member; [`Event`] is what happens. The membership logic itself is the
 //! sans-IO state machine of the `peercloud-core` crate, driven here by one
-//! task, with an axum server and a pooled HTTP client at the edges.
+//! task, with an axum router served by the peer's own accept loop (which
+//! enforces the [`Limits`]) and a pooled HTTP client at the edges.
 
 mod broadcast;
 mod builder;
@@ -47,6 +48,7 @@ mod error;
 mod event;
 mod handler;
 mod http;
+mod limits;
 mod node;
 mod peer;
 mod remote;
@@ -57,6 +59,7 @@ pub use builder::{CloudBuilder, DATA_LIMIT, DEFAULT_BODY_LIMIT};
 pub use cloud::Cloud;
 pub use error::{HandlerError, SendError, SetDataError, StartError};
 pub use event::{Event, Events, FailureCause, LeftReason, Start};
+pub use limits::Limits;
 pub use peer::Peer;
 pub use peercloud_core::wire;
 pub use peercloud_core::{Address, CallError, Config};

@@ -19,7 +19,9 @@ use std::time::Instant;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
-use process::{cloud_of, run_to_end, unused_port, Guard, Pipes, RunningPeer, BIN, DEADLINE};
+use process::{
+    cloud_of, peers_of, run_to_end, unused_port, Guard, Pipes, RunningPeer, BIN, DEADLINE,
+};
 
 fn data_and_reply(i: usize) -> Vec<String> {
     vec![
@@ -295,4 +297,33 @@ fn without_json_the_peer_prints_lines_for_humans() {
     });
     let status = guard.wait(Instant::now() + DEADLINE);
     assert!(status.is_some_and(|s| s.success()), "exit: {status:?}");
+}
+
+#[test]
+fn a_peer_run_with_max_members_1_refuses_a_second_joiner_who_starts_alone() {
+    let mut seed = RunningPeer::start_alone(&["--max-members", "1"]);
+    let mut first = RunningPeer::start(seed.port, &[]);
+    first.expect_event(1, "joined");
+    seed.wait_for_peers(&[&first.id]);
+    let mut second = RunningPeer::start(seed.port, &[]);
+    second.expect_event(1, "alone");
+    let listed: Vec<Value> = peers_of(&seed.address())
+        .iter()
+        .map(|p| p["id"].clone())
+        .collect();
+    assert_eq!(listed, [json!(first.id)], "the full seed took one more");
+}
+
+#[test]
+fn a_zero_limit_is_a_usage_error() {
+    for flag in [
+        "--max-members",
+        "--max-joins-per-ip-per-minute",
+        "--max-connections",
+        "--max-connections-per-ip",
+    ] {
+        let result = run_to_end(&["run", "--port", "0", flag, "0"]);
+        assert_eq!(result.status.code(), Some(2), "{flag}: {}", result.stderr);
+        assert!(result.stderr.contains(flag), "{flag}: {}", result.stderr);
+    }
 }

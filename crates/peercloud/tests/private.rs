@@ -370,6 +370,9 @@ fn mutual_tls_admits_the_cas_peers_only() {
     let names = ["a", "b", "c"];
     let mut peers = cloud_of(3, |i| pki.peer_args(names[i], &pki));
     assert_eq!(broadcast(&mut peers[0], r#"{"over":"mtls"}"#), 2);
+    for peer in &mut peers[1..] {
+        peer.wait_for("message", |e| e["body"]["over"] == "mtls");
+    }
     drain_all(&mut peers);
     let before = marks(&peers);
     // Signed by another CA (even trusting the cloud's): refused.

@@ -7,7 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use peercloud::{Cloud, Start};
+use peercloud::{Cloud, Limits, Start};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 use tokio::time::{sleep, Instant};
@@ -27,11 +27,11 @@ pub(crate) fn main(n: usize) -> Result<()> {
 }
 
 async fn run(n: usize) -> Result<()> {
-    let seed = builder().start().await?;
+    let seed = builder(n).start().await?;
     let seed_address = format!("127.0.0.1:{}", seed.port());
     let started = Instant::now();
     let joins: Vec<_> = (1..n)
-        .map(|_| tokio::spawn(builder().seed(seed_address.clone()).start()))
+        .map(|_| tokio::spawn(builder(n).seed(seed_address.clone()).start()))
         .collect();
     let mut clouds = vec![seed];
     for join in joins {
@@ -70,8 +70,23 @@ fn shortfall(clouds: &[Cloud], complete: usize) -> String {
     )
 }
 
-fn builder() -> peercloud::CloudBuilder {
+fn builder(n: usize) -> peercloud::CloudBuilder {
     Cloud::builder()
         .random_port()
         .bind(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        .limits(limits(n))
+}
+
+/// The limits of a peer among `n` in one process: every connection and
+/// every join comes from 127.0.0.1, which the defaults would take for one
+/// stranger. The seed takes `n - 1` joins at once, and each peer may get
+/// the connections of every other (up to four lanes each, and messages).
+fn limits(n: usize) -> Limits {
+    let mut limits = Limits::default();
+    limits.max_members = limits.max_members.max(n);
+    let joins = u32::try_from(2 * n).unwrap_or(u32::MAX);
+    limits.max_joins_per_ip_per_minute = limits.max_joins_per_ip_per_minute.max(joins);
+    limits.max_connections = limits.max_connections.max(8 * n);
+    limits.max_connections_per_ip = limits.max_connections;
+    limits
 }

@@ -178,8 +178,9 @@ impl Membership {
         }
     }
 
-    /// Server side of `/join`: refuses a taken id, else checks the joiner's
-    /// `/status` before anything changes.
+    /// Server side of `/join`: refuses a source over its join rate, a
+    /// taken id, or a joiner the cloud has no room for; else checks the
+    /// joiner's `/status` before anything changes.
     pub(super) fn on_join_request(
         &mut self,
         now: Instant,
@@ -189,6 +190,9 @@ impl Membership {
     ) {
         if self.is_leaving() {
             return self.reply(token, Err(Refusal::ShuttingDown));
+        }
+        if let Err(refusal) = self.admit_join_rate(now, origin.remote) {
+            return self.reply(token, Err(refusal));
         }
         if join.id.as_ref() == Some(&self.me.id) && origin.sender.as_ref() == Some(&self.me.id) {
             // This peer's own join: one of its seeds is itself.
@@ -214,6 +218,9 @@ impl Membership {
             incarnation: join.incarnation.unwrap_or(0),
             kind: Kind::of(join.incarnation),
         };
+        if let Err(refusal) = self.admit_size(&candidate.member, self.checking.len()) {
+            return self.reply(token, Err(refusal));
+        }
         let timeout = self.config.check_timeout;
         let to = candidate.member.address();
         self.checking.insert(id);
@@ -271,6 +278,11 @@ impl Membership {
         }
         if self.id_in_use(&candidate.member.id) {
             return self.reply(token, Err(Refusal::IdInUse(candidate.member.id)));
+        }
+        // Members learned of while the joiner was checked may have filled
+        // the table.
+        if let Err(refusal) = self.admit_size(&candidate.member, 0) {
+            return self.reply(token, Err(refusal));
         }
         self.admit(now, token, candidate);
     }

@@ -8,6 +8,7 @@
 //! happened out of `poll_event`, and when to call `handle_timeout` next out
 //! of `poll_timeout`. Each concern lives in its own file below this one.
 
+mod admission;
 mod gossip;
 mod health;
 mod join;
@@ -35,6 +36,7 @@ use crate::io::{Action, CallId, CallResult, Event, Origin, ReplyToken, Request, 
 use crate::member::{Address, Host, Member};
 use crate::wire::{PeerInfo, PeersReply, StatusReply};
 
+use self::admission::JoinRate;
 use self::gossip::Gossip;
 use self::health::Health;
 use self::probe::Prober;
@@ -191,6 +193,9 @@ pub struct Membership {
     early: Vec<(PeerId, Request)>,
     /// Goodbyes not answered yet, while leaving.
     goodbyes: usize,
+    /// The `/join` requests taken from each source address, for
+    /// [`Config::max_joins_per_ip_per_minute`].
+    join_rate: JoinRate,
     /// Bumped on every change of `members`, of `me` or of the incarnation.
     version: u64,
 }
@@ -222,6 +227,7 @@ impl Membership {
             checking: BTreeSet::new(),
             early: Vec::new(),
             goodbyes: 0,
+            join_rate: JoinRate::default(),
             version: 0,
         }
     }

@@ -137,7 +137,9 @@ pub(super) fn same_place(a: &Member, b: &Member) -> bool {
 
 impl Membership {
     /// Adds a member, or updates a known one when `incarnation` is newer.
-    /// Returns whether it was added.
+    /// Returns whether it was added: not when the table is full
+    /// ([`Config::max_members`](crate::Config::max_members)) and the
+    /// newcomer takes no member's place.
     ///
     /// Never two entries at one place: a `checked` newcomer (it answered
     /// there with its id) replaces a member listed at its place, which
@@ -161,6 +163,12 @@ impl Membership {
             .values()
             .find(|e| same_place(&e.member, &new.member))
             .map(|e| e.member.id.clone());
+        if taken.is_none() && !self.has_room() {
+            // `Config::max_members` bounds the table whoever tells of a
+            // new member: joins are refused before this, and news from
+            // notices, gossip and lists past it is dropped.
+            return false;
+        }
         if let Some(old) = taken {
             if !checked {
                 self.check_candidate(now, new);

@@ -1,6 +1,6 @@
 //! Unit tests of the membership state machine: helpers shared by the test
 //! files below this one, which drive single cores by hand (`joining`,
-//! `serving`, `notices`, `probing`, `gossiping`, `updating`,
+//! `serving`, `limiting`, `notices`, `probing`, `gossiping`, `updating`,
 //! `reintroducing`, `leaving`, `rejoining`, `syncing`, `determinism`). Scenarios of many peers live in
 //! `peercloud-sim`'s tests. Touches no clock but one `Instant` taken per
 //! test as a base.
@@ -9,6 +9,7 @@ mod determinism;
 mod gossiping;
 mod joining;
 mod leaving;
+mod limiting;
 mod notices;
 mod probing;
 mod reintroducing;
@@ -258,8 +259,18 @@ fn join_reply(joiner: &str, server: &Member, peers: &[Member]) -> CallResult {
 /// seed's address), which listed `others`; every output so far is drained.
 /// Returns the core and the time it joined.
 fn joined_core(me: &str, seed: &Member, others: &[Member]) -> (Membership, Instant) {
+    joined_core_with(test_config(), me, seed, others)
+}
+
+/// Like [`joined_core`], with this config.
+fn joined_core_with(
+    config: Config,
+    me: &str,
+    seed: &Member,
+    others: &[Member],
+) -> (Membership, Instant) {
     let t0 = base();
-    let mut core = core(me, 9338);
+    let mut core = Membership::new(identity(me, 9338), config, 1);
     core.start(t0, vec![seed.address()]);
     let join = only_call(&drain(&mut core), "/join");
     core.handle_response(t0, join.call, join_reply(me, seed, others));

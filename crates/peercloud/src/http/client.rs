@@ -6,6 +6,7 @@
 //! TLS only (`https`), never falling back to plain HTTP.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -57,7 +58,75 @@ pub(crate) struct HttpClient {
 #[derive(Clone, Debug)]
 enum Inner {
     Plain(Client<HttpConnector, Full<Bytes>>),
-    Tls(Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
+    Tls(Arc<TlsPool>),
+}
+
+type TlsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A private peer's pooled client, made anew when its keyring changes: the
+/// connections in the pool were authenticated with the keys of their day,
+/// and a peer that moved to a new key must not go on using connections
+/// made with the old one (the other end may be about to drop that key).
+#[derive(Debug)]
+struct TlsPool {
+    tls: Tls,
+    connect_timeout: Duration,
+    /// The client, and the keyring replacement it was made after.
+    current: Mutex<(u64, TlsClient)>,
+}
+
+impl TlsPool {
+    fn new(tls: &Tls, connect_timeout: Duration) -> Self {
+        let generation = tls.keys.as_ref().map_or(0, |keys| keys.generation());
+        TlsPool {
+            tls: tls.clone(),
+            connect_timeout,
+            current: Mutex::new((generation, Self::client(tls, connect_timeout))),
+        }
+    }
+
+    fn client(tls: &Tls, connect_timeout: Duration) -> TlsClient {
+        let mut connector = http_connector(connect_timeout);
+        connector.enforce_http(false);
+        let https = HttpsConnectorBuilder::new()
+            .with_tls_config((*tls.client).clone())
+            .https_only()
+            .enable_http1()
+            .wrap_connector(connector);
+        pooled().build(https)
+    }
+
+    /// The client of the keyring in force.
+    fn get(&self) -> TlsClient {
+        let generation = self.tls.keys.as_ref().map_or(0, |keys| keys.generation());
+        let mut current = match self.current.lock() {
+            Ok(current) => current,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if current.0 != generation {
+            *current = (generation, Self::client(&self.tls, self.connect_timeout));
+        }
+        current.1.clone()
+    }
+}
+
+fn http_connector(connect_timeout: Duration) -> HttpConnector {
+    let mut connector = HttpConnector::new();
+    // Small requests and replies: never wait for Nagle.
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(connect_timeout));
+    connector
+}
+
+fn pooled() -> hyper_util::client::legacy::Builder {
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
+        .pool_timer(TokioTimer::new())
+        // Hot paths reuse a connection at once; membership calls to one
+        // member of a large cloud are many seconds apart, and keeping their
+        // connections would only hold sockets.
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT);
+    builder
 }
 
 /// The status a private peer answers a plain HTTP request with.
@@ -88,28 +157,9 @@ impl HttpClient {
     /// A client that speaks TLS with `tls`'s settings, or plain HTTP
     /// without.
     pub(crate) fn with_tls(connect_timeout: Duration, tls: Option<&Tls>) -> Self {
-        let mut connector = HttpConnector::new();
-        // Small requests and replies: never wait for Nagle.
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(connect_timeout));
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .pool_timer(TokioTimer::new())
-            // Hot paths reuse a connection at once; membership calls to
-            // one member of a large cloud are many seconds apart, and
-            // keeping their connections would only hold sockets.
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT);
         let inner = match tls {
-            None => Inner::Plain(builder.build(connector)),
-            Some(tls) => {
-                connector.enforce_http(false);
-                let https = HttpsConnectorBuilder::new()
-                    .with_tls_config((*tls.client).clone())
-                    .https_only()
-                    .enable_http1()
-                    .wrap_connector(connector);
-                Inner::Tls(builder.build(https))
-            }
+            None => Inner::Plain(pooled().build(http_connector(connect_timeout))),
+            Some(tls) => Inner::Tls(Arc::new(TlsPool::new(tls, connect_timeout))),
         };
         HttpClient { inner }
     }
@@ -141,7 +191,7 @@ impl HttpClient {
         let exchange = async {
             let response = match &self.inner {
                 Inner::Plain(client) => client.request(request).await,
-                Inner::Tls(client) => client.request(request).await,
+                Inner::Tls(pool) => pool.get().request(request).await,
             }
             .map_err(no_answer)?;
             let status = response.status();

@@ -1,5 +1,7 @@
 //! Extractors whose rejections are our own JSON errors: the request body as
-//! JSON (with a size limit), and the sender's id header.
+//! JSON (with a size limit and a deadline), and the sender's id header.
+
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -36,10 +38,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         if declared.is_some_and(|len| len > limit as u64) {
             return Err(too_large());
         }
-        let bytes = read_limited(req.into_body(), limit)
+        let bytes = read_limited(req.into_body(), limit, state.body_timeout())
             .await
             .map_err(|e| match e {
                 ReadError::TooLarge => too_large(),
+                ReadError::TooSlow(timeout) => too_slow(timeout),
                 ReadError::Broken(why) => ApiError::bad_request(format!("cannot read body: {why}")),
             })?;
         let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -66,8 +69,11 @@ impl FromRequest<AppState> for StatusBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let envelope = match read_limited(req.into_body(), state.body_limit()).await {
+        let body = read_limited(req.into_body(), state.body_limit(), state.body_timeout());
+        let envelope = match body.await {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+            // The body is ignored, but not waited for without end.
+            Err(ReadError::TooSlow(timeout)) => return Err(too_slow(timeout)),
             Err(_) => Envelope::default(),
         };
         Ok(StatusBody(envelope))
@@ -76,15 +82,33 @@ impl FromRequest<AppState> for StatusBody {
 
 enum ReadError {
     TooLarge,
+    /// Not all there within this timeout.
+    TooSlow(Duration),
     Broken(String),
 }
 
-async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, ReadError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ReadError::TooLarge),
-        Err(e) => Err(ReadError::Broken(e.to_string())),
+/// Reads a body of at most `limit` bytes that must arrive within `timeout`.
+async fn read_limited(
+    body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<bytes::Bytes, ReadError> {
+    let read = tokio::time::timeout(timeout, Limited::new(body, limit).collect());
+    match read.await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ReadError::TooLarge),
+        Ok(Err(e)) => Err(ReadError::Broken(e.to_string())),
+        Err(_) => Err(ReadError::TooSlow(timeout)),
     }
+}
+
+/// The answer to a body that did not arrive in time; the connection is
+/// closed after it, since the rest of the body is not read.
+fn too_slow(timeout: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        format!("the body did not arrive within {timeout:?}"),
+    )
 }
 
 /// The `x-peercloud-id` header, if any. A header that is present but not a

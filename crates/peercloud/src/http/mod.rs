@@ -1,13 +1,20 @@
-//! The HTTP edges: the server that answers other peers, and the client that
-//! calls them. Both only translate between HTTP and typed values.
+//! The HTTP edges: the server that answers other peers (its own accept
+//! loop, the limits on connections, the routes), and the client that calls
+//! them. Both only translate between HTTP and typed values.
 
 mod api_error;
 pub(crate) mod client;
+pub(crate) mod connection;
 mod extract;
+mod gate;
+mod idle;
+mod serve;
 mod server;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use connection::Plain;
+pub(crate) use serve::serve;
 pub(crate) use server::{router, AppState};
 
 /// The `error` of the answer to a message whose handler failed.

@@ -6,9 +6,12 @@
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request as HttpRequest, State};
 use axum::http::{Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::post;
 use axum::{Json, Router};
 use futures_util::FutureExt;
@@ -24,6 +27,7 @@ use super::api_error::ApiError;
 use super::extract::{JsonBody, SenderId, StatusBody};
 use crate::event::Event;
 use crate::handler::Handler;
+use crate::limits::Limits;
 use crate::node::{Input, Link};
 use crate::peer::Peer;
 
@@ -37,21 +41,30 @@ struct Shared {
     link: Arc<Link>,
     handler: Handler,
     body_limit: usize,
+    body_timeout: Duration,
 }
 
 impl AppState {
-    pub(crate) fn new(link: Arc<Link>, handler: Handler, body_limit: usize) -> Self {
+    /// What the handlers share; bodies are read under `limits`.
+    pub(crate) fn new(link: Arc<Link>, handler: Handler, limits: &Limits) -> Self {
         AppState {
             inner: Arc::new(Shared {
                 link,
                 handler,
-                body_limit,
+                body_limit: limits.body_limit,
+                body_timeout: limits.body_timeout,
             }),
         }
     }
 
+    /// The largest body read.
     pub(crate) fn body_limit(&self) -> usize {
         self.inner.body_limit
+    }
+
+    /// How long a body may take to arrive.
+    pub(crate) fn body_timeout(&self) -> Duration {
+        self.inner.body_timeout
     }
 
     /// Hands a membership request to the driver and waits for its reply.
@@ -72,9 +85,34 @@ impl AppState {
     }
 }
 
-/// The peer's routes. Serve it with `into_make_service_with_connect_info`
-/// so that joiners' addresses can be inferred.
+/// The peer's routes, guarded against panics. Serve it with
+/// [`serve`](super::serve::serve) (or with a `ConnectInfo<SocketAddr>`
+/// extension some other way) so that joiners' addresses can be inferred.
 pub(crate) fn router(state: AppState) -> Router {
+    guarded(routes(state))
+}
+
+/// Answers a request whose handling panicked with a JSON `500`, on every
+/// route: the panic ends that request only, and the peer and the
+/// connection serve on.
+pub(crate) fn guarded(routes: Router) -> Router {
+    routes.layer(middleware::from_fn(catch_panic))
+}
+
+async fn catch_panic(request: HttpRequest, next: Next) -> HttpResponse {
+    let path = request.uri().path().to_owned();
+    // The route's extractors and handler all run inside this future, so a
+    // panic anywhere in them is caught here.
+    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(path, "a request handler panicked");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+fn routes(state: AppState) -> Router {
     Router::new()
         .route("/join", post(join))
         .route("/joined", post(joined))

@@ -2,12 +2,14 @@
 //! and driver, whose calls to other peers go to a scripted fake transport.
 //! Requests go in with `oneshot`; the remote address comes from
 //! `MockConnectInfo`. Every answer must be JSON. The helpers are here, the
-//! tests in one file per group of endpoints below this one.
+//! tests in one file per group of endpoints below this one; `serving` runs
+//! the real accept loop over loopback sockets.
 
 mod join;
 mod message;
 mod notices;
 mod routes;
+mod serving;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use super::{router, HANDLER_FAILED};
 use crate::error::HandlerError;
 use crate::event::Event;
 use crate::handler::Handler;
+use crate::limits::Limits;
 use crate::node::testing::{Script, TestNode, NODE_ID};
 use crate::peer::Peer;
 
@@ -63,6 +66,13 @@ fn echo_handler() -> Handler {
 
 async fn node() -> (TestNode, Router) {
     let node = TestNode::start(echo_handler(), LIMIT).await;
+    let app = router(node.state.clone()).layer(MockConnectInfo(mapped_loopback()));
+    (node, app)
+}
+
+/// Like [`node`], under these limits.
+async fn node_with(limits: &Limits) -> (TestNode, Router) {
+    let node = TestNode::start_with(echo_handler(), limits).await;
     let app = router(node.state.clone()).layer(MockConnectInfo(mapped_loopback()));
     (node, app)
 }

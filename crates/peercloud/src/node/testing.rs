@@ -19,6 +19,7 @@ use crate::event::Event;
 use crate::handler::Handler;
 use crate::http::client::{HttpClient, Transport};
 use crate::http::AppState;
+use crate::limits::Limits;
 
 /// The id of every test node.
 pub(crate) const NODE_ID: &str = "node-under-test";
@@ -155,13 +156,28 @@ pub(crate) struct TestNode {
 impl TestNode {
     /// Starts a node with this message handler and body limit.
     pub(crate) async fn start(handler: Handler, body_limit: usize) -> Self {
+        let limits = Limits {
+            body_limit,
+            ..Limits::default()
+        };
+        TestNode::start_with(handler, &limits).await
+    }
+
+    /// Starts a node with this message handler and these limits (the
+    /// core's among them).
+    pub(crate) async fn start_with(handler: Handler, limits: &Limits) -> Self {
+        let config = Config {
+            max_joins_per_ip_per_minute: limits.max_joins_per_ip_per_minute,
+            max_members: limits.max_members,
+            ..test_config()
+        };
         let identity = Identity {
             id: PeerId::parse(NODE_ID).expect("a valid test id"),
             port: 9338,
             advertise: None,
             data: json!({ "name": NODE_ID }),
         };
-        let core = Membership::new(identity, test_config(), 1);
+        let core = Membership::new(identity, config, 1);
         let transport = FakeTransport::default();
         let client = HttpClient::new(Duration::from_secs(1));
         let node = setup::assemble(core, transport.clone(), client, Duration::from_secs(1));
@@ -170,7 +186,7 @@ impl TestNode {
         let start = node.started_rx.await.expect("the driver started");
         assert_eq!(start, Start::Alone);
         TestNode {
-            state: AppState::new(node.link.clone(), handler, body_limit),
+            state: AppState::new(node.link.clone(), handler, limits),
             transport,
             link: node.link,
             events_rx,

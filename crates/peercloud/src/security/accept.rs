@@ -13,6 +13,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::tls::{classify_failure, Tls};
 use super::verify::SharedKeys;
+use crate::http::connection::Accept;
 
 /// The first byte of every TLS connection (a handshake record).
 const TLS_HANDSHAKE: u8 = 0x16;
@@ -122,6 +123,22 @@ impl TlsAccept {
                 }
             }
         }
+    }
+}
+
+impl Accept for TlsAccept {
+    type Io = TlsStream<TcpStream>;
+
+    fn accept(
+        &self,
+        tcp: TcpStream,
+        remote: SocketAddr,
+    ) -> impl std::future::Future<Output = Option<Self::Io>> + Send {
+        self.handshake(tcp, remote)
+    }
+
+    fn revoked(&self, io: &Self::Io) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.distrusted(io)
     }
 }
 

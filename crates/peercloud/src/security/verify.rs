@@ -74,6 +74,11 @@ impl SharedKeys {
         })
     }
 
+    /// How many times the keyring was replaced.
+    pub(crate) fn generation(&self) -> u64 {
+        *self.replaced.borrow()
+    }
+
     /// Wakes on every replacement of the keyring.
     pub(crate) fn replacements(&self) -> watch::Receiver<u64> {
         self.replaced.subscribe()

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use peercloud_core::Config;
 use peercloud_sim::{Latency, NetConfig, PeerIndex, Sim};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -49,7 +50,7 @@ pub(crate) fn measure(size: usize, plan: &Plan) -> Vec<Row> {
     #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
     let mut rows = Vec::new();
-    let mut sim = Sim::new(plan.seed, NetConfig::lan());
+    let mut sim = sim_for(size, plan.seed, NetConfig::lan());
     let joined = join_at_once(&mut sim, size);
     rows.push(Row::new("convergence after concurrent joins", "s", joined).at_most(5.0));
     if sim.converged().is_err() {
@@ -160,11 +161,21 @@ fn lossy(loss: f64) -> NetConfig {
     }
 }
 
+/// A simulation for a cloud of `size`: the default config, with room for
+/// every member (`--sizes` goes past the default `max_members`).
+fn sim_for(size: usize, seed: u64, net: NetConfig) -> Sim {
+    let config = Config {
+        max_members: size.max(Config::default().max_members),
+        ..Config::default()
+    };
+    Sim::with_config(seed, net, config)
+}
+
 /// A fresh cloud of `size` on `net` for `minutes` (with 1-3 s stalls of a
 /// random peer each second, if `stalls`): members that a peer dropped
 /// although they were alive, per peer-hour.
 fn soak(size: usize, seed: u64, net: NetConfig, stalls: bool, minutes: u64) -> Result<f64, String> {
-    let mut sim = Sim::new(seed, net);
+    let mut sim = sim_for(size, seed, net);
     join_at_once(&mut sim, size)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x57a1);
     let start = sim.now();

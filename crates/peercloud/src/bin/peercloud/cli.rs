@@ -31,7 +31,8 @@ pub(crate) enum Command {
     /// Run a peer: join the cloud of the first --peer that answers (or start
     /// a new one), print what happens, broadcast each JSON line read on
     /// stdin, and leave the cloud on Ctrl-C or SIGTERM.
-    Run(RunArgs),
+    // Boxed: its flags make it far larger than the other commands.
+    Run(Box<RunArgs>),
     /// List the members a running peer knows (POST /peers; Rust peers only).
     Peers(QueryArgs),
     /// Show a running peer's status (POST /status).
@@ -139,6 +140,27 @@ pub(crate) struct RunArgs {
     /// [default: 5000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) message_timeout_ms: Option<u64>,
+
+    /// The most members this peer keeps; a joiner past it is refused (503).
+    /// Give every peer of a cloud the same, above the cloud's size
+    /// [default: 1024].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_members: Option<u64>,
+
+    /// The most /join requests taken from one address (an IPv4 address or
+    /// an IPv6 /64) in a minute; more are refused (429) [default: 60].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_joins_per_ip_per_minute: Option<u32>,
+
+    /// The most connections open to this peer at once [default: 1024].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_connections: Option<u64>,
+
+    /// The most connections open to this peer at once from one address (an
+    /// IPv4 address or an IPv6 /64); raise it for many peers on one host or
+    /// behind one NAT [default: 256].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_connections_per_ip: Option<u64>,
 
     #[command(flatten)]
     pub(crate) security: SecurityArgs,

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Run(args) => run::run(args).await,
+            Command::Run(args) => run::run(*args).await,
             Command::Peers(args) => query::peers(args).await,
             Command::Status(args) => query::status(args).await,
             Command::Keygen => security::keygen(),

@@ -65,7 +65,7 @@ impl<'a> Line<'a> {
     }
 
     /// The line for an event of the stream, if it is one that is printed
-    /// (`Started` is printed from the start outcome instead; sent messages
+    /// (`Started` is printed with [`Line::of_start`]; sent messages
     /// are printed as gathered replies; `Closed` after the cloud is closed).
     pub(crate) fn of_event(event: &'a Event) -> Option<Self> {
         match event {

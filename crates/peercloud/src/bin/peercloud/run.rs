@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use peercloud::{Cloud, CloudBuilder, Config, Event, Events, Keyring, StartError};
+use peercloud::{Cloud, CloudBuilder, Config, Event, Events, Keyring, Limits, StartError};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::cli::{Preset, RunArgs};
@@ -45,7 +45,6 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         id: &cloud.id(),
         port: cloud.port(),
     });
-    output.print(&Line::of_start(cloud.start_outcome()));
 
     let mut printer = tokio::spawn(print_events(events, output));
     let reader = tokio::spawn(broadcast_stdin(cloud.clone(), output));
@@ -121,7 +120,27 @@ fn builder(args: &RunArgs) -> CloudBuilder {
     if let Some(ms) = args.message_timeout_ms {
         builder = builder.message_timeout(Duration::from_millis(ms));
     }
-    builder
+    builder.limits(limits(args))
+}
+
+/// The defaults, with what the flags change. A count past what this
+/// machine can address is as good as no limit.
+fn limits(args: &RunArgs) -> Limits {
+    let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let mut limits = Limits::default();
+    if let Some(n) = args.max_members {
+        limits.max_members = count(n);
+    }
+    if let Some(n) = args.max_joins_per_ip_per_minute {
+        limits.max_joins_per_ip_per_minute = n;
+    }
+    if let Some(n) = args.max_connections {
+        limits.max_connections = count(n);
+    }
+    if let Some(n) = args.max_connections_per_ip {
+        limits.max_connections_per_ip = count(n);
+    }
+    limits
 }
 
 /// Prints the events of the stream until the cloud has closed.
@@ -130,7 +149,11 @@ async fn print_events(mut events: Events, output: Output) {
         if matches!(event, Event::Closed) {
             return;
         }
-        if let Some(line) = Line::of_event(&event) {
+        // The stream holds the start too, after the seeds that failed, so
+        // `joined` or `alone` comes after the `seed_failed` lines.
+        if let Event::Started(start) = &event {
+            output.print(&Line::of_start(start));
+        } else if let Some(line) = Line::of_event(&event) {
             output.print(&line);
         }
     }

@@ -226,3 +226,63 @@ async fn a_join_with_invalid_fields_is_refused_with_400() {
     assert!(node.transport.calls().is_empty());
     assert!(node.member_ids().is_empty());
 }
+
+// ---- limits ----
+
+#[tokio::test]
+async fn joins_past_the_rate_of_one_address_get_a_json_429_with_retry_after() {
+    let limits = Limits {
+        max_joins_per_ip_per_minute: 1,
+        ..Limits::default()
+    };
+    let (node, app) = node_with(&limits).await;
+    join_member(&node, &app, "a", 4001).await;
+    node.transport
+        .status_answers(&addr("127.0.0.1:4002"), Some("b"));
+    let calls = node.transport.calls().len();
+    let body = json!({"id": "b", "port": 4002});
+    let request = post_json("/join", None, body);
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after = response.headers().get("retry-after").cloned();
+    assert_eq!(
+        retry_after.as_ref().and_then(|v| v.to_str().ok()),
+        Some("60")
+    );
+    let (status, reply) = send(&app, post_json("/join", None, json!({"id": "b"}))).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        error_of(&reply),
+        "too many joins from this address: at most 1 a minute; try again in 60 s"
+    );
+    assert_eq!(node.member_ids(), ["a"], "nothing changed");
+    assert_eq!(
+        node.transport.calls().len(),
+        calls,
+        "the joiner was not checked"
+    );
+}
+
+#[tokio::test]
+async fn a_join_to_a_full_cloud_gets_a_json_503_and_changes_nothing() {
+    let limits = Limits {
+        max_members: 1,
+        ..Limits::default()
+    };
+    let (node, app) = node_with(&limits).await;
+    join_member(&node, &app, "a", 4001).await;
+    let calls = node.transport.calls().len();
+    let body = json!({"id": "b", "port": 4002});
+    let (status, reply) = send(&app, post_json("/join", None, body)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        error_of(&reply),
+        "the cloud is full: this peer keeps at most 1 members"
+    );
+    assert_eq!(node.member_ids(), ["a"]);
+    assert_eq!(
+        node.transport.calls().len(),
+        calls,
+        "the joiner was not checked"
+    );
+}

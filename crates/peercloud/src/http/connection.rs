@@ -1,0 +1,220 @@
+//! One accepted connection's life, in its own task: the pluggable
+//! per-connection step ([`Accept`], TLS where there is one) bounded by the
+//! handshake timeout, then HTTP/1.1 through hyper with the router as the
+//! service; closed when silent for the idle timeout, gracefully when the
+//! server stops; and, after its last answer, a bounded linger that reads
+//! and drops what the client still sends, so that a client cut short (a
+//! body over the limit) hears its answer instead of a reset.
+
+use std::convert::Infallible;
+use std::future::{poll_fn, Future};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::response::Response;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::Request;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::timeout;
+use tower::Service;
+
+use super::idle::{Activity, Watched};
+use crate::limits::Limits;
+
+/// The step every accepted connection goes through, in its own task,
+/// before HTTP: [`Plain`] hands the TCP stream on; a TLS acceptor would
+/// make the handshake. `None` closes the connection. It runs under
+/// [`Limits::handshake_timeout`], never in the accept loop.
+pub(crate) trait Accept: Clone + Send + Sync + 'static {
+    /// What HTTP is spoken over.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// Prepares one connection from `remote`, or refuses it.
+    fn accept(
+        &self,
+        tcp: TcpStream,
+        remote: SocketAddr,
+    ) -> impl Future<Output = Option<Self::Io>> + Send;
+
+    /// Ends when the connection must close for a reason of this step's
+    /// own (the key its TLS client was authenticated with was removed);
+    /// the answer under way is finished first. Never, by default.
+    fn revoked(&self, _io: &Self::Io) -> impl Future<Output = ()> + Send + 'static {
+        std::future::pending()
+    }
+}
+
+/// Plain HTTP: the TCP stream as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Plain;
+
+impl Accept for Plain {
+    type Io = TcpStream;
+
+    fn accept(
+        &self,
+        tcp: TcpStream,
+        _remote: SocketAddr,
+    ) -> impl Future<Output = Option<TcpStream>> + Send {
+        std::future::ready(Some(tcp))
+    }
+}
+
+/// The largest buffer hyper keeps per connection: a request head must fit
+/// (longer ones are answered 431), and body reads come in pieces of at
+/// most this. hyper's default, about 400 KiB, would let each stranger's
+/// connection hold that much.
+const MAX_BUFFER: usize = 64 << 10;
+
+/// The longest a connection lingers after its last answer, reading what
+/// the client still sends, before it is dropped.
+const LINGER_TIME: Duration = Duration::from_secs(5);
+
+/// The most bytes read and dropped while lingering: enough for a client
+/// that writes a whole 64 MiB body before it reads the `413` sent after
+/// the first megabyte, and a bound on what a client can make this peer
+/// read for nothing.
+const LINGER_BYTES: usize = 128 << 20;
+
+/// What one connection needs from [`Limits`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    handshake: Duration,
+    header: Duration,
+    idle: Duration,
+}
+
+impl From<&Limits> for Timeouts {
+    fn from(limits: &Limits) -> Self {
+        Timeouts {
+            handshake: limits.handshake_timeout,
+            header: limits.header_timeout,
+            idle: limits.idle_timeout,
+        }
+    }
+}
+
+/// How serving a connection ended.
+enum Ended {
+    /// hyper is done with it (the client closed, or it answered and will
+    /// not read on: a body left unread, or the server stopping).
+    Done,
+    /// Silent for the idle timeout with nothing under way.
+    Silent,
+}
+
+/// What woke the connection's task.
+enum Step {
+    Ended(Result<Ended, hyper::Error>),
+    Stop,
+}
+
+/// Serves one connection from `remote` until it ends; `stop_rx` turns
+/// true when the server stops.
+pub(crate) async fn run<A: Accept>(
+    tcp: TcpStream,
+    remote: SocketAddr,
+    acceptor: A,
+    app: Router,
+    timeouts: Timeouts,
+    mut stop_rx: watch::Receiver<bool>,
+) {
+    // Small requests and answers: never wait for Nagle.
+    let _ = tcp.set_nodelay(true);
+    let io = match timeout(timeouts.handshake, acceptor.accept(tcp, remote)).await {
+        Ok(Some(io)) => io,
+        Ok(None) => return tracing::debug!(%remote, "connection refused by the accept step"),
+        Err(_) => return tracing::debug!(%remote, "connection closed: handshake timed out"),
+    };
+    let revoked = acceptor.revoked(&io);
+    tokio::pin!(revoked);
+    let activity = Activity::new();
+    let io = TokioIo::new(Watched::new(io, activity.clone()));
+    let mut conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header)
+        .max_buf_size(MAX_BUFFER)
+        .serve_connection(io, service(app, remote, activity.clone()));
+    let mut stopping = false;
+    let ended = loop {
+        let step = tokio::select! {
+            done = poll_fn(|cx| conn.poll_without_shutdown(cx)) => Step::Ended(done.map(|()| Ended::Done)),
+            () = activity.silent_for(timeouts.idle) => Step::Ended(Ok(Ended::Silent)),
+            _ = stop_rx.wait_for(|stop| *stop), if !stopping => Step::Stop,
+            () = &mut revoked, if !stopping => Step::Stop,
+        };
+        match step {
+            Step::Ended(ended) => break ended,
+            Step::Stop => {
+                // Answers the request under way, if any, then ends.
+                stopping = true;
+                Pin::new(&mut conn).graceful_shutdown();
+            }
+        }
+    };
+    match ended {
+        Ok(Ended::Done) => linger(conn.into_parts().io.into_inner().into_inner()).await,
+        // Nothing was under way nor arrived: closing loses nothing.
+        Ok(Ended::Silent) => tracing::trace!(%remote, "connection closed: idle"),
+        // A head too slow or malformed, a broken connection: close at once.
+        Err(e) => tracing::debug!(%remote, error = %e, "connection closed"),
+    }
+}
+
+/// The router as hyper's service for one connection: each request gets the
+/// remote address (for `ConnectInfo`) and counts as activity while under
+/// way. Boxed futures are `Unpin`, which `poll_without_shutdown` needs.
+fn service(
+    app: Router,
+    remote: SocketAddr,
+    activity: Arc<Activity>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response,
+    Error = Infallible,
+    Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>,
+> + Unpin {
+    service_fn(move |mut request: Request<Incoming>| {
+        let busy = activity.begin();
+        request.extensions_mut().insert(ConnectInfo(remote));
+        // A router is always ready: `call` needs no `poll_ready` first.
+        let answer = app.clone().call(request);
+        Box::pin(async move {
+            let response = answer.await;
+            drop(busy);
+            response
+        }) as Pin<Box<dyn Future<Output = _> + Send>>
+    })
+}
+
+/// Closes the sending side after the last answer (the client reads it to
+/// the end, then sees the close), and reads and drops what the client
+/// still sends until it closes too, within [`LINGER_TIME`] and
+/// [`LINGER_BYTES`]. Closing with unread bytes would send a reset, and a
+/// client still sending (its body was answered `413` before it was read)
+/// may then lose the answer it had not read yet.
+async fn linger<I: AsyncRead + AsyncWrite + Unpin>(mut io: I) {
+    let drain = async {
+        if io.shutdown().await.is_err() {
+            return;
+        }
+        let mut buf = vec![0u8; 64 << 10];
+        let mut drained = 0;
+        while drained < LINGER_BYTES {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => drained += n,
+            }
+        }
+    };
+    let _ = timeout(LINGER_TIME, drain).await;
+}
