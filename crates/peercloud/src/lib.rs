@@ -36,7 +36,12 @@
 //!
 //! The pieces: [`CloudBuilder`] configures and starts a peer; [`Cloud`] is
 //! the running peer (members, broadcast, events, close); [`Peer`] is another
-//! member; [`Event`] is what happens. The membership logic itself is the
+//! member; [`Event`] is what happens; [`Remote`] asks a running peer from
+//! outside. A peer is open by default, as the original's are; with a
+//! [`CloudKey`] ([`CloudBuilder::key`]) or [`Certificates`] it is private:
+//! every connection is TLS 1.3 and only holders of the key (or of a
+//! certificate of the CA) can talk to it. [`Limits`] bound what any one
+//! connection or address can make a peer do. The membership logic itself is the
 //! sans-IO state machine of the `peercloud-core` crate, driven here by one
 //! task, with an axum router served by the peer's own accept loop (which
 //! enforces the [`Limits`]) and a pooled HTTP client at the edges.

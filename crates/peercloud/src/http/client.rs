@@ -281,7 +281,7 @@ impl Transport for HttpClient {
 }
 
 fn private_peer_refused() -> String {
-    "it belongs to a private cloud and speaks TLS only: this peer is open (no key)".to_owned()
+    "it belongs to a private cloud and speaks TLS only, and this side has no key".to_owned()
 }
 
 /// Encodes a body once, so a broadcast serialises it once for every peer.

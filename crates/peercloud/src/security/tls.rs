@@ -141,9 +141,14 @@ fn algorithms(provider: &CryptoProvider) -> rustls::crypto::WebPkiSupportedAlgor
 pub(crate) fn classify_failure(error: &rustls::Error) -> String {
     use rustls::Error as E;
     match error {
-        E::InvalidCertificate(e) => format!(
-            "its certificate is not one this peer accepts ({e:?}): a peer of another cloud, or a wrong key"
-        ),
+        E::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure) => {
+            "its certificate is of no key this side holds: a peer of another cloud, or a wrong key"
+                .to_owned()
+        }
+        E::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer | rustls::CertificateError::BadSignature,
+        ) => "its certificate does not chain to this side's CA: a peer of another cloud".to_owned(),
+        E::InvalidCertificate(e) => format!("its certificate is not accepted: {e:?}"),
         E::NoCertificatesPresented => {
             "it presented no certificate: a TLS client that holds no cloud key".to_owned()
         }
@@ -154,7 +159,8 @@ pub(crate) fn classify_failure(error: &rustls::Error) -> String {
             | AlertDescription::DecryptError
             | AlertDescription::CertificateRequired
             | AlertDescription::AccessDenied,
-        ) => "it refused this peer's certificate: this peer's key is not in its keyring (a wrong key?)"
+        ) => "it refused this side's certificate: this side's key is not in its keyring, or its \
+              certificate is not of its CA (a wrong key?)"
             .to_owned(),
         E::InvalidMessage(_) | E::InappropriateMessage { .. } => {
             "it does not speak TLS: an open peer (no key), or not a peer at all".to_owned()
