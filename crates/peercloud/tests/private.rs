@@ -27,7 +27,9 @@ use peercloud::CloudKey;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use process::{as_strs, cloud_of, parse_all, run_to_end, RunningPeer, DEADLINE};
+use process::{
+    as_strs, cloud_of, parse_all, run_command_to_end, run_to_end, RunningPeer, DEADLINE,
+};
 use process_wait::{drain_all, hold_all, wait_all};
 use proxy::Proxy;
 
@@ -128,6 +130,14 @@ fn a_private_cloud_forms_messages_flow_and_operators_need_the_key() {
     assert!(keyed.status.success(), "{}", keyed.stderr);
     let listed: Vec<Value> = serde_json::from_str(&keyed.stdout).unwrap();
     assert_eq!(listed.len(), 2, "{}", keyed.stdout);
+    // The key file can come from the environment too.
+    let from_env = run_command_to_end(
+        std::process::Command::new(process::BIN)
+            .args(["peers", &address, "--json"])
+            .env("PEERCLOUD_KEY_FILE", &files[2]),
+    );
+    assert!(from_env.status.success(), "{}", from_env.stderr);
+    assert_eq!(from_env.stdout, keyed.stdout);
     let open = run_to_end(&["peers", &address]);
     assert!(!open.status.success());
     assert!(open.stderr.contains("private cloud"), "{}", open.stderr);
@@ -140,6 +150,29 @@ fn a_private_cloud_forms_messages_flow_and_operators_need_the_key() {
         "{}",
         wrong.stderr
     );
+}
+
+#[test]
+fn keygen_prints_one_new_key_that_a_key_file_takes() {
+    let dir = TempDir::new().unwrap();
+    let (a, b) = (run_to_end(&["keygen"]), run_to_end(&["keygen"]));
+    for made in [&a, &b] {
+        assert!(made.status.success(), "{}", made.stderr);
+        assert_eq!(made.stdout.len(), 64, "{:?}", made.stdout);
+        assert!(made.stdout.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+    assert_ne!(a.stdout, b.stdout);
+    let path = dir.path().join("cloud.keys");
+    std::fs::write(&path, format!("{}\n", a.stdout)).unwrap();
+    let ring = peercloud::Keyring::read(&path).unwrap();
+    assert_eq!(ring.primary().to_hex(), a.stdout);
+    // A key file that is not one stops `run` with a usage error naming the
+    // line, and the key itself is never echoed.
+    std::fs::write(&path, format!("{}x\n", &a.stdout[..63])).unwrap();
+    let bad = run_to_end(&["run", "--port", "0", "--key-file", path.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("line 1"), "{}", bad.stderr);
+    assert!(!bad.stderr.contains(&a.stdout[..63]), "{}", bad.stderr);
 }
 
 #[test]

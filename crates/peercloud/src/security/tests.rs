@@ -298,7 +298,10 @@ async fn certificates_of_one_ca_talk_and_another_cas_are_refused() {
     let impostor = serve(Some(tls(&Security::Certificates(other.peer(&ca))))).await;
     let reason =
         unauthorized(send(&client_of(&Security::Certificates(ca.peer(&ca))), &impostor).await);
-    assert!(reason.contains("does not chain to this side's CA"), "{reason}");
+    assert!(
+        reason.contains("does not chain to this side's CA"),
+        "{reason}"
+    );
     assert_eq!(server.answered.load(Ordering::SeqCst), 1);
     assert_eq!(impostor.answered.load(Ordering::SeqCst), 0);
 }

@@ -423,7 +423,16 @@ pub(crate) struct Finished {
 }
 
 pub(crate) fn run_to_end(args: &[&str]) -> Finished {
-    let mut guard = Guard::spawn(Command::new(BIN).args(args));
+    run_command_to_end(Command::new(BIN).args(args))
+}
+
+/// [`run_to_end`] for a command the caller prepared (environment, ...).
+pub(crate) fn run_command_to_end(command: &mut Command) -> Finished {
+    let args: Vec<String> = command
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut guard = Guard::spawn(command);
     drop(guard.child.stdin.take());
     let mut pipes = Pipes::of(&mut guard);
     let Some(status) = guard.wait(Instant::now() + DEADLINE) else {
