@@ -166,6 +166,22 @@ fn keygen_prints_one_new_key_that_a_key_file_takes() {
     std::fs::write(&path, format!("{}\n", a.stdout)).unwrap();
     let ring = peercloud::Keyring::read(&path).unwrap();
     assert_eq!(ring.primary().to_hex(), a.stdout);
+    // A key file others can read is warned of; one only its owner can
+    // read is not.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let nobody = format!("127.0.0.1:{}", process::unused_port());
+        for (mode, warned) in [(0o644, true), (0o600, false)] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let asked = run_to_end(&["status", &nobody, "--key-file", path.to_str().unwrap()]);
+            assert_eq!(
+                asked.stderr.contains("chmod 600"),
+                warned,
+                "{mode:o}: {}",
+                asked.stderr
+            );
+        }
+    }
     // A key file that is not one stops `run` with a usage error naming the
     // line, and the key itself is never echoed.
     std::fs::write(&path, format!("{}x\n", &a.stdout[..63])).unwrap();

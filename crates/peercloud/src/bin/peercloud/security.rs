@@ -2,6 +2,7 @@
 //! from the files the flags name; and `peercloud keygen`. Touches the
 //! files named and stdout.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use peercloud::{Certificates, CloudKey, Keyring, Security};
@@ -11,6 +12,7 @@ use crate::cli::SecurityArgs;
 /// The security the flags ask for: open with none of them.
 pub(crate) fn of(args: &SecurityArgs) -> Result<Security, String> {
     if let Some(path) = &args.key_file {
+        warn_if_others_can_read(path);
         return Keyring::read(path)
             .map(Security::Key)
             .map_err(|e| e.to_string());
@@ -22,6 +24,27 @@ pub(crate) fn of(args: &SecurityArgs) -> Result<Security, String> {
         // clap requires all three together.
         _ => Ok(Security::Open),
     }
+}
+
+/// A key file that other users can read gives the cloud away to them: say
+/// so (once, at start), as ssh does of private keys.
+fn warn_if_others_can_read(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    "{} can be read by other users (mode {mode:o}): anyone who reads it can \
+                     join the cloud; `chmod 600` it",
+                    path.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// `peercloud keygen`: one new key, one line.
