@@ -393,6 +393,21 @@ mod tests {
     }
 
     #[test]
+    fn floats_in_data_come_back_from_the_wire_bit_for_bit() {
+        // Found by the wire fuzz tests: without serde_json's
+        // float_roundtrip, this read back one ULP off.
+        let peer = PeerInfo {
+            id: PeerId::parse("a").unwrap(),
+            ip: Host::parse("10.0.0.1").unwrap(),
+            port: 1,
+            data: json!([1.3830022519702741e305, 5.8462799586890636e-77]),
+            incarnation: None,
+        };
+        let text = serde_json::to_vec(&peer).unwrap();
+        assert_eq!(serde_json::from_slice::<PeerInfo>(&text).unwrap(), peer);
+    }
+
+    #[test]
     fn status_reply_defaults_are_truthy() {
         let status: StatusReply = serde_json::from_value(json!({"id": "a"})).unwrap();
         assert!(status.online && status.listening && !status.joined);
