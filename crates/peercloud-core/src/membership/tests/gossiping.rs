@@ -317,3 +317,26 @@ fn a_goodbye_this_peer_never_said_is_refuted() {
     assert_eq!(p.incarnation(), 1);
     assert_eq!(pushed_about(&actions, "p").len(), 3);
 }
+
+#[test]
+fn an_accusation_at_the_highest_incarnation_is_refuted_without_overflow() {
+    // Found by the fuzz tests: anyone's gossip at u64::MAX made the
+    // refutation overflow (a panic in debug builds, 0 in release).
+    let (mut p, t0) = rust_cloud();
+    let actions = gossip(
+        &mut p,
+        t0,
+        "stranger",
+        vec![about(UpdateKind::Suspect, "p", u64::MAX, "m1")],
+    );
+    assert_eq!(p.incarnation(), u64::MAX);
+    for (_, update) in pushed_about(&actions, "p") {
+        assert_eq!(
+            (update.kind, update.incarnation),
+            (UpdateKind::Alive, u64::MAX)
+        );
+    }
+    // New data at the top stays at the top rather than wrapping.
+    p.set_data(t0, json!({"new": 1}));
+    assert_eq!(p.incarnation(), u64::MAX);
+}
