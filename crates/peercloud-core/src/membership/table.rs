@@ -235,6 +235,14 @@ impl Membership {
         let entry = self.members.remove(id)?;
         self.version += 1;
         self.prober.forget(id);
+        // The probes of it under way are forgotten with their runs: a
+        // stale timeout must not count against the member if it is added
+        // again (a goodbye then a join, a failure then a refutation).
+        for outstanding in self.pending.values_mut() {
+            if outstanding.what.probes(id) {
+                outstanding.what = super::Pending::Forgotten;
+            }
+        }
         let memory = if left {
             self.config.left_memory
         } else {
