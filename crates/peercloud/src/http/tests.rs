@@ -2,8 +2,10 @@
 //! and driver, whose calls to other peers go to a scripted fake transport.
 //! Requests go in with `oneshot`; the remote address comes from
 //! `MockConnectInfo`. Every answer must be JSON. The helpers are here, the
-//! tests in one file per group of endpoints below this one.
+//! tests in one file per group of endpoints below this one, and `fuzz`,
+//! which feeds them all arbitrary requests.
 
+mod fuzz;
 mod join;
 mod message;
 mod notices;
