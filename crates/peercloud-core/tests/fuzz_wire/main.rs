@@ -27,14 +27,11 @@ use shapes::{change, change_one_field, message, raw_text, PATHS};
 /// The longest digest a decoded status keeps (see `StatusReply::digest`).
 const MAX_DIGEST_LEN: usize = 64;
 
-/// Proptest's defaults (256 cases, or `PROPTEST_CASES`), without the
-/// regression files: a failure prints its shrunk input, and
-/// `PROPTEST_RNG_SEED=N` repeats a run.
+/// Proptest's defaults: 256 cases, or `PROPTEST_CASES`; a failure prints
+/// its shrunk input and its seed, saved under `proptest-regressions/` and
+/// run first from then on.
 pub(crate) fn config() -> Config {
-    Config {
-        failure_persistence: None,
-        ..Config::default()
-    }
+    Config::default()
 }
 
 fn path() -> impl Strategy<Value = &'static str> {

@@ -3,16 +3,17 @@
 //! shape to its calls, every kind of failed call, time passing by any
 //! step, new data, a leave — must never panic, and after every step keeps
 //! every invariant its code states (`fuzzing/checks.rs` for the state,
-//! `fuzzing/outputs.rs` for what each step puts out): no member is this peer, no two
-//! members share a place, every call gets one result and every request
-//! one reply, the events tell the member list, the version moves with
-//! what is published, outputs stay bounded, nothing joins after a leave,
-//! and a leave ends.
+//! `fuzzing/outputs.rs` for what each step puts out): no member is this
+//! peer, no two members share a place, every call gets one result and
+//! every request one reply, the events tell the member list, the version
+//! moves with what is published, outputs stay bounded, nothing joins after
+//! a leave, and a leave ends.
 //!
 //! 256 cases by default (a few seconds); `PROPTEST_CASES=N` sets another
 //! number, as the README's fuzzing section does for long runs. A failure
-//! prints the failing step and the shrunk case (`opening`, `steps`),
-//! which replays as is.
+//! prints the failing step, the rule it broke and the shrunk case
+//! (`opening`, `steps`), and its seed (`cc ...`), which proptest saves
+//! under `proptest-regressions/` and runs first from then on.
 
 mod checks;
 mod inputs;
@@ -40,13 +41,11 @@ fn run_case(opening: &Opening, steps: &[Step]) -> Result<(), String> {
     run.finish().map_err(|e| format!("at the end: {e}"))
 }
 
-/// Proptest's defaults (256 cases, or `PROPTEST_CASES`), without
-/// regression files: the shrunk case printed on failure is the replay.
-/// Shrinking may go on longer than by default: a case is quick to run,
-/// and a short one is what makes a failure readable.
+/// Proptest's defaults (256 cases, or `PROPTEST_CASES`; failures saved),
+/// but shrinking may go on longer: a case is quick to run, and a short
+/// one is what makes a failure readable.
 fn config() -> ProptestConfig {
     ProptestConfig {
-        failure_persistence: None,
         max_shrink_iters: 50_000,
         ..ProptestConfig::default()
     }
