@@ -295,8 +295,14 @@ impl Membership {
 
     /// Raises this peer's incarnation above `accused` and tells every
     /// peercloud member (and `also`, an accuser that is not a member).
+    ///
+    /// The number stops at `u64::MAX`: a real peer raises it once per
+    /// refutation or data change and never gets there, but anyone can
+    /// send an accusation at `u64::MAX`, which must neither panic (debug
+    /// builds) nor wrap to 0 (release builds, where the peer could never
+    /// refute again).
     pub(super) fn refute(&mut self, now: Instant, accused: u64, also: Option<(PeerId, Address)>) {
-        self.incarnation = self.incarnation.max(accused) + 1;
+        self.incarnation = self.incarnation.max(accused).saturating_add(1);
         self.version += 1;
         self.health.worse(1);
         let update = self.self_update();

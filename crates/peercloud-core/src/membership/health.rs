@@ -9,7 +9,7 @@ use super::{Membership, Pending, Timer};
 
 /// The highest score: timeouts and intervals grow at most this many times
 /// plus one.
-const MAX_SCORE: u32 = 8;
+pub(super) const MAX_SCORE: u32 = 8;
 
 /// This peer's own health: 0 is healthy.
 #[derive(Debug, Default)]

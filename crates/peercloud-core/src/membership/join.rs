@@ -79,12 +79,19 @@ impl Membership {
         self.join_cloud(now, false, seed, reply);
     }
 
-    /// Adopts the id the seed gave, adds the seed and its members, and
+    /// Adopts the id the seed gave (if free), adds the seed and its members, and
     /// introduces the members this peer knew before to them (the original
     /// overwrote its list here, losing them). With `starting`, the peer
     /// starts running (joined) first.
     fn join_cloud(&mut self, now: Instant, starting: bool, seed: Address, reply: JoinReply) {
-        if let Some(id) = reply.id.filter(|id| *id != self.me.id) {
+        // A seed gives back the id it was sent (this peer always sends
+        // one); an id in use here, or the seed's own, comes from a
+        // confused seed, and taking it would list this peer as its own
+        // member.
+        let renamed = reply
+            .id
+            .filter(|id| *id != self.me.id && !self.id_in_use(id) && *id != reply.server.id);
+        if let Some(id) = renamed {
             self.me.id = id;
             self.version += 1;
         }

@@ -125,6 +125,23 @@ enum Pending {
     ReintroLeft,
     /// The `/join` that puts this peer back into original peers' lists.
     ReintroJoin,
+    /// A probe or check of a member that was removed while it was under
+    /// way: its result says nothing of a member of that id added again
+    /// meanwhile, and is ignored.
+    Forgotten,
+}
+
+impl Pending {
+    /// Whether the call probes or checks the member `id` (directly, through
+    /// a helper, or after an accusation).
+    fn probes(&self, id: &PeerId) -> bool {
+        match self {
+            Pending::Probe { target, .. }
+            | Pending::IndirectProbe { target, .. }
+            | Pending::Verify { target, .. } => target == id,
+            _ => false,
+        }
+    }
 }
 
 /// An outstanding call: what it is for, and its deadline in the timers.
@@ -359,7 +376,7 @@ impl Membership {
             Pending::Verify { target, accuser } => {
                 self.on_verify_reply(now, target, accuser, result)
             }
-            Pending::Notice => {}
+            Pending::Notice | Pending::Forgotten => {}
             Pending::Push { to } => self.on_push_reply(now, to, result),
             Pending::Goodbye => self.on_goodbye_answered(),
             Pending::Rejoin { seed } => self.on_rejoin_reply(now, seed, result),

@@ -194,7 +194,16 @@ impl Membership {
 
     /// Takes a newer record of a known member: its data, address and
     /// incarnation; a suspicion of an older incarnation is refuted.
+    ///
+    /// Never two entries at one place: a move onto the place of another
+    /// member is not taken (which of the two is there is not known here).
+    /// Probes settle it: the other is found replaced if this one answers
+    /// there, and this one's next news moves it once the place is free.
     pub(super) fn refresh_member(&mut self, new: Candidate) {
+        let taken = self
+            .members
+            .values()
+            .any(|e| e.member.id != new.member.id && same_place(&e.member, &new.member));
         let Some(entry) = self.members.get_mut(&new.member.id) else {
             return;
         };
@@ -211,8 +220,10 @@ impl Membership {
             .is_some();
         let data_changed = entry.member.data != new.member.data;
         entry.member.data = new.member.data;
-        entry.member.host = new.member.host;
-        entry.member.port = new.member.port;
+        if !taken {
+            entry.member.host = new.member.host;
+            entry.member.port = new.member.port;
+        }
         let member = entry.member.clone();
         let update = entry.alive_update();
         self.version += 1;
@@ -232,6 +243,14 @@ impl Membership {
         let entry = self.members.remove(id)?;
         self.version += 1;
         self.prober.forget(id);
+        // The probes of it under way are forgotten with their runs: a
+        // stale timeout must not count against the member if it is added
+        // again (a goodbye then a join, a failure then a refutation).
+        for outstanding in self.pending.values_mut() {
+            if outstanding.what.probes(id) {
+                outstanding.what = super::Pending::Forgotten;
+            }
+        }
         let memory = if left {
             self.config.left_memory
         } else {

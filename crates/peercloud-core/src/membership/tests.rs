@@ -1,11 +1,13 @@
 //! Unit tests of the membership state machine: helpers shared by the test
 //! files below this one, which drive single cores by hand (`joining`,
 //! `serving`, `limiting`, `notices`, `probing`, `gossiping`, `updating`,
-//! `reintroducing`, `leaving`, `rejoining`, `syncing`, `determinism`). Scenarios of many peers live in
+//! `reintroducing`, `leaving`, `rejoining`, `syncing`, `determinism`), and
+//! `fuzzing`, which feeds one core arbitrary inputs. Scenarios of many peers live in
 //! `peercloud-sim`'s tests. Touches no clock but one `Instant` taken per
 //! test as a base.
 
 mod determinism;
+mod fuzzing;
 mod gossiping;
 mod joining;
 mod leaving;

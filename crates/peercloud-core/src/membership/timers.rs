@@ -69,6 +69,21 @@ impl Timers {
     }
 }
 
+/// What the fuzz tests (`tests/fuzzing`) check the table against: every
+/// outstanding call and suspicion has its timer.
+#[cfg(test)]
+impl Timers {
+    /// Every timer set, first due first.
+    pub(super) fn all(&self) -> impl Iterator<Item = (Instant, &Timer)> {
+        self.table.iter().map(|(key, timer)| (key.0, timer))
+    }
+
+    /// The timer named by `key`, if it is still set.
+    pub(super) fn get(&self, key: TimerKey) -> Option<(Instant, &Timer)> {
+        self.table.get(&key).map(|timer| (key.0, timer))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -60,7 +60,9 @@ impl Membership {
             return;
         }
         self.me.data = data;
-        self.incarnation += 1;
+        // Saturating, as in `refute`: only a forged accusation takes the
+        // number this high.
+        self.incarnation = self.incarnation.saturating_add(1);
         self.version += 1;
         if !self.is_running() {
             return;

@@ -2,7 +2,7 @@
 //! form (a path and a JSON body), used by the client, the server and the
 //! test networks alike, so that what one side writes the other reads.
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -22,19 +22,10 @@ pub enum CodecError {
     /// The body is not JSON.
     #[error("malformed JSON: {0}")]
     Malformed(String),
-    /// The body is JSON, but not the expected message.
+    /// The body is JSON, but not the expected message (a wrong type, a
+    /// number out of range, nesting deeper than 128).
     #[error("invalid request: {0}")]
     Invalid(String),
-}
-
-impl From<serde_json::Error> for CodecError {
-    fn from(e: serde_json::Error) -> Self {
-        if e.is_syntax() || e.is_eof() {
-            CodecError::Malformed(e.to_string())
-        } else {
-            CodecError::Invalid(e.to_string())
-        }
-    }
 }
 
 /// The JSON body of a request (its path is [`Request::path`]).
@@ -101,7 +92,18 @@ fn non_empty(body: &[u8]) -> &[u8] {
 }
 
 fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
-    Ok(serde_json::from_slice(body)?)
+    serde_json::from_slice(body).map_err(|e| {
+        // serde_json reports the first error it meets, which does not say
+        // whether the body is JSON: `0 x` fails on the type of the `0`,
+        // a valid array where an enum goes fails as a syntax error, a
+        // wrong field fails before the nesting limit further on. Only
+        // reading the body as any JSON tells, and only failures pay for it.
+        if serde_json::from_slice::<IgnoredAny>(body).is_ok() {
+            CodecError::Invalid(e.to_string())
+        } else {
+            CodecError::Malformed(e.to_string())
+        }
+    })
 }
 
 fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
@@ -158,6 +160,36 @@ mod tests {
         assert!(matches!(
             decode_request("/nope", b"{}"),
             Err(CodecError::UnknownPath(_))
+        ));
+    }
+
+    #[test]
+    fn json_of_the_wrong_shape_is_invalid_and_anything_else_malformed() {
+        // Found by the wire fuzz tests: serde_json's first error said
+        // "syntax" for a valid array where an enum goes, and "type" for
+        // a body whose syntax breaks only after a wrong value.
+        let deep = format!(
+            r#"{{"id":"a","data":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let json: [(&str, &[u8]); 3] = [
+            (
+                "/status",
+                br#"{"updates":[{"kind":"alive","id":"a","cause":[]}]}"#,
+            ),
+            ("/joined", br#"{"id":"a","ip":"10.0.0.1","port":1e999}"#),
+            ("/joined", deep.as_bytes()),
+        ];
+        for (path, body) in json {
+            assert!(matches!(
+                decode_request(path, body),
+                Err(CodecError::Invalid(_))
+            ));
+        }
+        assert!(matches!(
+            decode_request("/joined", b"0 x"),
+            Err(CodecError::Malformed(_))
         ));
     }
 }

@@ -49,8 +49,12 @@ pub struct JoinRequest {
     /// The joiner's port, [`DEFAULT_PORT`] when missing.
     #[serde(default, deserialize_with = "optional_port")]
     pub port: Option<u16>,
-    /// The joiner's data, `{}` when missing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The joiner's data, `{}` when missing (`null` is kept as `null`).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub data: Option<Value>,
     /// The joiner's incarnation: sent by peercloud peers only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -311,6 +315,16 @@ pub(crate) fn optional_id<'de, D: Deserializer<'de>>(
     }
 }
 
+/// Any JSON, `null` included, for an optional field whose value may be
+/// `null` (a peer's data): with `#[serde(default)]`, a missing field is
+/// `None` and a present one `Some`, so that `null` data is not taken for
+/// no data (and replaced by an older record's) on the way.
+pub(crate) fn present<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
 /// The longest digest taken; longer ones are ignored.
 const MAX_DIGEST_LEN: usize = 64;
 
@@ -390,6 +404,35 @@ mod tests {
         let parsed: JoinReply = serde_json::from_value(reply.clone()).unwrap();
         assert_eq!(parsed.server.id.as_str(), "a");
         assert_eq!(serde_json::to_value(&parsed).unwrap(), reply);
+    }
+
+    #[test]
+    fn floats_in_data_come_back_from_the_wire_bit_for_bit() {
+        // Found by the wire fuzz tests: without serde_json's
+        // float_roundtrip, this read back one ULP off.
+        let peer = PeerInfo {
+            id: PeerId::parse("a").unwrap(),
+            ip: Host::parse("10.0.0.1").unwrap(),
+            port: 1,
+            data: json!([1.3830022519702741e305, 5.8462799586890636e-77]),
+            incarnation: None,
+        };
+        let text = serde_json::to_vec(&peer).unwrap();
+        assert_eq!(serde_json::from_slice::<PeerInfo>(&text).unwrap(), peer);
+    }
+
+    #[test]
+    fn null_data_is_data_and_missing_data_is_none() {
+        // Found by the fuzz tests: a peer whose data was set to `null`
+        // sent `"data": null`, read as no data, so its members kept its
+        // old data at its new incarnation.
+        let join: JoinRequest = serde_json::from_value(json!({"data": null})).unwrap();
+        assert_eq!(join.data, Some(Value::Null));
+        let update: Update =
+            serde_json::from_value(json!({"kind": "alive", "id": "a", "data": null})).unwrap();
+        assert_eq!(update.data, Some(Value::Null));
+        let update: Update = serde_json::from_value(json!({"kind": "alive", "id": "a"})).unwrap();
+        assert_eq!(update.data, None);
     }
 
     #[test]

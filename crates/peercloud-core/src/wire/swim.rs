@@ -67,8 +67,12 @@ pub struct Update {
         skip_serializing_if = "Option::is_none"
     )]
     pub port: Option<u16>,
-    /// Its data (alive updates).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its data (alive updates); `null` is data, a missing field none.
+    #[serde(
+        default,
+        deserialize_with = "super::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub data: Option<Value>,
     /// Who suspected it or declared it failed.
     #[serde(

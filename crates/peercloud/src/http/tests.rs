@@ -3,8 +3,10 @@
 //! Requests go in with `oneshot`; the remote address comes from
 //! `MockConnectInfo`. Every answer must be JSON. The helpers are here, the
 //! tests in one file per group of endpoints below this one; `serving` runs
-//! the real accept loop over loopback sockets.
+//! the real accept loop over loopback sockets, and `fuzz` feeds them all
+//! arbitrary requests.
 
+mod fuzz;
 mod join;
 mod message;
 mod notices;

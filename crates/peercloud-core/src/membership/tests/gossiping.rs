@@ -317,3 +317,65 @@ fn a_goodbye_this_peer_never_said_is_refuted() {
     assert_eq!(p.incarnation(), 1);
     assert_eq!(pushed_about(&actions, "p").len(), 3);
 }
+
+#[test]
+fn an_accusation_at_the_highest_incarnation_is_refuted_without_overflow() {
+    // Found by the fuzz tests: anyone's gossip at u64::MAX made the
+    // refutation overflow (a panic in debug builds, 0 in release).
+    let (mut p, t0) = rust_cloud();
+    let actions = gossip(
+        &mut p,
+        t0,
+        "stranger",
+        vec![about(UpdateKind::Suspect, "p", u64::MAX, "m1")],
+    );
+    assert_eq!(p.incarnation(), u64::MAX);
+    for (_, update) in pushed_about(&actions, "p") {
+        assert_eq!(
+            (update.kind, update.incarnation),
+            (UpdateKind::Alive, u64::MAX)
+        );
+    }
+    // New data at the top stays at the top rather than wrapping.
+    p.set_data(t0, json!({"new": 1}));
+    assert_eq!(p.incarnation(), u64::MAX);
+}
+
+#[test]
+fn a_member_said_to_move_onto_another_members_place_stays_where_it_was() {
+    // Found by the fuzz tests: a newer record moved a member onto the
+    // place of another, and two entries listed one address.
+    let (mut p, t0) = rust_cloud();
+    let onto_m3 = Update {
+        ip: Some(Host::parse("10.0.0.3").unwrap()),
+        ..alive("m2", 1, json!({"moved": true}))
+    };
+    gossip(&mut p, t0, "m1", vec![onto_m3]);
+    let m2 = p.member(&pid("m2")).unwrap();
+    assert_eq!(m2.address(), addr("10.0.0.2:9338"));
+    assert_eq!(
+        m2.data,
+        json!({"moved": true}),
+        "the rest of the news is taken"
+    );
+    assert_eq!(
+        p.member(&pid("m3")).unwrap().address(),
+        addr("10.0.0.3:9338")
+    );
+    // Once the place is free, the member's next news moves it.
+    gossip(
+        &mut p,
+        t0,
+        "m1",
+        vec![about(UpdateKind::Left, "m3", 0, "m3")],
+    );
+    let again = Update {
+        ip: Some(Host::parse("10.0.0.3").unwrap()),
+        ..alive("m2", 2, json!({}))
+    };
+    gossip(&mut p, t0, "m1", vec![again]);
+    assert_eq!(
+        p.member(&pid("m2")).unwrap().address(),
+        addr("10.0.0.3:9338")
+    );
+}

@@ -444,3 +444,28 @@ fn a_peer_that_no_helper_answers_either_grows_more_patient() {
         "the helpers answered: the member is the silent one"
     );
 }
+
+#[test]
+fn a_probe_of_a_member_that_left_and_came_back_says_nothing_of_it() {
+    // Found by the fuzz tests: a member removed and added again while a
+    // probe of it was under way was probed twice at once, and the old
+    // probe's timeout counted against the member's new life.
+    let (mut p, t0, members) = with_members(3, false);
+    let old = tick(&mut p, t0 + secs(1));
+    let id = target(&members, &old.to);
+    let other = members.iter().find(|m| m.id.as_str() != id).unwrap();
+    p.handle_request(t0 + secs(1), ReplyToken(1), origin(&id), left_notice(&id));
+    let again = joined_notice(&member(&id, &old.to.to_string()));
+    p.handle_request(
+        t0 + secs(1),
+        ReplyToken(2),
+        origin(other.id.as_str()),
+        again,
+    );
+    drain(&mut p);
+    events(&mut p);
+    p.handle_response(t0 + secs(1), old.call, silent());
+    assert!(drain(&mut p).is_empty(), "no helper asked, nothing told");
+    assert_eq!(p.member_state(&pid(&id)), Some(MemberState::Alive));
+    assert!(events(&mut p).is_empty());
+}

@@ -120,3 +120,25 @@ fn a_peer_started_without_seeds_never_tries_to_rejoin() {
     let (mut p, t0) = alone_core("p");
     assert!(run_until(&mut p, t0 + secs(60)).is_empty());
 }
+
+#[test]
+fn a_seed_that_names_this_peer_after_a_member_is_not_followed() {
+    // Found by the fuzz tests: a merge's reply naming this peer after one
+    // of its members made this peer its own member.
+    let (mut p, t0) = alone_with_seed("10.0.0.1:9338");
+    let join = join_request(Some("j"), None, Some(9338));
+    p.handle_request(t0, ReplyToken(1), anonymous("10.0.0.5"), join);
+    let check = only_call(&drain(&mut p), "/status");
+    p.handle_response(t0, check.call, status_of("j"));
+    drain(&mut p);
+    let interval = Config::default().rejoin_interval;
+    let made = run_until(&mut p, t0 + interval);
+    let (at, rejoin) = made
+        .into_iter()
+        .find(|(_, sent)| sent.request.path() == "/join")
+        .expect("a try of the seed");
+    let seed = member("s", "10.0.0.1:9338");
+    p.handle_response(at, rejoin.call, join_reply("j", &seed, &[]));
+    assert_eq!(p.id(), &pid("p"));
+    assert_eq!(member_ids(&p), ["j", "s"]);
+}
