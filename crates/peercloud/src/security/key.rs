@@ -298,6 +298,42 @@ mod tests {
         assert_eq!(ring.primary(), &b);
     }
 
+    proptest::proptest! {
+        /// Any text read as a key file is a keyring or an error naming the
+        /// file, never a panic; an error never echoes a line of the file
+        /// that was long enough to be a key.
+        #[test]
+        fn any_key_file_text_parses_or_is_refused_by_name(text in "(?s).{0,300}") {
+            match Keyring::parse("keys", &text) {
+                Ok(ring) => proptest::prop_assert!(!ring.keys().is_empty()),
+                Err(e) => {
+                    let shown = e.to_string();
+                    proptest::prop_assert!(shown.starts_with("keys"), "{}", shown);
+                    for line in text.lines().filter(|l| l.trim().len() >= 16) {
+                        proptest::prop_assert!(!shown.contains(line.trim()), "{}", shown);
+                    }
+                }
+            }
+        }
+
+        /// Keys written among comments and blank lines come back in
+        /// order, first one first.
+        #[test]
+        fn keys_round_trip_through_a_key_file(
+            keys in proptest::collection::vec(proptest::array::uniform32(0u8..), 1..6),
+            comment in "[ -~]{0,20}",
+        ) {
+            let keys: Vec<CloudKey> = keys.into_iter().map(CloudKey::from_bytes).collect();
+            let text: String = keys
+                .iter()
+                .map(|k| format!("# {comment}\n\n  {}  # {comment}\n", k.to_hex()))
+                .collect();
+            let ring = Keyring::parse("keys", &text).unwrap();
+            proptest::prop_assert_eq!(ring.primary(), &keys[0]);
+            proptest::prop_assert!(ring.keys().iter().all(|k| keys.contains(k)));
+        }
+    }
+
     #[test]
     fn a_bad_line_is_named_and_an_empty_file_refused() {
         let text = format!("{}\nnot-a-key\n", CloudKey::generate().to_hex());
