@@ -1,13 +1,14 @@
-//! `all` and `faults`: run the benchmarks in turn (every one, or only the
-//! fault scenarios and data updates), side by side, and print one table, the machine and the
+//! `all`, `faults` and `private`: run the benchmarks in turn (every one,
+//! only the fault scenarios and data updates, or open against private
+//! peercloud), side by side, and print one table, the machine and the
 //! command. Progress goes to stderr, the table to stdout.
 
 use std::time::Instant;
 
 use crate::budget::Budget;
-use crate::figure::Figure;
-use crate::fleet::Env;
-use crate::table::Figures;
+use crate::figure::{Figure, Sys};
+use crate::fleet::{Env, Kind};
+use crate::table::{Figures, Layout};
 use crate::{bench, machine, Result};
 
 /// Which benchmarks a run measures.
@@ -18,14 +19,18 @@ pub(crate) enum Suite {
     /// Only the membership-under-faults scenarios and the data updates
     /// (`faults`).
     Faults,
+    /// Open and private peercloud side by side: unicast, broadcast and
+    /// memory in a cloud of 20, joins (`private`).
+    Private,
 }
 
 impl Suite {
-    /// The rows of its table.
-    fn rows(self) -> &'static [Figure] {
+    /// The columns and rows of its table.
+    fn table(self) -> (&'static Layout, &'static [Figure]) {
         match self {
-            Suite::All => &Figure::ALL,
-            Suite::Faults => &Figure::FAULTS,
+            Suite::All => (&Layout::MAIN, &Figure::ALL),
+            Suite::Faults => (&Layout::MAIN, &Figure::FAULTS),
+            Suite::Private => (&Layout::PRIVATE, &Figure::PRIVATE),
         }
     }
 }
@@ -41,10 +46,11 @@ pub(crate) fn main(suite: Suite, quick: bool, runs: Option<usize>) -> Result<()>
     let figures = runtime.block_on(measure(suite, &budget))?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let runs = match suite {
-        Suite::All => budget.runs,
+        Suite::All | Suite::Private => budget.runs,
         Suite::Faults => budget.faults_runs,
     };
-    println!("{}", figures.render(suite.rows()));
+    let (layout, rows) = suite.table();
+    println!("{}", figures.render(layout, rows));
     println!("machine: {}", machine::describe());
     println!(
         "runs: {runs} ({}), command: `{command}`",
@@ -58,26 +64,59 @@ async fn measure(suite: Suite, budget: &Budget) -> Result<Figures> {
     let mut figures = Figures::new();
     let started = Instant::now();
     let progress = |what: &str| eprintln!("[{:6.1} s] {what}", started.elapsed().as_secs_f64());
-    if suite == Suite::All {
-        progress("unicast: original, peercloud, ceiling; 1 and 64 in flight");
-        bench::unicast::run(&env, budget, &mut figures).await;
-        progress("broadcast to 19 peers, and memory in a cloud of 20");
-        bench::broadcast::run(&env, budget, &mut figures).await;
-        progress("idle memory of a lone peer");
-        bench::memory::run(&env, budget, &mut figures).await;
-        progress("membership: 20 peers joining at once; kill -9 of 1 of 10");
-        bench::membership::run(&env, budget, &mut figures).await;
-    }
-    progress("membership under faults: 1 of 10 paused 3 s and 10 s; clouds formed apart");
-    bench::faults::run(&env, budget, &mut figures).await;
-    progress("membership under link faults, 5 hosts in network namespaces: a 3 + 2 partition; a broken pair link");
-    bench::partition::run(&env, budget, &mut figures).await;
-    progress("data updates: 1 of 10 peercloud peers; a peercloud peer beside 5 originals");
-    bench::update::run(&env, budget, &mut figures).await;
-    if suite == Suite::All {
-        progress("200 peercloud peers in one process");
-        bench::swarm::run(&env, budget, &mut figures).await;
+    match suite {
+        Suite::All | Suite::Faults => {
+            measure_main(suite, &env, budget, &mut figures, progress).await
+        }
+        Suite::Private => measure_private(&env, budget, &mut figures, progress).await,
     }
     progress("done");
     Ok(figures)
+}
+
+/// `all`'s benchmarks, or `faults`' few of them.
+async fn measure_main(
+    suite: Suite,
+    env: &Env,
+    budget: &Budget,
+    figures: &mut Figures,
+    progress: impl Fn(&str),
+) {
+    if suite == Suite::All {
+        progress("unicast: original, peercloud, ceiling; 1 and 64 in flight");
+        let systems = [Sys::Original, Sys::Peercloud, Sys::Ceiling];
+        bench::unicast::run(env, budget, figures, &systems).await;
+        progress("broadcast to 19 peers, and memory in a cloud of 20");
+        bench::broadcast::run(env, budget, figures, &Kind::BOTH).await;
+        progress("idle memory of a lone peer");
+        bench::memory::run(env, budget, figures).await;
+        progress("membership: 20 peers joining at once; kill -9 of 1 of 10");
+        bench::membership::run(env, budget, figures).await;
+    }
+    progress("membership under faults: 1 of 10 paused 3 s and 10 s; clouds formed apart");
+    bench::faults::run(env, budget, figures).await;
+    progress("membership under link faults, 5 hosts in network namespaces: a 3 + 2 partition; a broken pair link");
+    bench::partition::run(env, budget, figures).await;
+    progress("data updates: 1 of 10 peercloud peers; a peercloud peer beside 5 originals");
+    bench::update::run(env, budget, figures).await;
+    if suite == Suite::All {
+        progress("200 peercloud peers in one process");
+        bench::swarm::run(env, budget, figures).await;
+    }
+}
+
+/// `private`: some of `all`'s benchmarks, for open and private peercloud.
+async fn measure_private(
+    env: &Env,
+    budget: &Budget,
+    figures: &mut Figures,
+    progress: impl Fn(&str),
+) {
+    progress("unicast: open and private peercloud; 1 and 64 in flight");
+    let systems = [Sys::Peercloud, Sys::Private];
+    bench::unicast::run(env, budget, figures, &systems).await;
+    progress("broadcast to 19 peers, and memory in a cloud of 20: open and private");
+    bench::broadcast::run(env, budget, figures, &Kind::OPEN_AND_PRIVATE).await;
+    progress("membership: 20 peers joining at once, open and private");
+    bench::membership::joins(env, budget, figures, &Kind::OPEN_AND_PRIVATE).await;
 }

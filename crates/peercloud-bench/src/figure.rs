@@ -1,5 +1,6 @@
-//! What the table reports: who (`Sys`), which row (`Figure`), and for each
-//! row its label, unit, statistic and the target of the benchmark issue.
+//! What the tables report: who (`Sys`), which row (`Figure`), and for each
+//! row its label, unit, statistic and the target of the benchmark issue
+//! (the `private` table has targets of its own: [`Figure::private_target`]).
 
 use crate::fleet::Kind;
 
@@ -8,22 +9,25 @@ use crate::fleet::Kind;
 pub(crate) enum Sys {
     /// The original node.js peers.
     Original,
-    /// peercloud peers.
+    /// peercloud peers (open ones: plain HTTP, as the original).
     Peercloud,
     /// The bare hyper pair.
     Ceiling,
+    /// peercloud peers of a private cloud (TLS 1.3).
+    Private,
 }
 
 impl Sys {
-    /// The three, in the order of the table's columns.
-    pub(crate) const ALL: [Sys; 3] = [Sys::Original, Sys::Peercloud, Sys::Ceiling];
+    /// How many there are: the cells of one figure.
+    pub(crate) const COUNT: usize = 4;
 
-    /// Its name in the notes.
-    pub(crate) fn name(self) -> &'static str {
+    /// The peers it stands for; `None` for the ceiling, which is no peer.
+    pub(crate) fn kind(self) -> Option<Kind> {
         match self {
-            Sys::Original => "original",
-            Sys::Peercloud => "peercloud",
-            Sys::Ceiling => "ceiling",
+            Sys::Original => Some(Kind::Original),
+            Sys::Peercloud => Some(Kind::Peercloud),
+            Sys::Private => Some(Kind::Private),
+            Sys::Ceiling => None,
         }
     }
 }
@@ -33,6 +37,7 @@ impl From<Kind> for Sys {
         match kind {
             Kind::Original => Sys::Original,
             Kind::Peercloud => Sys::Peercloud,
+            Kind::Private => Sys::Private,
         }
     }
 }
@@ -141,6 +146,8 @@ pub(crate) enum Target {
     EveryRun,
     /// No run failed.
     NoFailure,
+    /// private / open peercloud at least this.
+    OpenAtLeast(f64),
 }
 
 impl Figure {
@@ -173,6 +180,30 @@ impl Figure {
         Figure::SwarmThreads,
         Figure::SwarmSockets,
     ];
+
+    /// The rows of the `private` table: open and private peercloud side by
+    /// side.
+    pub(crate) const PRIVATE: [Figure; 9] = [
+        Figure::Unicast1,
+        Figure::Unicast64,
+        Figure::UnicastP50,
+        Figure::UnicastP99,
+        Figure::BroadcastP50,
+        Figure::BroadcastP99,
+        Figure::JoinConverged,
+        Figure::JoinTime,
+        Figure::MemCloud,
+    ];
+
+    /// Its target in the `private` table (issue 8): private unicast round
+    /// trips at 64 in flight at least 0.7× open peercloud's; the other
+    /// rows are reported.
+    pub(crate) fn private_target(self) -> Target {
+        match self {
+            Figure::Unicast64 => Target::OpenAtLeast(0.7),
+            _ => Target::Info,
+        }
+    }
 
     /// The rows of the fault scenarios and data updates (`peercloud-bench
     /// faults`).

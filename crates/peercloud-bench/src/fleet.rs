@@ -1,15 +1,16 @@
 //! The processes the benchmarks start: original peers (`node
 //! interop/bench-peer.js`, the npm package `peercloud@0.1.3` installed at
 //! the repo root by `npm ci`, as for the interop tests), peercloud peers
-//! (this binary's `rust-peer` role) and the ceiling pair. Peers of both kinds
-//! speak the same JSON lines, so every benchmark drives them alike. A peer
-//! runs on 127.0.0.1, or in a host of a network-namespace testbed on the
-//! host's address.
+//! (this binary's `rust-peer` role), open or private, and the ceiling pair.
+//! Peers of every kind speak the same JSON lines, so every benchmark drives
+//! them alike. A peer runs on 127.0.0.1, or in a host of a network-namespace
+//! testbed on the host's address.
 
 use std::net::SocketAddrV4;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use peercloud::CloudKey;
 use peercloud_testbed::Host;
 use serde_json::{json, Value};
 use tokio::process::Command;
@@ -30,19 +31,28 @@ pub(crate) const COMMAND_WITHIN: Duration = Duration::from_secs(10);
 pub(crate) enum Kind {
     /// The original node.js package.
     Original,
-    /// This repository's peercloud.
+    /// This repository's peercloud, open (plain HTTP, as the original).
     Peercloud,
+    /// This repository's peercloud, private: started with the run's cloud
+    /// key, so every connection is TLS 1.3 between peers that hold it.
+    Private,
 }
 
 impl Kind {
-    /// Both kinds, the original first.
+    /// The original and open peercloud, the original first: the kinds of
+    /// the `all` and `faults` tables.
     pub(crate) const BOTH: [Kind; 2] = [Kind::Original, Kind::Peercloud];
+
+    /// Open and private peercloud, open first: the kinds of the `private`
+    /// table.
+    pub(crate) const OPEN_AND_PRIVATE: [Kind; 2] = [Kind::Peercloud, Kind::Private];
 
     /// Its name in the reports.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Original => "original",
             Kind::Peercloud => "peercloud",
+            Kind::Private => "private",
         }
     }
 }
@@ -58,16 +68,20 @@ pub(crate) struct Peer {
     pub(crate) port: u16,
 }
 
-/// Where the programs are.
+/// Where the programs are, and the run's cloud key.
 pub(crate) struct Env {
     exe: PathBuf,
     root: PathBuf,
     /// Why original peers cannot run here, if they cannot.
     original_missing: Option<String>,
+    /// The key every private peer of this run holds, so that they all
+    /// belong to one private cloud.
+    key: CloudKey,
 }
 
 impl Env {
-    /// Finds this binary, the repo root, and checks the original package.
+    /// Finds this binary, the repo root, checks the original package, and
+    /// makes the run's cloud key.
     pub(crate) fn discover() -> Result<Env> {
         let exe = std::env::current_exe()?;
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -91,6 +105,7 @@ impl Env {
             exe,
             root,
             original_missing,
+            key: CloudKey::try_generate()?,
         })
     }
 
@@ -138,14 +153,21 @@ impl Env {
     }
 
     /// Starts a peer with the config both `interop/bench-peer.js` and the
-    /// `rust-peer` role read, here or inside `host`.
+    /// `rust-peer` role read, here or inside `host`; a private peer's has
+    /// the run's key too.
     fn spawn_configured(
         &self,
         kind: Kind,
         name: &str,
-        config: Value,
+        mut config: Value,
         host: Option<&Host>,
     ) -> Result<Proc> {
+        if kind == Kind::Private {
+            // On the command line, other users of the machine can read it
+            // in /proc: acceptable for a key made for this run alone, which
+            // guards nothing but its own peers on loopback.
+            config["key"] = json!(self.key.to_hex());
+        }
         let config = config.to_string();
         let command = match kind {
             Kind::Original => {
@@ -159,7 +181,7 @@ impl Env {
                     .current_dir(&self.root);
                 command
             }
-            Kind::Peercloud => {
+            Kind::Peercloud | Kind::Private => {
                 let mut command = std::process::Command::new(&self.exe);
                 command.arg("rust-peer").arg(config);
                 command

@@ -6,9 +6,11 @@
 //! every process it needs (as children of itself, or `node` for the
 //! original), measures, and prints one table. `faults` takes the same
 //! arguments and runs only the membership-under-faults scenarios and the
-//! data updates. The other subcommands are the roles those children play;
-//! they speak JSON lines on stdin/stdout and exit when stdin closes. This
-//! file only parses the arguments.
+//! data updates. `private` takes them too, and measures open and private
+//! peercloud side by side (unicast, broadcast, memory in a cloud of 20,
+//! joins) in a table of its own. The other subcommands are the roles those
+//! children play; they speak JSON lines on stdin/stdout and exit when stdin
+//! closes. This file only parses the arguments.
 
 mod all;
 mod bench;
@@ -34,7 +36,8 @@ pub(crate) type Result<T> = std::result::Result<T, Error>;
 const USAGE: &str = "\
 usage: peercloud-bench all [--quick] [--runs N]
        peercloud-bench faults [--quick] [--runs N]   (only the membership-under-faults and data-update figures)
-       (roles started by `all`: rust-peer CONFIG | ceiling-server | ceiling-client PORT | swarm N)";
+       peercloud-bench private [--quick] [--runs N]  (open against private peercloud: unicast, broadcast, joins)
+       (roles started by those: rust-peer CONFIG | ceiling-server | ceiling-client PORT | swarm N)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,6 +47,9 @@ fn main() -> ExitCode {
         }
         Some("faults") => {
             all_args(&args[1..]).and_then(|(quick, runs)| all::main(Suite::Faults, quick, runs))
+        }
+        Some("private") => {
+            all_args(&args[1..]).and_then(|(quick, runs)| all::main(Suite::Private, quick, runs))
         }
         Some("rust-peer") => roles::peer::main(args.get(1).map_or("{}", String::as_str)),
         Some("ceiling-server") => roles::ceiling::server_main(),

@@ -1,7 +1,8 @@
-//! The figures of one run, and the one table they make: original,
-//! peercloud and ceiling side by side, the ratios, and whether each target
-//! of the benchmark issue is met. Failures are kept with their reason and
-//! listed under the table.
+//! The figures of one run, and the tables they make: original, peercloud
+//! and ceiling side by side (`all`, `faults`), or open and private
+//! peercloud (`private`), with the ratios, and whether each target of the
+//! benchmark issues is met. Failures are kept with their reason and listed
+//! under the table.
 
 use std::fmt::Write;
 
@@ -15,10 +16,64 @@ struct Cell {
     failures: Vec<String>,
 }
 
+/// The columns of a table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layout {
+    /// The systems shown, with their headers (also their names in the
+    /// notes).
+    columns: &'static [(Sys, &'static str)],
+    /// The ratios shown: the first system's figure over the second's.
+    ratios: &'static [(Sys, Sys, &'static str)],
+    /// Whose figures the targets are about.
+    subject: Sys,
+    /// Each row's target.
+    target: fn(Figure) -> Target,
+}
+
+impl Layout {
+    /// Original, peercloud, ceiling, and the targets of the first
+    /// benchmark issue (`all`, `faults`).
+    pub(crate) const MAIN: Layout = Layout {
+        columns: &[
+            (Sys::Original, "original"),
+            (Sys::Peercloud, "peercloud"),
+            (Sys::Ceiling, "ceiling"),
+        ],
+        ratios: &[
+            (Sys::Peercloud, Sys::Original, "peercloud / original"),
+            (Sys::Peercloud, Sys::Ceiling, "peercloud / ceiling"),
+        ],
+        subject: Sys::Peercloud,
+        target: |figure| figure.spec().3,
+    };
+
+    /// Open and private peercloud, and the targets of issue 8 (`private`).
+    pub(crate) const PRIVATE: Layout = Layout {
+        columns: &[(Sys::Peercloud, "open"), (Sys::Private, "private")],
+        ratios: &[(Sys::Private, Sys::Peercloud, "private / open")],
+        subject: Sys::Private,
+        target: Figure::private_target,
+    };
+
+    /// The header line and the alignment line.
+    fn header(&self) -> String {
+        let mut names = vec!["figure"];
+        names.extend(self.columns.iter().map(|(_, name)| *name));
+        names.extend(self.ratios.iter().map(|(.., name)| *name));
+        names.push("target");
+        let numbers = self.columns.len() + self.ratios.len();
+        format!(
+            "| {} |\n|---|{}---|\n",
+            names.join(" | "),
+            "--:|".repeat(numbers)
+        )
+    }
+}
+
 /// Every figure of the run.
 #[derive(Debug, Default)]
 pub(crate) struct Figures {
-    cells: Vec<[Cell; 3]>,
+    cells: Vec<[Cell; Sys::COUNT]>,
 }
 
 impl Figures {
@@ -43,20 +98,14 @@ impl Figures {
         self.cell(figure, sys).failures.push(why.to_string());
     }
 
-    /// The table of the given rows, in Markdown, followed by the failures.
-    pub(crate) fn render(&self, rows: &[Figure]) -> String {
+    /// The table of the given rows in `layout`, in Markdown, followed by the
+    /// failures.
+    pub(crate) fn render(&self, layout: &Layout, rows: &[Figure]) -> String {
         let mut notes = Vec::new();
-        let mut out = String::from(
-            "| figure | original | peercloud | ceiling | peercloud / original | peercloud / ceiling | target |\n\
-             |---|--:|--:|--:|--:|--:|---|\n",
-        );
+        let mut out = layout.header();
         for &figure in rows {
-            let (label, unit, stat, target) = figure.spec();
+            let (label, unit, stat, _) = figure.spec();
             let cells = &self.cells[figure as usize];
-            let shown: Vec<String> = Sys::ALL
-                .iter()
-                .map(|&sys| show_cell(&cells[sys as usize], unit, stat, label, sys, &mut notes))
-                .collect();
             let value = |sys: Sys| summary(&cells[sys as usize], stat);
             // A ratio of counts of runs or of peers says little.
             let ratio = |a: Option<f64>, b: Option<f64>| match (stat, a, b) {
@@ -65,16 +114,21 @@ impl Figures {
                 (_, Some(a), Some(b)) if b > 0.0 => show_ratio(a / b),
                 _ => String::new(),
             };
-            let _ = writeln!(
-                out,
-                "| {label} | {} | {} | {} | {} | {} | {} |",
-                shown[0],
-                shown[1],
-                shown[2],
-                ratio(value(Sys::Peercloud), value(Sys::Original)),
-                ratio(value(Sys::Peercloud), value(Sys::Ceiling)),
-                verdict(target, cells, stat),
-            );
+            let mut shown = vec![label.to_owned()];
+            for &(sys, name) in layout.columns {
+                let cell = &cells[sys as usize];
+                shown.push(show_cell(cell, unit, stat, label, name, &mut notes));
+            }
+            for &(of, to, _) in layout.ratios {
+                shown.push(ratio(value(of), value(to)));
+            }
+            shown.push(verdict(
+                (layout.target)(figure),
+                cells,
+                stat,
+                layout.subject,
+            ));
+            let _ = writeln!(out, "| {} |", shown.join(" | "));
         }
         for (i, note) in notes.iter().enumerate() {
             let _ = writeln!(out, "\n[{}] {note}", i + 1);
@@ -92,12 +146,14 @@ fn summary(cell: &Cell, stat: Stat) -> Option<f64> {
     }
 }
 
+/// A cell as shown; its failures become notes under the table, under
+/// the column's `name`.
 fn show_cell(
     cell: &Cell,
     unit: Unit,
     stat: Stat,
     label: &str,
-    sys: Sys,
+    name: &str,
     notes: &mut Vec<String>,
 ) -> String {
     let mut shown = match stat {
@@ -112,7 +168,7 @@ fn show_cell(
     if !cell.failures.is_empty() {
         let mut reasons = cell.failures.clone();
         reasons.dedup();
-        notes.push(format!("{} — {label}: {}", sys.name(), reasons.join("; ")));
+        notes.push(format!("{name} — {label}: {}", reasons.join("; ")));
         let failed = if shown.is_empty() {
             "failed".to_owned()
         } else {
@@ -160,33 +216,37 @@ fn thousands(n: u64) -> String {
     out
 }
 
-/// The target and whether peercloud meets it.
-fn verdict(target: Target, cells: &[Cell; 3], stat: Stat) -> String {
+/// The target and whether `subject` meets it.
+fn verdict(target: Target, cells: &[Cell; Sys::COUNT], stat: Stat, subject: Sys) -> String {
     let value = |sys: Sys| summary(&cells[sys as usize], stat);
-    let peercloud = &cells[Sys::Peercloud as usize];
+    let subject_cell = &cells[subject as usize];
     let (text, met) = match target {
         Target::Info => return String::new(),
         Target::CeilingAtLeast(r) => (
             format!("≥ {r}× ceiling"),
-            ratio_of(value(Sys::Peercloud), value(Sys::Ceiling)).map(|x| x >= r),
+            ratio_of(value(subject), value(Sys::Ceiling)).map(|x| x >= r),
         ),
         Target::CeilingAtMost(r) => (
             format!("≤ {r}× ceiling"),
-            ratio_of(value(Sys::Peercloud), value(Sys::Ceiling)).map(|x| x <= r),
+            ratio_of(value(subject), value(Sys::Ceiling)).map(|x| x <= r),
         ),
         Target::OriginalAtMost(r) => (
             format!("≤ 1/{:.0} of original", 1.0 / r),
-            ratio_of(value(Sys::Peercloud), value(Sys::Original)).map(|x| x <= r),
+            ratio_of(value(subject), value(Sys::Original)).map(|x| x <= r),
+        ),
+        Target::OpenAtLeast(r) => (
+            format!("≥ {r}× open"),
+            ratio_of(value(subject), value(Sys::Peercloud)).map(|x| x >= r),
         ),
         Target::EveryRun => (
             "every run converges".to_owned(),
-            (!peercloud.values.is_empty()).then(|| {
-                peercloud.failures.is_empty() && peercloud.values.iter().all(|v| *v > 0.5)
+            (!subject_cell.values.is_empty()).then(|| {
+                subject_cell.failures.is_empty() && subject_cell.values.iter().all(|v| *v > 0.5)
             }),
         ),
         Target::NoFailure => (
             "converges".to_owned(),
-            (!peercloud.values.is_empty()).then_some(peercloud.failures.is_empty()),
+            (!subject_cell.values.is_empty()).then_some(subject_cell.failures.is_empty()),
         ),
     };
     match met {
@@ -217,7 +277,7 @@ mod tests {
         ] {
             figures.record(Figure::Unicast1, sys, value);
         }
-        let table = figures.render(&Figure::ALL);
+        let table = figures.render(&Layout::MAIN, &Figure::ALL);
         let row = table
             .lines()
             .find(|l| l.contains("1 in flight"))
@@ -232,7 +292,7 @@ mod tests {
         figures.record(Figure::JoinConverged, Sys::Peercloud, 1.0);
         figures.record(Figure::JoinConverged, Sys::Original, 0.0);
         figures.fail(Figure::MemLone, Sys::Original, "node is missing");
-        let table = figures.render(&Figure::ALL);
+        let table = figures.render(&Layout::MAIN, &Figure::ALL);
         assert!(table.contains("| 0/1 | 1/1 |"), "{table}");
         assert!(table.contains("node is missing"), "{table}");
     }
@@ -243,9 +303,85 @@ mod tests {
         figures.record(Figure::PauseLongDropped, Sys::Original, 9.0);
         figures.record(Figure::PauseLongDropped, Sys::Peercloud, 3.0);
         figures.record(Figure::Unicast1, Sys::Peercloud, 10_000.0);
-        let table = figures.render(&Figure::FAULTS);
+        let table = figures.render(&Layout::MAIN, &Figure::FAULTS);
         assert_eq!(table.lines().count(), 2 + Figure::FAULTS.len(), "{table}");
         assert!(!table.contains("unicast"), "{table}");
         assert!(table.contains("| 9 | 3 | — |  |  |  |"), "{table}");
+    }
+
+    #[test]
+    fn the_main_table_keeps_its_columns() {
+        let table = Figures::new().render(&Layout::MAIN, &[Figure::Unicast1]);
+        let mut lines = table.lines();
+        assert_eq!(
+            lines.next(),
+            Some("| figure | original | peercloud | ceiling | peercloud / original | peercloud / ceiling | target |")
+        );
+        assert_eq!(lines.next(), Some("|---|--:|--:|--:|--:|--:|---|"));
+        assert_eq!(
+            lines.next(),
+            Some("| unicast round trips, 1 in flight | — | — | — |  |  | ≥ 0.7× ceiling: not measured |")
+        );
+    }
+
+    /// The figures of a private run whose private unicast at 64 in flight
+    /// is `private_64` round trips a second, against 30,000 open.
+    fn private_run(private_64: f64) -> String {
+        let mut figures = Figures::new();
+        for (sys, unicast_1, unicast_64) in [
+            (Sys::Peercloud, 12_000.0, 30_000.0),
+            (Sys::Private, 9_000.0, private_64),
+        ] {
+            figures.record(Figure::Unicast1, sys, unicast_1);
+            figures.record(Figure::Unicast64, sys, unicast_64);
+            figures.record(Figure::JoinConverged, sys, 1.0);
+        }
+        // Results of other systems are not this table's.
+        figures.record(Figure::Unicast64, Sys::Ceiling, 40_000.0);
+        figures.render(&Layout::PRIVATE, &Figure::PRIVATE)
+    }
+
+    #[test]
+    fn the_private_table_shows_open_and_private_and_their_ratio() {
+        let table = private_run(24_000.0);
+        let mut lines = table.lines();
+        assert_eq!(
+            lines.next(),
+            Some("| figure | open | private | private / open | target |")
+        );
+        assert_eq!(lines.next(), Some("|---|--:|--:|--:|---|"));
+        assert_eq!(
+            lines.next(),
+            Some("| unicast round trips, 1 in flight | 12,000/s | 9,000/s | 0.75× |  |")
+        );
+        assert_eq!(
+            lines.next(),
+            Some("| unicast round trips, 64 in flight | 30,000/s | 24,000/s | 0.80× | ≥ 0.7× open: met |")
+        );
+        assert!(!table.contains("40,000"), "{table}");
+        assert!(table.contains("| 1/1 | 1/1 |  |  |"), "{table}");
+        assert_eq!(table.lines().count(), 2 + Figure::PRIVATE.len(), "{table}");
+    }
+
+    #[test]
+    fn a_private_unicast_below_the_target_is_marked_missed() {
+        let table = private_run(20_000.0);
+        let row = table
+            .lines()
+            .find(|l| l.contains("64 in flight") && l.contains("round trips"))
+            .expect("row");
+        assert!(row.contains("| 0.67× | ≥ 0.7× open: **MISSED** |"), "{row}");
+    }
+
+    #[test]
+    fn a_private_failure_is_noted_under_its_column_name() {
+        let mut figures = Figures::new();
+        figures.fail(Figure::BroadcastP50, Sys::Private, "no mesh");
+        let table = figures.render(&Layout::PRIVATE, &Figure::PRIVATE);
+        assert!(table.contains("| — | (failed [1]) |"), "{table}");
+        assert!(
+            table.contains("[1] private — broadcast to 19 peers, p50: no mesh"),
+            "{table}"
+        );
     }
 }

@@ -1,7 +1,8 @@
-//! Broadcast to 19 peers: a cloud of 20 of each kind (started one after
-//! the other, so that even the original converges), one peer broadcasting
-//! one message after the other and timing each until every reply is in.
-//! The same clouds, once idle, give the memory per peer in a cloud of 20.
+//! Broadcast to 19 peers: a cloud of 20 of each kind measured (the original
+//! and peercloud, or open and private peercloud; started one after the
+//! other, so that even the original converges), one peer broadcasting one
+//! message after the other and timing each until every reply is in. The
+//! same clouds, once idle, give the memory per peer in a cloud of 20.
 
 use std::time::Duration;
 
@@ -24,11 +25,11 @@ const MESH_WITHIN: Duration = Duration::from_secs(15);
 /// How long a cloud idles before its memory is read.
 const SETTLE: Duration = Duration::from_secs(1);
 
-/// Runs the broadcast benchmark and records its figures, and the memory per
-/// peer in a cloud of 20.
-pub(crate) async fn run(env: &Env, budget: &Budget, figures: &mut Figures) {
+/// Runs the broadcast benchmark for `kinds` and records their figures, and
+/// the memory per peer in a cloud of 20.
+pub(crate) async fn run(env: &Env, budget: &Budget, figures: &mut Figures, kinds: &[Kind]) {
     let mut clouds = Vec::new();
-    for kind in Kind::BOTH {
+    for &kind in kinds {
         match start_cloud(env, kind).await {
             Ok(peers) => clouds.push((kind, peers)),
             Err(e) => {

@@ -5,6 +5,8 @@
 //! member a second and evicts after two failed probes; the original probes
 //! one random member every 5 s and evicts after one. Peers print their
 //! member list on every change; the times are when those lines arrived.
+//! The `private` table runs the first scenario for open and private
+//! peercloud.
 
 use std::time::Duration;
 
@@ -35,10 +37,20 @@ const MESH_WITHIN: Duration = Duration::from_secs(15);
 /// to it.
 const KILL_SETTLE: Duration = Duration::from_secs(10);
 
-/// Runs both scenarios for both kinds and records their figures.
+/// Runs both scenarios for the original and peercloud and records their
+/// figures.
 pub(crate) async fn run(env: &Env, budget: &Budget, figures: &mut Figures) {
-    for _ in 0..budget.membership_runs {
-        for kind in Kind::BOTH {
+    joins(env, budget, figures, &Kind::BOTH).await;
+    evictions(env, budget, figures).await;
+}
+
+/// Runs the 20 peers joining at once for `kinds`, one after the other, the
+/// first kind of one run last in the next, and records their figures.
+pub(crate) async fn joins(env: &Env, budget: &Budget, figures: &mut Figures, kinds: &[Kind]) {
+    let mut kinds = kinds.to_vec();
+    for run in 0..budget.membership_runs {
+        kinds.rotate_left(usize::from(run > 0));
+        for &kind in &kinds {
             let sys = Sys::from(kind);
             match converge(env, kind, budget.converge_within).await {
                 Ok(Ok(secs)) => {
@@ -53,6 +65,11 @@ pub(crate) async fn run(env: &Env, budget: &Budget, figures: &mut Figures) {
             }
         }
     }
+}
+
+/// Runs the `kill -9` of 1 of 10 for the original and peercloud and
+/// records their figures.
+async fn evictions(env: &Env, budget: &Budget, figures: &mut Figures) {
     for _ in 0..budget.membership_runs {
         // Both clouds at once: idle peers hardly compete, and it halves the
         // wait.

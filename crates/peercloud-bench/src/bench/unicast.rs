@@ -1,7 +1,8 @@
 //! Unicast: `peer.send` round trips between two peer processes, 1 and 64 in
-//! flight, for the original and peercloud, and the same POST between the
-//! bare hyper pair. The three pairs stay up for the whole benchmark and are
-//! measured in turn, in a rotating order, so noise hits them alike.
+//! flight, for the original and peercloud (`all`) or for open and private
+//! peercloud (`private`), and the same POST between the bare hyper pair.
+//! The pairs stay up for the whole benchmark and are measured in turn, in a
+//! rotating order, so noise hits them alike.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::budget::Budget;
 use crate::figure::{Figure, Sys};
-use crate::fleet::{Env, Kind, Peer, COMMAND_WITHIN};
+use crate::fleet::{Env, Peer, COMMAND_WITHIN};
 use crate::procs::Proc;
 use crate::table::Figures;
 use crate::Result;
@@ -26,10 +27,10 @@ struct Pair {
     _server: Proc,
 }
 
-/// Runs the unicast benchmark and records its figures.
-pub(crate) async fn run(env: &Env, budget: &Budget, figures: &mut Figures) {
+/// Runs the unicast benchmark for `systems` and records their figures.
+pub(crate) async fn run(env: &Env, budget: &Budget, figures: &mut Figures, systems: &[Sys]) {
     let mut pairs: Vec<(Sys, Option<Pair>)> = Vec::new();
-    for sys in [Sys::Original, Sys::Peercloud, Sys::Ceiling] {
+    for &sys in systems {
         match start_pair(env, sys).await {
             Ok(pair) => pairs.push((sys, Some(pair))),
             Err(e) => {
@@ -60,13 +61,8 @@ pub(crate) async fn run(env: &Env, budget: &Budget, figures: &mut Figures) {
 }
 
 async fn start_pair(env: &Env, sys: Sys) -> Result<Pair> {
-    match sys {
-        Sys::Original | Sys::Peercloud => {
-            let kind = if sys == Sys::Original {
-                Kind::Original
-            } else {
-                Kind::Peercloud
-            };
+    match sys.kind() {
+        Some(kind) => {
             let server = env.start_peer(kind, "server", None, false).await?;
             let Peer { proc: client, .. } = env
                 .start_peer(kind, "client", Some(server.port), false)
@@ -77,7 +73,7 @@ async fn start_pair(env: &Env, sys: Sys) -> Result<Pair> {
                 _server: server.proc,
             })
         }
-        Sys::Ceiling => {
+        None => {
             let (server, ready) = env.start_role(&["ceiling-server"]).await?;
             let port = ready["port"]
                 .as_u64()
