@@ -1,9 +1,11 @@
 //! Membership: 20 peers started at the same moment, each joining through
 //! one seed (time until every peer lists the 19 others, after the last
 //! start), and `kill -9` of one peer of 10 (time until every survivor has
-//! dropped it). Each side runs with its own defaults: peercloud probes one
-//! member a second and evicts after two failed probes; the original probes
-//! one random member every 5 s and evicts after one. Peers print their
+//! dropped it). Each side runs with its own defaults: peercloud's LAN
+//! preset (SWIM: a probe every half second, direct then through helpers; a
+//! refused connection confirmed by the helpers evicts at once, silence
+//! after a suspicion of 4 to 20 s); the original probes one random member
+//! every 5 s and evicts after one failed probe. Peers print their
 //! member list on every change; the times are when those lines arrived.
 //! The `private` table runs the first scenario for open and private
 //! peercloud.
