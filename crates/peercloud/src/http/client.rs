@@ -72,7 +72,7 @@ struct TlsPool {
     tls: Tls,
     connect_timeout: Duration,
     /// The client, and the keyring replacement it was made after.
-    current: Mutex<(u64, TlsClient)>,
+    current: Mutex<(u64, Arc<TlsClient>)>,
 }
 
 impl TlsPool {
@@ -81,7 +81,7 @@ impl TlsPool {
         TlsPool {
             tls: tls.clone(),
             connect_timeout,
-            current: Mutex::new((generation, Self::client(tls, connect_timeout))),
+            current: Mutex::new((generation, Arc::new(Self::client(tls, connect_timeout)))),
         }
     }
 
@@ -97,14 +97,14 @@ impl TlsPool {
     }
 
     /// The client of the keyring in force.
-    fn get(&self) -> TlsClient {
+    fn get(&self) -> Arc<TlsClient> {
         let generation = self.tls.keys.as_ref().map_or(0, |keys| keys.generation());
         let mut current = match self.current.lock() {
             Ok(current) => current,
             Err(poisoned) => poisoned.into_inner(),
         };
         if current.0 != generation {
-            *current = (generation, Self::client(&self.tls, self.connect_timeout));
+            *current = (generation, Arc::new(Self::client(&self.tls, self.connect_timeout)));
         }
         current.1.clone()
     }
