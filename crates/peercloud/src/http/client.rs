@@ -104,7 +104,10 @@ impl TlsPool {
             Err(poisoned) => poisoned.into_inner(),
         };
         if current.0 != generation {
-            *current = (generation, Arc::new(Self::client(&self.tls, self.connect_timeout)));
+            *current = (
+                generation,
+                Arc::new(Self::client(&self.tls, self.connect_timeout)),
+            );
         }
         current.1.clone()
     }
