@@ -105,21 +105,24 @@ pub(crate) fn measure<P: Protocol>(
     progress.done("partition");
     drop(sim);
     let minutes = plan.soak_minutes;
-    for (figure, net, stalls) in [
-        ("false evictions per peer-hour, 1% loss", lossy(0.01), false),
-        ("false evictions per peer-hour, 5% loss", lossy(0.05), false),
-        (
-            "false evictions per peer-hour, 5% loss and 1-3 s stalls",
-            lossy(0.05),
-            true,
-        ),
+    for (loss, net, stalls) in [
+        ("1% loss", lossy(0.01), false),
+        ("5% loss", lossy(0.05), false),
+        ("5% loss and 1-3 s stalls", lossy(0.05), true),
     ] {
-        let (evictions, left) = soak(size, plan.seed, new(plan.seed, net), stalls, minutes);
-        progress.done(figure);
-        rows.push(Row::new(figure, "", Ok(evictions)).at_most(0.0));
+        let soaked = soak(size, plan.seed, new(plan.seed, net), stalls, minutes);
+        let figure = format!("false evictions per peer-hour, {loss}");
+        progress.done(&figure);
+        rows.push(Row::new(&figure, "", Ok(soaked.false_evictions)).at_most(0.0));
+        let half_gone = soaked
+            .half_gone
+            .map(|d| d.as_secs_f64())
+            .ok_or_else(|| "never".to_owned());
+        let figure = format!("half of all list entries gone after, {loss}");
+        rows.push(Row::new(&figure, "s", half_gone));
         if stalls {
-            let figure = "lists after that soak, share of a full mesh";
-            rows.push(Row::new(figure, "%", Ok(left * 100.0)));
+            let figure = format!("lists at the end, share of a full mesh, {loss}");
+            rows.push(Row::new(&figure, "%", Ok(soaked.listed * 100.0)));
         }
     }
     let wall = progress.started.elapsed().as_secs_f64();
@@ -213,25 +216,48 @@ fn lossy(loss: f64) -> NetConfig {
     }
 }
 
-/// A fresh cloud of `size` on `sim`'s network, run for `minutes` after its
-/// joins (with 1-3 s stalls of a random peer each second, if `stalls`):
-/// members that a peer dropped although they were alive, per peer-hour,
-/// and the share of a full mesh still listed at the end.
+/// What a soak found.
+struct Soaked {
+    /// Members dropped although alive, per peer-hour.
+    false_evictions: f64,
+    /// The share of a full mesh listed at the end.
+    listed: f64,
+    /// When the lists held less than half the entries they held at most,
+    /// if they ever did.
+    half_gone: Option<Duration>,
+}
+
+/// A fresh cloud of `size` on `sim`'s network, run for `minutes` once its
+/// joins settled, with 1-3 s stalls of a random peer each second if
+/// `stalls`.
+///
+/// Whether the joins converge is the first figure's business: the soak
+/// proper starts once they did, or after [`SETTLE`]. Evictions count from
+/// the first join on, and so does the time they are divided by: the
+/// original's lists never converge, and lose their members to the loss
+/// within minutes (which is why the lists are watched too).
 fn soak<P: Protocol>(
     size: usize,
     seed: u64,
     mut sim: Sim<P>,
     stalls: bool,
     minutes: u64,
-) -> (f64, f64) {
+) -> Soaked {
     sim.keep_events(KEEP);
-    // Whether the joins converge is the first figure's business: the
-    // count starts once they did, or after [`SETTLE`] (the original's
-    // lists never do, and would meanwhile lose members to the loss).
+    let start = sim.now();
+    let (mut most, mut half_gone) = (0, None);
+    let mut watch = |s: &Sim<P>| {
+        let entries: usize = (0..size).map(|n| s.core(n).member_count()).sum();
+        most = most.max(entries);
+        if half_gone.is_none() && entries * 2 < most {
+            half_gone = Some(s.now() - start);
+        }
+    };
     sim.join_through_seeds(size, 3);
-    let _ = sim.run_until(SETTLE, STEP, |s| s.converged().is_ok());
-    let failed = |s: &Sim<P>| -> u64 { (0..size).map(|n| s.events(n).counts().failed).sum() };
-    let before = failed(&sim);
+    let _ = sim.run_until(SETTLE, STEP, |s| {
+        watch(s);
+        s.converged().is_ok()
+    });
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x57a1);
     for _ in 0..minutes * 60 {
         if stalls {
@@ -239,12 +265,16 @@ fn soak<P: Protocol>(
             sim.stall(victim, Duration::from_millis(rng.random_range(1000..=3000)));
         }
         sim.run_for(Duration::from_secs(1));
+        watch(&sim);
     }
-    let false_evictions = failed(&sim) - before;
-    let peer_hours = size as f64 * minutes as f64 / 60.0;
+    let false_evictions: u64 = (0..size).map(|n| sim.events(n).counts().failed).sum();
+    let peer_hours = size as f64 * (sim.now() - start).as_secs_f64() / 3600.0;
     let gaps = sim.list_gaps(&sim.live());
-    let listed = 1.0 - gaps.missing as f64 / gaps.expected.max(1) as f64;
-    (false_evictions as f64 / peer_hours, listed)
+    Soaked {
+        false_evictions: false_evictions as f64 / peer_hours,
+        listed: 1.0 - gaps.missing as f64 / gaps.expected.max(1) as f64,
+        half_gone,
+    }
 }
 
 /// Runs until `done`, at most [`LIMIT`]: the simulated seconds it took.
