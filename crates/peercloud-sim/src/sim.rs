@@ -1,25 +1,22 @@
 //! The simulation: peers, the heap of what happens next (deliveries,
 //! wake-ups, the ends of stalls) ordered by virtual time, the faults in
-//! force, and what the network carried. What can be asked of a simulation
-//! without running it is in `view.rs`.
+//! force, and what the network carried. How a message travels is in
+//! `deliver.rs`; what can be asked of a simulation without running it, in
+//! `view.rs`.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, BinaryHeap};
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use peercloud_core::wire::{decode_reply, decode_request, encode_reply, encode_request, ErrorBody};
-use peercloud_core::{
-    Action, Address, CallError, CallResult, Config, Identity, Membership, Origin, PeerId, Refusal,
-    ReplyToken, Request, Response,
-};
+use peercloud_core::{Action, Address, Config, Identity, Membership, PeerId, Request};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
+use crate::deliver::address_of;
 use crate::log::DEFAULT_KEEP;
 use crate::net::NetConfig;
-use crate::node::{Caller, Health, Message, Node, Waiting};
+use crate::node::{Caller, Health, Message, Node};
 use crate::original::Original;
 use crate::protocol::Protocol;
 
@@ -39,7 +36,7 @@ pub struct Stats {
 
 /// Something due at a virtual time.
 #[derive(Debug)]
-enum Happening {
+pub(crate) enum Happening {
     /// Boxed: messages are large beside the other happenings, and the
     /// heap moves its entries.
     Deliver(Box<Message>),
@@ -88,20 +85,20 @@ pub struct Sim<P: Protocol = Membership> {
     /// The instant virtual time counts from (the cores take instants).
     base: Instant,
     pub(crate) now: Duration,
-    net: NetConfig,
+    pub(crate) net: NetConfig,
     config: P::Config,
-    rng: ChaCha8Rng,
+    pub(crate) rng: ChaCha8Rng,
     pub(crate) nodes: Vec<Node<P>>,
     queue: BinaryHeap<Scheduled>,
     next_seq: u64,
-    next_token: u64,
+    pub(crate) next_token: u64,
     /// How many events each peer keeps (see [`Sim::keep_events`]).
     keep: usize,
     /// Single broken links, as (lower, higher) peers.
-    cut: BTreeSet<(usize, usize)>,
+    pub(crate) cut: BTreeSet<(usize, usize)>,
     /// Each peer's side of a partition (all 0 when there is none).
-    sides: Vec<u32>,
-    stats: Stats,
+    pub(crate) sides: Vec<u32>,
+    pub(crate) stats: Stats,
 }
 
 impl Sim<Membership> {
@@ -365,11 +362,11 @@ impl<P: Protocol> Sim<P> {
         self.queue.len()
     }
 
-    fn instant(&self) -> Instant {
+    pub(crate) fn instant(&self) -> Instant {
         self.base + self.now
     }
 
-    fn schedule(&mut self, at: Duration, happening: Happening) {
+    pub(crate) fn schedule(&mut self, at: Duration, happening: Happening) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.queue.push(Scheduled { at, seq, happening });
@@ -410,7 +407,7 @@ impl<P: Protocol> Sim<P> {
 
     /// Takes peer `n`'s actions into the network, its events into its log,
     /// and (re)schedules its wake-up.
-    fn collect(&mut self, n: usize) {
+    pub(crate) fn collect(&mut self, n: usize) {
         while let Some(action) = self.nodes[n].core.poll_action() {
             match action {
                 Action::Call {
@@ -456,167 +453,6 @@ impl<P: Protocol> Sim<P> {
             }
         }
     }
-
-    /// Puts a message on the network: lost, or delivered after a latency.
-    fn send(&mut self, message: Message) {
-        if self.net.loss > 0.0 && self.rng.random::<f64>() < self.net.loss {
-            self.stats.lost += 1;
-            return;
-        }
-        let latency = self.net.latency.sample(&mut self.rng);
-        let at = self.now + latency;
-        self.schedule(at, Happening::Deliver(Box::new(message)));
-    }
-
-    fn is_cut(&self, a: usize, b: usize) -> bool {
-        self.sides[a] != self.sides[b] || self.cut.contains(&(a.min(b), a.max(b)))
-    }
-
-    fn deliver(&mut self, message: Message) {
-        match message {
-            Message::Request {
-                from,
-                caller,
-                sender,
-                to,
-                request,
-            } => {
-                let Some(target) = index_of(&to, self.nodes.len()) else {
-                    return self.refuse(from, caller);
-                };
-                if self.is_cut(from, target) {
-                    return; // lost: the caller's deadline ends the call
-                }
-                let listening = self.nodes[target].started;
-                match self.nodes[target].health {
-                    Health::Crashed => self.refuse(from, caller),
-                    _ if !listening => self.refuse(from, caller),
-                    Health::Stalled => self.nodes[target].held.push(Message::Request {
-                        from,
-                        caller,
-                        sender,
-                        to,
-                        request,
-                    }),
-                    Health::Up => self.serve(from, caller, sender, target, request),
-                }
-            }
-            Message::Result { to, caller, result } => {
-                let node = &mut self.nodes[to];
-                let Some(call) = caller.call.filter(|_| caller.process == node.process) else {
-                    return; // injected, or its process is gone
-                };
-                match node.health {
-                    Health::Crashed => {}
-                    Health::Stalled => node.held.push(Message::Result { to, caller, result }),
-                    Health::Up => {
-                        let now = self.instant();
-                        self.nodes[to].core.handle_response(now, call, result);
-                        self.collect(to);
-                    }
-                }
-            }
-        }
-    }
-
-    /// A connection to an address where nothing listens: refused.
-    fn refuse(&mut self, from: usize, caller: Caller) {
-        self.answer(from, caller, Err(CallError::NoListener));
-    }
-
-    /// Sends a call's result back to peer `from`, unless nobody waits
-    /// for it.
-    fn answer(&mut self, from: usize, caller: Caller, result: CallResult) {
-        if caller.call.is_some() {
-            self.send(Message::Result {
-                to: from,
-                caller,
-                result,
-            });
-        }
-    }
-
-    /// Hands a request to its target's core, through the wire codec.
-    fn serve(
-        &mut self,
-        from: usize,
-        caller: Caller,
-        sender: PeerId,
-        target: usize,
-        request: Request,
-    ) {
-        let path = request.path();
-        let body = encode_request(&request);
-        self.stats.bytes += body.len() as u64;
-        let Ok(request) = decode_request(path, &body) else {
-            return self.refuse(from, caller);
-        };
-        let token = ReplyToken(self.next_token);
-        self.next_token += 1;
-        self.nodes[target]
-            .waiting
-            .insert(token, Waiting { from, caller, path });
-        let origin = Origin {
-            sender: Some(sender),
-            remote: ip_of(&self.nodes[from].address),
-        };
-        let now = self.instant();
-        self.nodes[target]
-            .core
-            .handle_request(now, token, origin, request);
-        self.collect(target);
-    }
-
-    /// A reply as its caller reads it: a refusal becomes the status and
-    /// JSON body the HTTP edge answers with.
-    fn reply_over_the_wire(&mut self, path: &str, reply: Result<Response, Refusal>) -> CallResult {
-        match reply {
-            Ok(response) => {
-                let body = encode_reply(&response);
-                self.stats.bytes += body.len() as u64;
-                decode_reply(path, &body).map_err(|e| CallError::InvalidReply(e.to_string()))
-            }
-            Err(refusal) => {
-                let body = ErrorBody {
-                    error: refusal.to_string(),
-                };
-                let body = serde_json::to_string(&body).unwrap_or_default();
-                self.stats.bytes += body.len() as u64;
-                Err(CallError::Refused {
-                    status: refusal.http_status(),
-                    body,
-                })
-            }
-        }
-    }
-}
-
-/// The port every simulated peer listens on.
-const PORT: u16 = 9338;
-
-/// Where peer `n` listens: `10.a.b.c:9338`, unique for 16 million peers.
-pub(crate) fn address_of(n: usize) -> Address {
-    let [_, a, b, c] = (n as u32).to_be_bytes();
-    let ip = IpAddr::V4(Ipv4Addr::new(10, a, b, c));
-    Address::new(peercloud_core::Host::from_ip(ip), PORT)
-}
-
-/// The peer listening at `address` among `len` peers, if any: the
-/// inverse of [`address_of`], without a table to look it up in.
-fn index_of(address: &Address, len: usize) -> Option<usize> {
-    let Some(IpAddr::V4(ip)) = address.host.ip() else {
-        return None;
-    };
-    let [ten, a, b, c] = ip.octets();
-    let n = u32::from_be_bytes([0, a, b, c]) as usize;
-    (ten == 10 && address.port == PORT && n < len).then_some(n)
-}
-
-fn ip_of(address: &Address) -> IpAddr {
-    address
-        .host
-        .ip()
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
 #[cfg(test)]
@@ -640,38 +476,5 @@ mod tests {
         sim.run_for(Duration::from_millis(10));
         assert_eq!(sim.left_reasons(a, &b_id), [LeftReason::Left]);
         assert!(!sim.core(b).is_closed());
-    }
-
-    #[test]
-    fn addresses_are_unique_past_255_peers_and_lead_back_to_their_peer() {
-        let addresses: BTreeSet<Address> = (0..70_000).map(address_of).collect();
-        assert_eq!(addresses.len(), 70_000);
-        for n in [0, 255, 256, 65_535, 65_536, 69_999] {
-            assert_eq!(index_of(&address_of(n), 70_000), Some(n));
-        }
-        assert_eq!(index_of(&address_of(70_000), 70_000), None, "nobody there");
-        assert_eq!(index_of(&"10.0.0.1:9339".parse().unwrap(), 70_000), None);
-        assert_eq!(index_of(&"11.0.0.1:9338".parse().unwrap(), 70_000), None);
-    }
-
-    #[test]
-    fn what_a_crashed_peer_was_answering_is_forgotten() {
-        let net = NetConfig {
-            latency: crate::Latency::Fixed(Duration::from_millis(1)),
-            loss: 0.0,
-        };
-        let mut sim = Sim::new(2, net);
-        let (a, b) = (sim.add_peer(), sim.add_peer());
-        sim.start(a, &[]);
-        sim.run_for(Duration::from_millis(10));
-        // b's join reaches a at 11 ms; a checks b, whose answer is back at
-        // 13 ms: at 12.5 ms a is still answering the join.
-        sim.start(b, &[a]);
-        sim.run_for(Duration::from_micros(2500));
-        assert_eq!(sim.nodes[a].waiting.len(), 1);
-        sim.crash(a);
-        assert!(sim.nodes[a].waiting.is_empty());
-        sim.run_for(Duration::from_secs(10));
-        assert!(!sim.lists(b, a), "b never joined");
     }
 }
