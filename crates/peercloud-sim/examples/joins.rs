@@ -1,27 +1,59 @@
-//! How the lists fill up after concurrent joins: the count of missing
-//! entries over time, for one size.
+//! How the lists fill up after concurrent joins, second by simulated
+//! second: the entries still missing, what the network carried, what
+//! waits in the simulator's queue, and the simulator's own time and
+//! memory. Under peercloud's rules, or the original's with `original`.
 //!
-//! `cargo run --release -p peercloud-sim --example joins -- 100`
-use std::time::Duration;
+//! `cargo run --release -p peercloud-sim --example joins -- 1000 [original]`
+use std::time::{Duration, Instant};
 
-use peercloud_sim::{NetConfig, Sim};
+use peercloud_sim::{NetConfig, Protocol, Sim};
 
 fn main() {
-    let size: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100);
-    let mut sim = Sim::new(1, NetConfig::lan());
+    let mut args = std::env::args().skip(1);
+    let size: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
+    if args.next().as_deref() == Some("original") {
+        watch(Sim::original(1, NetConfig::lan()), size);
+    } else {
+        watch(Sim::new(1, NetConfig::lan()), size);
+    }
+}
+
+fn watch<P: Protocol>(mut sim: Sim<P>, size: usize) {
+    // The wall clock, read only to show how long each second took.
+    #[allow(clippy::disallowed_methods)]
+    let started = Instant::now();
+    sim.keep_events(4);
     sim.join_through_seeds(size, 3);
-    for t in 0..40 {
-        let missing: usize = (0..size)
-            .map(|n| (0..size).filter(|&m| m != n && !sim.lists(n, m)).count())
-            .sum();
+    for t in 0..60 {
+        let gaps = sim.list_gaps(&sim.live());
         let stats = sim.stats();
-        println!("t={t:>2}s missing={missing:>6} requests={}", stats.requests);
-        if missing == 0 {
+        println!(
+            "t={t:>2}s missing={:>8} extra={:>6} requests={:>9} MB={:>7.1} queued={:>8} wall={:>6.1}s rss={}",
+            gaps.missing,
+            gaps.extra,
+            stats.requests,
+            stats.bytes as f64 / 1e6,
+            sim.queued(),
+            started.elapsed().as_secs_f64(),
+            rss(),
+        );
+        if gaps.missing + gaps.extra == 0 {
             break;
         }
         sim.run_for(Duration::from_secs(1));
     }
+}
+
+/// This process's resident memory now and at its peak.
+fn rss() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kib| kib.parse::<u64>().ok())
+            .map_or(0, |kib| kib / 1024)
+    };
+    format!("{}MiB (peak {}MiB)", field("VmRSS:"), field("VmHWM:"))
 }

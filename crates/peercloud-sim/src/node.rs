@@ -1,9 +1,14 @@
-//! One simulated peer: its core, its address, whether it is up, crashed
-//! or stalled, what waits for it while it is stalled, and what it saw.
+//! One simulated peer: its membership, its address, whether it is up,
+//! crashed or stalled, what waits for it while it is stalled, the requests
+//! it is answering, and what it saw (within bounds).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use peercloud_core::{Address, CallId, CallResult, Event, Membership, PeerId, Request};
+use peercloud_core::{Address, CallId, CallResult, PeerId, ReplyToken, Request};
+
+use crate::log::EventLog;
+use crate::protocol::Protocol;
 
 /// A message on its way.
 #[derive(Debug)]
@@ -46,18 +51,29 @@ pub(crate) enum Health {
     Stalled,
 }
 
+/// A request being handled: who waits for its reply.
+#[derive(Debug)]
+pub(crate) struct Waiting {
+    pub(crate) from: usize,
+    pub(crate) caller: Caller,
+    pub(crate) path: &'static str,
+}
+
 /// One peer.
 #[derive(Debug)]
-pub(crate) struct Node {
-    pub(crate) core: Membership,
+pub(crate) struct Node<P> {
+    pub(crate) core: P,
     pub(crate) address: Address,
     pub(crate) health: Health,
     /// What arrived while it was stalled, in order.
     pub(crate) held: Vec<Message>,
     /// The wake-up in the simulation's queue that is still valid.
     pub(crate) wake: Option<Duration>,
-    /// What its core emitted, with when.
-    pub(crate) events: Vec<(Duration, Event)>,
+    /// What its core emitted: counted, and the last few kept.
+    pub(crate) log: EventLog,
+    /// The requests its current process is answering, by the token it
+    /// was given; dropped with the process, whose replies never come.
+    pub(crate) waiting: BTreeMap<ReplyToken, Waiting>,
     /// Whether `start` was called on its current core.
     pub(crate) started: bool,
     /// How many times it was restarted: the results of calls made by an
@@ -66,15 +82,16 @@ pub(crate) struct Node {
     pub(crate) process: u64,
 }
 
-impl Node {
-    pub(crate) fn new(core: Membership, address: Address) -> Self {
+impl<P: Protocol> Node<P> {
+    pub(crate) fn new(core: P, address: Address, keep: usize) -> Self {
         Node {
             core,
             address,
             health: Health::Up,
             held: Vec::new(),
             wake: None,
-            events: Vec::new(),
+            log: EventLog::new(keep),
+            waiting: BTreeMap::new(),
             started: false,
             process: 0,
         }

@@ -1,22 +1,24 @@
-//! The simulation: peers, the queue of what happens next (deliveries,
+//! The simulation: peers, the heap of what happens next (deliveries,
 //! wake-ups, the ends of stalls) ordered by virtual time, the faults in
-//! force, and what the network carried.
+//! force, and what the network carried. How a message travels is in
+//! `deliver.rs`; what can be asked of a simulation without running it, in
+//! `view.rs`.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, BinaryHeap};
 use std::time::{Duration, Instant};
 
-use peercloud_core::wire::{decode_reply, decode_request, encode_reply, encode_request, ErrorBody};
-use peercloud_core::{
-    Action, Address, CallError, CallResult, Config, Event, Identity, LeftReason, Membership,
-    Origin, PeerId, Refusal, ReplyToken, Request, Response,
-};
+use peercloud_core::{Action, Address, Config, Identity, Membership, PeerId, Request};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
+use crate::deliver::address_of;
+use crate::log::DEFAULT_KEEP;
 use crate::net::NetConfig;
 use crate::node::{Caller, Health, Message, Node};
+use crate::original::Original;
+use crate::protocol::Protocol;
 
 /// A peer of the simulation, by the order it was added.
 pub type PeerIndex = usize;
@@ -34,8 +36,9 @@ pub struct Stats {
 
 /// Something due at a virtual time.
 #[derive(Debug)]
-enum Happening {
-    /// Boxed: messages are large beside the other happenings.
+pub(crate) enum Happening {
+    /// Boxed: messages are large beside the other happenings, and the
+    /// heap moves its entries.
     Deliver(Box<Message>),
     /// The peer's core asked to be woken up now.
     Wake(usize),
@@ -43,38 +46,62 @@ enum Happening {
     Resume(usize),
 }
 
-/// A request being handled: who waits for its reply.
+/// A happening in the heap: the earliest first, ties in the order they
+/// were scheduled (so that a run replays).
 #[derive(Debug)]
-struct Waiting {
-    from: usize,
-    caller: Caller,
-    path: &'static str,
+struct Scheduled {
+    at: Duration,
+    seq: u64,
+    happening: Happening,
 }
 
-/// A simulated cloud. See the crate documentation.
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: `BinaryHeap` pops its greatest entry.
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Scheduled {}
+
+/// A simulated cloud whose peers follow the rules of `P`: the real core
+/// by default, or [`Original`], the model of the original. See the crate
+/// documentation.
 #[derive(Debug)]
-pub struct Sim {
+pub struct Sim<P: Protocol = Membership> {
     seed: u64,
     /// The instant virtual time counts from (the cores take instants).
     base: Instant,
-    now: Duration,
-    net: NetConfig,
-    config: Config,
-    rng: ChaCha8Rng,
-    nodes: Vec<Node>,
-    by_address: BTreeMap<Address, usize>,
-    queue: BTreeMap<(Duration, u64), Happening>,
+    pub(crate) now: Duration,
+    pub(crate) net: NetConfig,
+    config: P::Config,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) nodes: Vec<Node<P>>,
+    queue: BinaryHeap<Scheduled>,
     next_seq: u64,
-    waiting: BTreeMap<(usize, ReplyToken), Waiting>,
-    next_token: u64,
+    pub(crate) next_token: u64,
+    /// How many events each peer keeps (see [`Sim::keep_events`]).
+    keep: usize,
     /// Single broken links, as (lower, higher) peers.
-    cut: BTreeSet<(usize, usize)>,
+    pub(crate) cut: BTreeSet<(usize, usize)>,
     /// Each peer's side of a partition (all 0 when there is none).
-    sides: Vec<u32>,
-    stats: Stats,
+    pub(crate) sides: Vec<u32>,
+    pub(crate) stats: Stats,
 }
 
-impl Sim {
+impl Sim<Membership> {
     /// An empty simulation over `net`, every random choice drawn from `seed`.
     /// Peers get the default (LAN) membership config.
     pub fn new(seed: u64, net: NetConfig) -> Self {
@@ -83,6 +110,29 @@ impl Sim {
 
     /// Like [`Sim::new`], with this membership config for every peer.
     pub fn with_config(seed: u64, net: NetConfig, config: Config) -> Self {
+        Sim::with_protocol(seed, net, config)
+    }
+
+    /// Gives peer `n` new data.
+    pub fn set_data(&mut self, n: PeerIndex, data: serde_json::Value) {
+        let now = self.instant();
+        self.nodes[n].core.set_data(now, data);
+        self.collect(n);
+    }
+}
+
+impl Sim<Original> {
+    /// Like [`Sim::new`], every peer following the original's rules (see
+    /// [`Original`]).
+    pub fn original(seed: u64, net: NetConfig) -> Self {
+        Sim::with_protocol(seed, net, Default::default())
+    }
+}
+
+impl<P: Protocol> Sim<P> {
+    /// An empty simulation over `net` whose peers follow `P` with
+    /// `config`, every random choice drawn from `seed`.
+    pub fn with_protocol(seed: u64, net: NetConfig, config: P::Config) -> Self {
         #[allow(clippy::disallowed_methods)]
         let base = Instant::now();
         Sim {
@@ -93,11 +143,10 @@ impl Sim {
             config,
             rng: ChaCha8Rng::seed_from_u64(seed),
             nodes: Vec::new(),
-            by_address: BTreeMap::new(),
-            queue: BTreeMap::new(),
+            queue: BinaryHeap::new(),
             next_seq: 0,
-            waiting: BTreeMap::new(),
             next_token: 0,
+            keep: DEFAULT_KEEP,
             cut: BTreeSet::new(),
             sides: Vec::new(),
             stats: Stats::default(),
@@ -114,25 +163,33 @@ impl Sim {
         self.now
     }
 
+    /// Each peer keeps its last `keep` events (at least one) from now on,
+    /// and counts all of them ([`crate::EventLog`]); [`DEFAULT_KEEP`]
+    /// unless told otherwise. A large run that only counts keeps few.
+    pub fn keep_events(&mut self, keep: usize) {
+        self.keep = keep.max(1);
+        for node in &mut self.nodes {
+            node.log.set_keep(self.keep);
+        }
+    }
+
     /// Adds a peer (not started yet) at its own address.
     pub fn add_peer(&mut self) -> PeerIndex {
         let n = self.nodes.len();
-        let address = address_of(n);
         let core = self.fresh_core(n);
-        self.by_address.insert(address.clone(), n);
-        self.nodes.push(Node::new(core, address));
+        self.nodes.push(Node::new(core, address_of(n), self.keep));
         self.sides.push(0);
         n
     }
 
-    fn fresh_core(&mut self, n: usize) -> Membership {
+    fn fresh_core(&mut self, n: usize) -> P {
         let identity = Identity {
             id: PeerId::from_random_bytes(self.rng.random()),
             port: address_of(n).port,
             advertise: Some(address_of(n).host),
             data: json!({ "peer": n }),
         };
-        Membership::new(identity, self.config.clone(), self.rng.random())
+        P::create(identity, &self.config, self.rng.random())
     }
 
     /// Starts peer `n`, joining through `seeds` (none: a cloud of its own).
@@ -168,23 +225,13 @@ impl Sim {
         seeds
     }
 
-    /// The members peer `observer` declared failed (or heard were) from
-    /// `since` on, by id.
-    pub fn failed_seen_by(&self, observer: PeerIndex, since: Duration) -> Vec<PeerId> {
-        let failed = self.events(observer).iter().filter_map(|(at, e)| match e {
-            Event::PeerLeft {
-                member,
-                reason: peercloud_core::LeftReason::Failed { .. },
-            } if *at >= since => Some(member.id.clone()),
-            _ => None,
-        });
-        failed.collect()
-    }
-
-    /// Kills peer `n`: its address refuses connections from now on.
+    /// Kills peer `n`: its address refuses connections from now on, and
+    /// the requests it was answering are never answered.
     pub fn crash(&mut self, n: PeerIndex) {
-        self.nodes[n].health = Health::Crashed;
-        self.nodes[n].held.clear();
+        let node = &mut self.nodes[n];
+        node.health = Health::Crashed;
+        node.held.clear();
+        node.waiting.clear();
     }
 
     /// Runs a new process for peer `n` at its address, under a new id, and
@@ -195,6 +242,7 @@ impl Sim {
         node.core = core;
         node.health = Health::Up;
         node.held.clear();
+        node.waiting.clear();
         node.wake = None;
         node.started = false;
         node.process += 1;
@@ -214,13 +262,6 @@ impl Sim {
     pub fn leave(&mut self, n: PeerIndex) {
         let now = self.instant();
         self.nodes[n].core.leave(now);
-        self.collect(n);
-    }
-
-    /// Gives peer `n` new data.
-    pub fn set_data(&mut self, n: PeerIndex, data: serde_json::Value) {
-        let now = self.instant();
-        self.nodes[n].core.set_data(now, data);
         self.collect(n);
     }
 
@@ -277,11 +318,10 @@ impl Sim {
     /// Runs everything due in the next `span` of virtual time.
     pub fn run_for(&mut self, span: Duration) {
         let end = self.now + span;
-        while let Some(entry) = self.queue.first_entry() {
-            if entry.key().0 > end {
+        while self.queue.peek().is_some_and(|next| next.at <= end) {
+            let Some(Scheduled { at, happening, .. }) = self.queue.pop() else {
                 break;
-            }
-            let ((at, _), happening) = entry.remove_entry();
+            };
             self.now = at;
             self.happen(happening);
         }
@@ -294,7 +334,7 @@ impl Sim {
         &mut self,
         limit: Duration,
         step: Duration,
-        mut done: impl FnMut(&Sim) -> bool,
+        mut done: impl FnMut(&Self) -> bool,
     ) -> Option<Duration> {
         let start = self.now;
         while self.now - start <= limit {
@@ -304,102 +344,6 @@ impl Sim {
             self.run_for(step);
         }
         None
-    }
-
-    /// Peer `n`'s id now.
-    pub fn id(&self, n: PeerIndex) -> &PeerId {
-        self.nodes[n].core.id()
-    }
-
-    /// Where peer `n` listens (its address, whether it runs or not).
-    pub fn address(&self, n: PeerIndex) -> &Address {
-        &self.nodes[n].address
-    }
-
-    /// Peer `n`'s core, to look at.
-    pub fn core(&self, n: PeerIndex) -> &Membership {
-        &self.nodes[n].core
-    }
-
-    /// What peer `n`'s core emitted, with when.
-    pub fn events(&self, n: PeerIndex) -> &[(Duration, Event)] {
-        &self.nodes[n].events
-    }
-
-    /// Why peer `n` saw the member with id `gone` leave, each time it did
-    /// (usually once or never), in order.
-    pub fn left_reasons(&self, n: PeerIndex, gone: &PeerId) -> Vec<LeftReason> {
-        let left = self.events(n).iter().filter_map(|(_, event)| match event {
-            Event::PeerLeft { member, reason } if member.id == *gone => Some(reason.clone()),
-            _ => None,
-        });
-        left.collect()
-    }
-
-    /// How many peers were added.
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    /// Whether no peer was added.
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
-    /// Whether peer `a` lists peer `b`'s current id.
-    pub fn lists(&self, a: PeerIndex, b: PeerIndex) -> bool {
-        self.core(a).member(self.id(b)).is_some()
-    }
-
-    /// The live peers: started, not crashed, not closed.
-    pub fn live(&self) -> Vec<PeerIndex> {
-        (0..self.nodes.len())
-            .filter(|&n| self.nodes[n].is_live())
-            .collect()
-    }
-
-    /// Whether every live peer lists exactly every other live peer, at its
-    /// address; else who misses or has whom.
-    pub fn converged(&self) -> Result<(), String> {
-        self.converged_among(&self.live())
-    }
-
-    /// Whether each of `peers` lists exactly the others of `peers` (their
-    /// current ids, at their addresses) and nobody else: a full mesh of
-    /// them, such as one side of a partition; else who misses or has whom.
-    pub fn converged_among(&self, peers: &[PeerIndex]) -> Result<(), String> {
-        let expected: BTreeMap<&PeerId, &Address> = peers
-            .iter()
-            .map(|&n| (self.id(n), &self.nodes[n].address))
-            .collect();
-        let mut gaps = Vec::new();
-        for &n in peers {
-            let core = self.core(n);
-            let missing = expected
-                .keys()
-                .filter(|id| **id != core.id() && core.member(id).is_none())
-                .count();
-            let wrong = core
-                .members()
-                .filter(|m| expected.get(&m.id) != Some(&&m.address()))
-                .count();
-            if missing + wrong > 0 {
-                gaps.push(format!("peer {n}: {missing} missing, {wrong} extra"));
-            }
-        }
-        if gaps.is_empty() {
-            Ok(())
-        } else {
-            let shown: Vec<_> = gaps.iter().take(10).cloned().collect();
-            Err(format!(
-                "seed {}: {} of {} peers differ at {:?}: {}",
-                self.seed,
-                gaps.len(),
-                peers.len(),
-                self.now,
-                shown.join("; ")
-            ))
-        }
     }
 
     /// What the network carried since the last reset.
@@ -412,13 +356,20 @@ impl Sim {
         self.stats = Stats::default();
     }
 
-    fn instant(&self) -> Instant {
+    /// How many happenings wait in the queue (messages on their way,
+    /// wake-ups, ends of stalls): the simulator's own load.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub(crate) fn instant(&self) -> Instant {
         self.base + self.now
     }
 
-    fn schedule(&mut self, at: Duration, happening: Happening) {
-        self.queue.insert((at, self.next_seq), happening);
+    pub(crate) fn schedule(&mut self, at: Duration, happening: Happening) {
+        let seq = self.next_seq;
         self.next_seq += 1;
+        self.queue.push(Scheduled { at, seq, happening });
     }
 
     fn happen(&mut self, happening: Happening) {
@@ -456,7 +407,7 @@ impl Sim {
 
     /// Takes peer `n`'s actions into the network, its events into its log,
     /// and (re)schedules its wake-up.
-    fn collect(&mut self, n: usize) {
+    pub(crate) fn collect(&mut self, n: usize) {
         while let Some(action) = self.nodes[n].core.poll_action() {
             match action {
                 Action::Call {
@@ -478,7 +429,7 @@ impl Sim {
                     self.send(message);
                 }
                 Action::Reply { token, reply } => {
-                    let Some(waiting) = self.waiting.remove(&(n, token)) else {
+                    let Some(waiting) = self.nodes[n].waiting.remove(&token) else {
                         continue;
                     };
                     let result = self.reply_over_the_wire(waiting.path, reply);
@@ -489,7 +440,7 @@ impl Sim {
         let now = self.now;
         let node = &mut self.nodes[n];
         while let Some(event) = node.core.poll_event() {
-            node.events.push((now, event));
+            node.log.push(now, event);
         }
         let due = node
             .core
@@ -502,157 +453,12 @@ impl Sim {
             }
         }
     }
-
-    /// Puts a message on the network: lost, or delivered after a latency.
-    fn send(&mut self, message: Message) {
-        if self.net.loss > 0.0 && self.rng.random::<f64>() < self.net.loss {
-            self.stats.lost += 1;
-            return;
-        }
-        let latency = self.net.latency.sample(&mut self.rng);
-        let at = self.now + latency;
-        self.schedule(at, Happening::Deliver(Box::new(message)));
-    }
-
-    fn is_cut(&self, a: usize, b: usize) -> bool {
-        self.sides[a] != self.sides[b] || self.cut.contains(&(a.min(b), a.max(b)))
-    }
-
-    fn deliver(&mut self, message: Message) {
-        match message {
-            Message::Request {
-                from,
-                caller,
-                sender,
-                to,
-                request,
-            } => {
-                let Some(&target) = self.by_address.get(&to) else {
-                    return self.refuse(from, caller);
-                };
-                if self.is_cut(from, target) {
-                    return; // lost: the caller's deadline ends the call
-                }
-                let listening = self.nodes[target].started;
-                match self.nodes[target].health {
-                    Health::Crashed => self.refuse(from, caller),
-                    _ if !listening => self.refuse(from, caller),
-                    Health::Stalled => self.nodes[target].held.push(Message::Request {
-                        from,
-                        caller,
-                        sender,
-                        to,
-                        request,
-                    }),
-                    Health::Up => self.serve(from, caller, sender, target, request),
-                }
-            }
-            Message::Result { to, caller, result } => {
-                let node = &mut self.nodes[to];
-                let Some(call) = caller.call.filter(|_| caller.process == node.process) else {
-                    return; // injected, or its process is gone
-                };
-                match node.health {
-                    Health::Crashed => {}
-                    Health::Stalled => node.held.push(Message::Result { to, caller, result }),
-                    Health::Up => {
-                        let now = self.instant();
-                        self.nodes[to].core.handle_response(now, call, result);
-                        self.collect(to);
-                    }
-                }
-            }
-        }
-    }
-
-    /// A connection to an address where nothing listens: refused.
-    fn refuse(&mut self, from: usize, caller: Caller) {
-        self.answer(from, caller, Err(CallError::NoListener));
-    }
-
-    /// Sends a call's result back to peer `from`, unless nobody waits
-    /// for it.
-    fn answer(&mut self, from: usize, caller: Caller, result: CallResult) {
-        if caller.call.is_some() {
-            self.send(Message::Result {
-                to: from,
-                caller,
-                result,
-            });
-        }
-    }
-
-    /// Hands a request to its target's core, through the wire codec.
-    fn serve(
-        &mut self,
-        from: usize,
-        caller: Caller,
-        sender: PeerId,
-        target: usize,
-        request: Request,
-    ) {
-        let path = request.path();
-        let body = encode_request(&request);
-        self.stats.bytes += body.len() as u64;
-        let Ok(request) = decode_request(path, &body) else {
-            return self.refuse(from, caller);
-        };
-        let token = ReplyToken(self.next_token);
-        self.next_token += 1;
-        self.waiting
-            .insert((target, token), Waiting { from, caller, path });
-        let origin = Origin {
-            sender: Some(sender),
-            remote: ip_of(&self.nodes[from].address),
-        };
-        let now = self.instant();
-        self.nodes[target]
-            .core
-            .handle_request(now, token, origin, request);
-        self.collect(target);
-    }
-
-    /// A reply as its caller reads it: a refusal becomes the status and
-    /// JSON body the HTTP edge answers with.
-    fn reply_over_the_wire(&mut self, path: &str, reply: Result<Response, Refusal>) -> CallResult {
-        match reply {
-            Ok(response) => {
-                let body = encode_reply(&response);
-                self.stats.bytes += body.len() as u64;
-                decode_reply(path, &body).map_err(|e| CallError::InvalidReply(e.to_string()))
-            }
-            Err(refusal) => {
-                let body = ErrorBody {
-                    error: refusal.to_string(),
-                };
-                let body = serde_json::to_string(&body).unwrap_or_default();
-                self.stats.bytes += body.len() as u64;
-                Err(CallError::Refused {
-                    status: refusal.http_status(),
-                    body,
-                })
-            }
-        }
-    }
-}
-
-/// Where peer `n` listens: `10.a.b.c:9338`, unique for 16 million peers.
-pub(crate) fn address_of(n: usize) -> Address {
-    let [_, a, b, c] = (n as u32).to_be_bytes();
-    let ip = IpAddr::V4(std::net::Ipv4Addr::new(10, a, b, c));
-    Address::new(peercloud_core::Host::from_ip(ip), 9338)
-}
-
-fn ip_of(address: &Address) -> IpAddr {
-    address
-        .host
-        .ip()
-        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
 #[cfg(test)]
 mod tests {
     use peercloud_core::wire::LeftRequest;
+    use peercloud_core::LeftReason;
 
     use super::*;
 
@@ -670,11 +476,5 @@ mod tests {
         sim.run_for(Duration::from_millis(10));
         assert_eq!(sim.left_reasons(a, &b_id), [LeftReason::Left]);
         assert!(!sim.core(b).is_closed());
-    }
-
-    #[test]
-    fn addresses_are_unique_past_255_peers() {
-        let addresses: BTreeSet<Address> = (0..70_000).map(address_of).collect();
-        assert_eq!(addresses.len(), 70_000);
     }
 }

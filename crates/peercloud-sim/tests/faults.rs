@@ -225,7 +225,7 @@ fn new_data_reaches_every_peer_at_once_and_the_newest_wins() {
         for n in all_but(&sim, 2) {
             let seen = sim.core(n).member(&updated).unwrap();
             assert_eq!(seen.data["v"], 2, "seed {seed}: peer {n}");
-            let events = sim.events(n).iter().filter(|(at, _)| *at > before);
+            let events = sim.events(n).since(before).filter(|(at, _)| *at > before);
             let updates = events
                 .filter(|(_, e)| matches!(e, Event::PeerUpdated(_)))
                 .count();

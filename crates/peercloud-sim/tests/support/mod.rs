@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use peercloud_core::{Event, PeerId, Start};
-use peercloud_sim::{NetConfig, PeerIndex, Sim};
+use peercloud_sim::{NetConfig, PeerIndex, Protocol, Sim};
 
 /// The seeds each small scenario is swept over.
 pub(crate) const SEEDS: std::ops::Range<u64> = 0..8;
@@ -55,14 +55,14 @@ pub(crate) fn all_but(sim: &Sim, but: PeerIndex) -> Vec<PeerIndex> {
 /// Asserts that each of `peers` lists every other one, at its address, and
 /// nobody else; the message names the seed and who differs.
 #[track_caller]
-pub(crate) fn assert_full_mesh(sim: &Sim, peers: &[PeerIndex]) {
+pub(crate) fn assert_full_mesh<P: Protocol>(sim: &Sim<P>, peers: &[PeerIndex]) {
     if let Err(gaps) = sim.converged_among(peers) {
         panic!("{gaps}");
     }
 }
 
 /// Who misses whom, for a failure message (empty when converged).
-pub(crate) fn gaps(sim: &Sim) -> String {
+pub(crate) fn gaps<P: Protocol>(sim: &Sim<P>) -> String {
     sim.converged().err().unwrap_or_default()
 }
 
@@ -84,7 +84,7 @@ pub(crate) fn starts_of(sim: &Sim, n: PeerIndex) -> Vec<&Start> {
 /// (virtual time).
 pub(crate) fn churn_since(sim: &Sim, since: Duration) -> Vec<usize> {
     let churn = |n| {
-        let after = sim.events(n).iter().filter(|(at, _)| *at > since);
+        let after = sim.events(n).since(since).filter(|(at, _)| *at > since);
         let churned = |(_, e): &&(Duration, Event)| {
             matches!(e, Event::PeerLeft { .. } | Event::PeerJoined(_))
         };

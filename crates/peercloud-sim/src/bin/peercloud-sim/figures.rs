@@ -1,12 +1,11 @@
-//! The figures of one cloud size, measured on one simulation in turn: the
-//! joins, the quiet load, crashes, a partition, and soaks under loss and
-//! stalls that count false evictions. Reads only the simulation (and this
-//! process's peak memory, from /proc).
+//! The figures of one cloud size under one set of rules, measured on one
+//! simulation in turn: the joins, the quiet load, crashes, a partition,
+//! and soaks under loss and stalls that count false evictions. Reads only
+//! the simulation (and this process's peak memory, from /proc).
 
 use std::time::{Duration, Instant};
 
-use peercloud_core::Config;
-use peercloud_sim::{Latency, NetConfig, PeerIndex, Sim};
+use peercloud_sim::{Latency, NetConfig, PeerIndex, Protocol, Sim};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -18,22 +17,28 @@ const STEP: Duration = Duration::from_millis(100);
 /// How long each wait may take (simulated) before it counts as never.
 const LIMIT: Duration = Duration::from_secs(300);
 
+/// How long a soak's cloud may take to converge before the count starts.
+const SETTLE: Duration = Duration::from_secs(60);
+
+/// How many events each peer keeps: the figures only count.
+const KEEP: usize = 4;
+
 /// One figure: a value or why there is none, and a target if it has one.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Row {
-    pub(crate) figure: &'static str,
+    pub(crate) figure: String,
     pub(crate) value: Result<f64, String>,
-    pub(crate) unit: &'static str,
+    pub(crate) unit: String,
     /// The target at this size, if any: at most this.
     pub(crate) target: Option<f64>,
 }
 
 impl Row {
-    fn new(figure: &'static str, unit: &'static str, value: Result<f64, String>) -> Self {
+    fn new(figure: &str, unit: &str, value: Result<f64, String>) -> Self {
         Row {
-            figure,
+            figure: figure.to_owned(),
             value,
-            unit,
+            unit: unit.to_owned(),
             target: None,
         }
     }
@@ -44,23 +49,43 @@ impl Row {
     }
 }
 
-/// Everything measured for a cloud of `size`.
-pub(crate) fn measure(size: usize, plan: &Plan) -> Vec<Row> {
-    // The wall clock, read only to report how long the simulator took.
-    #[allow(clippy::disallowed_methods)]
-    let started = Instant::now();
-    let mut rows = Vec::new();
-    let mut sim = sim_for(size, plan.seed, NetConfig::lan());
-    let joined = join_at_once(&mut sim, size);
-    rows.push(Row::new("convergence after concurrent joins", "s", joined).at_most(5.0));
-    if sim.converged().is_err() {
-        rows.push(Row::new(
-            "(the rest)",
-            "",
-            Err("the cloud never converged".into()),
-        ));
-        return finish(rows, started);
+/// How a simulation of the chosen rules is made.
+pub(crate) type NewSim<P> = fn(u64, NetConfig) -> Sim<P>;
+
+/// Tells on stderr how far a long run got.
+struct Progress {
+    name: String,
+    /// The wall clock, read only to report how long the simulator took.
+    started: Instant,
+}
+
+impl Progress {
+    fn new(name: String) -> Self {
+        #[allow(clippy::disallowed_methods)]
+        let started = Instant::now();
+        Progress { name, started }
     }
+
+    fn done(&self, what: &str) {
+        let wall = self.started.elapsed().as_secs_f64();
+        eprintln!("[{}] {what} ({wall:.0} s wall)", self.name);
+    }
+}
+
+/// Everything measured for a cloud of `size` whose peers follow `P`.
+pub(crate) fn measure<P: Protocol>(
+    size: usize,
+    plan: &Plan,
+    name: &str,
+    new: NewSim<P>,
+) -> Vec<Row> {
+    let progress = Progress::new(format!("{name} {size}"));
+    let mut rows = Vec::new();
+    let mut sim = new(plan.seed, NetConfig::lan());
+    sim.keep_events(KEEP);
+    let joined = join_at_once(&mut sim, size);
+    progress.done(&format!("joins: {joined:?}"));
+    rows.push(Row::new("convergence after concurrent joins", "s", joined).at_most(5.0));
     let (requests, bytes) = quiet_load(&mut sim);
     rows.push(Row::new("background requests per peer per second", "", Ok(requests)).at_most(5.0));
     rows.push(Row::new(
@@ -71,43 +96,62 @@ pub(crate) fn measure(size: usize, plan: &Plan) -> Vec<Row> {
     let (median, worst) = crashes(&mut sim, plan.seed);
     rows.push(Row::new("crash dropped by every peer, median", "s", median).at_most(5.0));
     rows.push(Row::new("crash dropped by every peer, worst", "s", worst));
+    progress.done("quiet load and crashes");
     rows.push(Row::new(
         "partition in halves healed",
         "s",
         partition(&mut sim),
     ));
+    progress.done("partition");
+    drop(sim);
     let minutes = plan.soak_minutes;
-    for (figure, net, stalls) in [
-        ("false evictions per peer-hour, 1% loss", lossy(0.01), false),
-        ("false evictions per peer-hour, 5% loss", lossy(0.05), false),
-        (
-            "false evictions per peer-hour, 5% loss and 1-3 s stalls",
-            lossy(0.05),
-            true,
-        ),
+    for (loss, net, stalls) in [
+        ("1% loss", lossy(0.01), false),
+        ("5% loss", lossy(0.05), false),
+        ("5% loss and 1-3 s stalls", lossy(0.05), true),
     ] {
-        let value = soak(size, plan.seed, net, stalls, minutes);
-        rows.push(Row::new(figure, "", value).at_most(0.0));
+        let soaked = soak(size, plan.seed, new(plan.seed, net), stalls, minutes);
+        let figure = format!("false evictions per peer-hour, {loss}");
+        progress.done(&figure);
+        rows.push(Row::new(&figure, "", Ok(soaked.false_evictions)).at_most(0.0));
+        let half_gone = soaked
+            .half_gone
+            .map(|d| d.as_secs_f64())
+            .ok_or_else(|| "never".to_owned());
+        let figure = format!("half of all list entries gone after, {loss}");
+        rows.push(Row::new(&figure, "s", half_gone));
+        if stalls {
+            let figure = format!("lists at the end, share of a full mesh, {loss}");
+            rows.push(Row::new(&figure, "%", Ok(soaked.listed * 100.0)));
+        }
     }
-    finish(rows, started)
-}
-
-fn finish(mut rows: Vec<Row>, started: Instant) -> Vec<Row> {
-    let wall = started.elapsed().as_secs_f64();
+    let wall = progress.started.elapsed().as_secs_f64();
     rows.push(Row::new("simulator wall time", "s", Ok(wall)));
+    rows.push(Row::new("simulator CPU time", "s", cpu_seconds()));
     rows.push(Row::new("simulator peak memory", "MiB", peak_memory_mib()));
     rows
 }
 
 /// Three seeds form a cloud, then everyone else joins at once through one
 /// of them each: the time until every list is whole.
-fn join_at_once(sim: &mut Sim, size: usize) -> Result<f64, String> {
+fn join_at_once<P: Protocol>(sim: &mut Sim<P>, size: usize) -> Result<f64, String> {
     sim.join_through_seeds(size, 3);
-    timed(sim, |s| s.converged().is_ok())
+    timed(sim, |s| s.converged().is_ok()).map_err(|e| format!("{e}: {}", missing(sim)))
+}
+
+/// How far the lists are from a full mesh of the live peers.
+fn missing<P: Protocol>(sim: &Sim<P>) -> String {
+    let gaps = sim.list_gaps(&sim.live());
+    let share = |n: usize| 100.0 * n as f64 / gaps.expected.max(1) as f64;
+    format!(
+        "{:.1}% of entries missing, {:.1}% extra",
+        share(gaps.missing),
+        share(gaps.extra)
+    )
 }
 
 /// A minute of quiet: requests and bytes per peer per second.
-fn quiet_load(sim: &mut Sim) -> (f64, f64) {
+fn quiet_load<P: Protocol>(sim: &mut Sim<P>) -> (f64, f64) {
     sim.run_for(Duration::from_secs(30));
     sim.reset_stats();
     let span = Duration::from_secs(60);
@@ -117,37 +161,48 @@ fn quiet_load(sim: &mut Sim) -> (f64, f64) {
     (stats.requests as f64 / per, stats.bytes as f64 / per)
 }
 
-/// Crashes five peers one after the other: for each, the time until every
-/// live peer dropped it; the median and the worst.
-fn crashes(sim: &mut Sim, seed: u64) -> (Result<f64, String>, Result<f64, String>) {
+/// Crashes five peers one after the other: for each, the time until no
+/// live peer lists it any more; the median and the worst. A crash not
+/// dropped everywhere within [`LIMIT`] counts as the longest.
+fn crashes<P: Protocol>(sim: &mut Sim<P>, seed: u64) -> (Result<f64, String>, Result<f64, String>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xc4a5);
     let mut times = Vec::new();
+    let mut still_listing = 0;
     for _ in 0..5 {
         let live = sim.live();
         let victim = live[rng.random_range(3..live.len())];
         let gone = sim.id(victim).clone();
         sim.crash(victim);
-        match timed(sim, |s| {
-            s.live().iter().all(|&n| s.core(n).member(&gone).is_none())
-        }) {
+        let listing = |s: &Sim<P>| s.live().iter().filter(|&&n| s.core(n).lists(&gone)).count();
+        match timed(sim, |s| listing(s) == 0) {
             Ok(t) => times.push(t),
-            Err(e) => return (Err(e.clone()), Err(e)),
+            Err(_) => still_listing = still_listing.max(listing(sim)),
         }
         sim.run_for(Duration::from_secs(10));
     }
     times.sort_by(f64::total_cmp);
-    (Ok(times[times.len() / 2]), Ok(times[times.len() - 1]))
+    let never = 5 - times.len();
+    let never_why = format!(
+        "{never} of 5 not within {} s: up to {still_listing} peers still list one",
+        LIMIT.as_secs()
+    );
+    let median = times.get(2).copied().ok_or_else(|| never_why.clone());
+    let worst = match never {
+        0 => Ok(times[4]),
+        _ => Err(never_why),
+    };
+    (median, worst)
 }
 
 /// Splits the live peers in halves for a minute, then heals: the time
 /// until every list is whole again.
-fn partition(sim: &mut Sim) -> Result<f64, String> {
+fn partition<P: Protocol>(sim: &mut Sim<P>) -> Result<f64, String> {
     let live = sim.live();
     let half: Vec<PeerIndex> = live[..live.len() / 2].to_vec();
     sim.partition(&[&half]);
     sim.run_for(Duration::from_secs(60));
     sim.heal();
-    timed(sim, |s| s.converged().is_ok())
+    timed(sim, |s| s.converged().is_ok()).map_err(|e| format!("{e}: {}", missing(sim)))
 }
 
 fn lossy(loss: f64) -> NetConfig {
@@ -161,41 +216,85 @@ fn lossy(loss: f64) -> NetConfig {
     }
 }
 
-/// A simulation for a cloud of `size`: the default config, with room for
-/// every member (`--sizes` goes past the default `max_members`).
-fn sim_for(size: usize, seed: u64, net: NetConfig) -> Sim {
-    let config = Config {
-        max_members: size.max(Config::default().max_members),
-        ..Config::default()
-    };
-    Sim::with_config(seed, net, config)
+/// What a soak found.
+struct Soaked {
+    /// Members dropped although alive, per peer-hour.
+    false_evictions: f64,
+    /// The share of a full mesh listed at the end.
+    listed: f64,
+    /// When the lists held less than half the entries they held at most,
+    /// if they ever did.
+    half_gone: Option<Duration>,
 }
 
-/// A fresh cloud of `size` on `net` for `minutes` (with 1-3 s stalls of a
-/// random peer each second, if `stalls`): members that a peer dropped
-/// although they were alive, per peer-hour.
-fn soak(size: usize, seed: u64, net: NetConfig, stalls: bool, minutes: u64) -> Result<f64, String> {
-    let mut sim = sim_for(size, seed, net);
-    join_at_once(&mut sim, size)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x57a1);
+/// A fresh cloud of `size` on `sim`'s network, run for `minutes` once its
+/// joins settled, with 1-3 s stalls of a random peer each second if
+/// `stalls`.
+///
+/// Whether the joins converge is the first figure's business: the soak
+/// proper starts once they did, or after [`SETTLE`]. Evictions count from
+/// the first join on, and so does the time they are divided by: the
+/// original's lists never converge, and lose their members to the loss
+/// within minutes (which is why the lists are watched too).
+fn soak<P: Protocol>(
+    size: usize,
+    seed: u64,
+    mut sim: Sim<P>,
+    stalls: bool,
+    minutes: u64,
+) -> Soaked {
+    sim.keep_events(KEEP);
     let start = sim.now();
+    let (mut most, mut half_gone) = (0, None);
+    let mut watch = |s: &Sim<P>| {
+        let entries: usize = (0..size).map(|n| s.core(n).member_count()).sum();
+        most = most.max(entries);
+        if half_gone.is_none() && entries * 2 < most {
+            half_gone = Some(s.now() - start);
+        }
+    };
+    sim.join_through_seeds(size, 3);
+    let _ = sim.run_until(SETTLE, STEP, |s| {
+        watch(s);
+        s.converged().is_ok()
+    });
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x57a1);
     for _ in 0..minutes * 60 {
         if stalls {
             let victim = rng.random_range(0..size);
             sim.stall(victim, Duration::from_millis(rng.random_range(1000..=3000)));
         }
         sim.run_for(Duration::from_secs(1));
+        watch(&sim);
     }
-    let false_evictions: usize = (0..size).map(|n| sim.failed_seen_by(n, start).len()).sum();
-    let peer_hours = size as f64 * minutes as f64 / 60.0;
-    Ok(false_evictions as f64 / peer_hours)
+    let false_evictions: u64 = (0..size).map(|n| sim.events(n).counts().failed).sum();
+    let peer_hours = size as f64 * (sim.now() - start).as_secs_f64() / 3600.0;
+    let gaps = sim.list_gaps(&sim.live());
+    Soaked {
+        false_evictions: false_evictions as f64 / peer_hours,
+        listed: 1.0 - gaps.missing as f64 / gaps.expected.max(1) as f64,
+        half_gone,
+    }
 }
 
 /// Runs until `done`, at most [`LIMIT`]: the simulated seconds it took.
-fn timed(sim: &mut Sim, done: impl FnMut(&Sim) -> bool) -> Result<f64, String> {
+fn timed<P: Protocol>(sim: &mut Sim<P>, done: impl FnMut(&Sim<P>) -> bool) -> Result<f64, String> {
     sim.run_until(LIMIT, STEP, done)
         .map(|d| d.as_secs_f64())
-        .ok_or_else(|| format!("not within {}s", LIMIT.as_secs()))
+        .ok_or_else(|| format!("not within {} s", LIMIT.as_secs()))
+}
+
+/// The CPU time this process got, from /proc/self/schedstat (its first
+/// field, in nanoseconds): on a shared machine, wall time says how busy
+/// the others were too.
+fn cpu_seconds() -> Result<f64, String> {
+    let schedstat = std::fs::read_to_string("/proc/self/schedstat").map_err(|e| e.to_string())?;
+    let ns: f64 = schedstat
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .ok_or("unreadable /proc/self/schedstat")?;
+    Ok(ns / 1e9)
 }
 
 /// This process's peak resident memory.

@@ -1,19 +1,44 @@
-//! `peercloud-sim`: runs the membership at scale on the simulator and
-//! prints one table per cloud size. This file only parses the arguments.
+//! `peercloud-sim`: runs the membership at scale on the simulator, under
+//! peercloud's rules and under a model of the original's, and prints one
+//! table per cloud size. This file only parses the arguments.
 //!
 //! ```text
-//! peercloud-sim [--sizes 100,1000] [--seed N] [--hour-minutes M]
+//! peercloud-sim [--sizes 100,1000] [--seed N] [--hour-minutes M] [--rules peercloud,original]
 //! ```
 
 mod figures;
+mod run;
 mod table;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: peercloud-sim [--sizes N,N,...] [--seed N] [--hour-minutes M]
-  --sizes          cloud sizes to run (default 100,1000; 10000 takes long)
+const USAGE: &str =
+    "usage: peercloud-sim [--sizes N,N,...] [--seed N] [--hour-minutes M] [--rules R,R]
+  --sizes          cloud sizes to run (default 100,1000)
   --seed           the seed every run starts from (default 1); printed to replay
-  --hour-minutes   simulated minutes of each false-eviction run (default 60)";
+  --hour-minutes   simulated minutes of each false-eviction run (default 60)
+  --rules          peercloud, original or both (default both), one column each
+  --rows           run one size under one rules in this process and print
+                   its rows for a parent run (how each column gets its own
+                   wall time and peak memory)";
+
+/// Whose membership rules the peers follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rules {
+    /// peercloud's core.
+    Peercloud,
+    /// The model of the original (`peercloud_sim::Original`).
+    Original,
+}
+
+impl Rules {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Rules::Peercloud => "peercloud",
+            Rules::Original => "original",
+        }
+    }
+}
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +46,9 @@ pub(crate) struct Plan {
     pub(crate) sizes: Vec<usize>,
     pub(crate) seed: u64,
     pub(crate) soak_minutes: u64,
+    pub(crate) rules: Vec<Rules>,
+    /// A child run: one size, one rules, rows on stdout.
+    pub(crate) rows: bool,
 }
 
 fn main() -> ExitCode {
@@ -32,9 +60,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if plan.rows {
+        print!("{}", run::rows_here(&plan));
+        return ExitCode::SUCCESS;
+    }
     for &size in &plan.sizes {
-        let rows = figures::measure(size, &plan);
-        println!("{}", table::render(size, &plan, &rows));
+        let columns: Vec<_> = plan
+            .rules
+            .iter()
+            .map(|&rules| (rules, run::in_child(size, rules, &plan)))
+            .collect();
+        println!("{}", table::render(size, &plan, &columns));
     }
     ExitCode::SUCCESS
 }
@@ -44,42 +80,78 @@ fn parse(args: &[String]) -> Result<Plan, String> {
         sizes: vec![100, 1000],
         seed: 1,
         soak_minutes: 60,
+        rules: vec![Rules::Peercloud, Rules::Original],
+        rows: false,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        let value = || {
-            args.clone()
-                .next()
-                .cloned()
-                .ok_or(format!("{arg} needs a value"))
-        };
+        if arg == "--rows" {
+            plan.rows = true;
+            continue;
+        }
+        let value = args.next().ok_or(format!("{arg} needs a value"))?;
         match arg.as_str() {
-            "--sizes" => {
-                plan.sizes = value()?
-                    .split(',')
-                    .map(|n| {
-                        n.trim()
-                            .parse::<usize>()
-                            .map_err(|_| format!("bad size {n:?}"))
-                    })
-                    .collect::<Result<_, _>>()?;
-                args.next();
-            }
-            "--seed" => {
-                plan.seed = value()?.parse().map_err(|_| "bad --seed".to_owned())?;
-                args.next();
-            }
+            "--sizes" => plan.sizes = list(value, parse_size)?,
+            "--seed" => plan.seed = value.parse().map_err(|_| "bad --seed".to_owned())?,
             "--hour-minutes" => {
-                plan.soak_minutes = value()?
-                    .parse()
-                    .map_err(|_| "bad --hour-minutes".to_owned())?;
-                args.next();
+                plan.soak_minutes = value.parse().map_err(|_| "bad --hour-minutes".to_owned())?
             }
+            "--rules" => plan.rules = list(value, parse_rules)?,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    if plan.sizes.iter().any(|&n| n < 10) {
-        return Err("every size must be at least 10".to_owned());
+    if plan.rows && (plan.sizes.len() != 1 || plan.rules.len() != 1) {
+        return Err("--rows runs one size under one rules".to_owned());
     }
     Ok(plan)
+}
+
+fn list<T>(value: &str, one: fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    value.split(',').map(|v| one(v.trim())).collect()
+}
+
+fn parse_size(n: &str) -> Result<usize, String> {
+    match n.parse::<usize>() {
+        Ok(n) if n >= 10 => Ok(n),
+        Ok(_) => Err("every size must be at least 10".to_owned()),
+        Err(_) => Err(format!("bad size {n:?}")),
+    }
+}
+
+fn parse_rules(r: &str) -> Result<Rules, String> {
+    match r {
+        "peercloud" => Ok(Rules::Peercloud),
+        "original" => Ok(Rules::Original),
+        _ => Err(format!("bad rules {r:?}: peercloud or original")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn defaults_run_both_rules_at_100_and_1000() {
+        let plan = parse(&[]).unwrap();
+        assert_eq!(plan.sizes, [100, 1000]);
+        assert_eq!(plan.rules, [Rules::Peercloud, Rules::Original]);
+        assert!(!plan.rows);
+    }
+
+    #[test]
+    fn a_child_run_takes_one_size_and_one_rules() {
+        let plan = parse(&args("--rows --sizes 1000 --rules original --seed 3")).unwrap();
+        assert_eq!(
+            (plan.sizes, plan.rules, plan.seed),
+            (vec![1000], vec![Rules::Original], 3)
+        );
+        assert!(parse(&args("--rows --sizes 100,1000 --rules original")).is_err());
+        assert!(parse(&args("--sizes 5")).is_err());
+        assert!(parse(&args("--rules nodejs")).is_err());
+        assert!(parse(&args("--seed")).is_err());
+    }
 }

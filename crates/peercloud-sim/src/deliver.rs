@@ -1,0 +1,226 @@
+//! How the simulated network carries a message: lost, or delivered after
+//! a latency; cut by a partition or a broken link; refused where nothing
+//! listens or the process crashed; held while the target is stalled; and
+//! every request and reply through the wire codec, as on the wire.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use peercloud_core::wire::{decode_reply, decode_request, encode_reply, encode_request, ErrorBody};
+use peercloud_core::{
+    Address, CallError, CallResult, Origin, PeerId, Refusal, ReplyToken, Request, Response,
+};
+use rand::Rng;
+
+use crate::node::{Caller, Health, Message, Waiting};
+use crate::protocol::Protocol;
+use crate::sim::{Happening, Sim};
+
+impl<P: Protocol> Sim<P> {
+    /// Puts a message on the network: lost, or delivered after a latency.
+    pub(crate) fn send(&mut self, message: Message) {
+        if self.net.loss > 0.0 && self.rng.random::<f64>() < self.net.loss {
+            self.stats.lost += 1;
+            return;
+        }
+        let latency = self.net.latency.sample(&mut self.rng);
+        let at = self.now + latency;
+        self.schedule(at, Happening::Deliver(Box::new(message)));
+    }
+
+    fn is_cut(&self, a: usize, b: usize) -> bool {
+        self.sides[a] != self.sides[b] || self.cut.contains(&(a.min(b), a.max(b)))
+    }
+
+    pub(crate) fn deliver(&mut self, message: Message) {
+        match message {
+            Message::Request {
+                from,
+                caller,
+                sender,
+                to,
+                request,
+            } => {
+                let Some(target) = index_of(&to, self.nodes.len()) else {
+                    return self.refuse(from, caller);
+                };
+                if self.is_cut(from, target) {
+                    return; // lost: the caller's deadline ends the call
+                }
+                let listening = self.nodes[target].started;
+                match self.nodes[target].health {
+                    Health::Crashed => self.refuse(from, caller),
+                    _ if !listening => self.refuse(from, caller),
+                    Health::Stalled => self.nodes[target].held.push(Message::Request {
+                        from,
+                        caller,
+                        sender,
+                        to,
+                        request,
+                    }),
+                    Health::Up => self.serve(from, caller, sender, target, request),
+                }
+            }
+            Message::Result { to, caller, result } => {
+                let node = &mut self.nodes[to];
+                let Some(call) = caller.call.filter(|_| caller.process == node.process) else {
+                    return; // injected, or its process is gone
+                };
+                match node.health {
+                    Health::Crashed => {}
+                    Health::Stalled => node.held.push(Message::Result { to, caller, result }),
+                    Health::Up => {
+                        let now = self.instant();
+                        self.nodes[to].core.handle_response(now, call, result);
+                        self.collect(to);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A connection to an address where nothing listens: refused.
+    fn refuse(&mut self, from: usize, caller: Caller) {
+        self.answer(from, caller, Err(CallError::NoListener));
+    }
+
+    /// Sends a call's result back to peer `from`, unless nobody waits
+    /// for it.
+    pub(crate) fn answer(&mut self, from: usize, caller: Caller, result: CallResult) {
+        if caller.call.is_some() {
+            self.send(Message::Result {
+                to: from,
+                caller,
+                result,
+            });
+        }
+    }
+
+    /// Hands a request to its target's core, through the wire codec.
+    fn serve(
+        &mut self,
+        from: usize,
+        caller: Caller,
+        sender: PeerId,
+        target: usize,
+        request: Request,
+    ) {
+        let path = request.path();
+        let body = encode_request(&request);
+        self.stats.bytes += body.len() as u64;
+        let Ok(request) = decode_request(path, &body) else {
+            return self.refuse(from, caller);
+        };
+        let token = ReplyToken(self.next_token);
+        self.next_token += 1;
+        self.nodes[target]
+            .waiting
+            .insert(token, Waiting { from, caller, path });
+        let origin = Origin {
+            sender: Some(sender),
+            remote: ip_of(&self.nodes[from].address),
+        };
+        let now = self.instant();
+        self.nodes[target]
+            .core
+            .handle_request(now, token, origin, request);
+        self.collect(target);
+    }
+
+    /// A reply as its caller reads it: a refusal becomes the status and
+    /// JSON body the HTTP edge answers with.
+    pub(crate) fn reply_over_the_wire(
+        &mut self,
+        path: &str,
+        reply: Result<Response, Refusal>,
+    ) -> CallResult {
+        match reply {
+            Ok(response) => {
+                let body = encode_reply(&response);
+                self.stats.bytes += body.len() as u64;
+                decode_reply(path, &body).map_err(|e| CallError::InvalidReply(e.to_string()))
+            }
+            Err(refusal) => {
+                let body = ErrorBody {
+                    error: refusal.to_string(),
+                };
+                let body = serde_json::to_string(&body).unwrap_or_default();
+                self.stats.bytes += body.len() as u64;
+                Err(CallError::Refused {
+                    status: refusal.http_status(),
+                    body,
+                })
+            }
+        }
+    }
+}
+
+/// The port every simulated peer listens on.
+const PORT: u16 = 9338;
+
+/// Where peer `n` listens: `10.a.b.c:9338`, unique for 16 million peers.
+pub(crate) fn address_of(n: usize) -> Address {
+    let [_, a, b, c] = (n as u32).to_be_bytes();
+    let ip = IpAddr::V4(Ipv4Addr::new(10, a, b, c));
+    Address::new(peercloud_core::Host::from_ip(ip), PORT)
+}
+
+/// The peer listening at `address` among `len` peers, if any: the
+/// inverse of [`address_of`], without a table to look it up in.
+fn index_of(address: &Address, len: usize) -> Option<usize> {
+    let Some(IpAddr::V4(ip)) = address.host.ip() else {
+        return None;
+    };
+    let [ten, a, b, c] = ip.octets();
+    let n = u32::from_be_bytes([0, a, b, c]) as usize;
+    (ten == 10 && address.port == PORT && n < len).then_some(n)
+}
+
+fn ip_of(address: &Address) -> IpAddr {
+    address
+        .host
+        .ip()
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::time::Duration;
+
+    use crate::NetConfig;
+
+    use super::*;
+
+    #[test]
+    fn addresses_are_unique_past_255_peers_and_lead_back_to_their_peer() {
+        let addresses: BTreeSet<Address> = (0..70_000).map(address_of).collect();
+        assert_eq!(addresses.len(), 70_000);
+        for n in [0, 255, 256, 65_535, 65_536, 69_999] {
+            assert_eq!(index_of(&address_of(n), 70_000), Some(n));
+        }
+        assert_eq!(index_of(&address_of(70_000), 70_000), None, "nobody there");
+        assert_eq!(index_of(&"10.0.0.1:9339".parse().unwrap(), 70_000), None);
+        assert_eq!(index_of(&"11.0.0.1:9338".parse().unwrap(), 70_000), None);
+    }
+
+    #[test]
+    fn what_a_crashed_peer_was_answering_is_forgotten() {
+        let net = NetConfig {
+            latency: crate::Latency::Fixed(Duration::from_millis(1)),
+            loss: 0.0,
+        };
+        let mut sim = Sim::new(2, net);
+        let (a, b) = (sim.add_peer(), sim.add_peer());
+        sim.start(a, &[]);
+        sim.run_for(Duration::from_millis(10));
+        // b's join reaches a at 11 ms; a checks b, whose answer is back at
+        // 13 ms: at 12.5 ms a is still answering the join.
+        sim.start(b, &[a]);
+        sim.run_for(Duration::from_micros(2500));
+        assert_eq!(sim.nodes[a].waiting.len(), 1);
+        sim.crash(a);
+        assert!(sim.nodes[a].waiting.is_empty());
+        sim.run_for(Duration::from_secs(10));
+        assert!(!sim.lists(b, a), "b never joined");
+    }
+}
