@@ -191,6 +191,12 @@ impl Config {
                 reason: "must not be zero",
             });
         }
+        if let Some((field, _)) = durations.iter().find(|(_, d)| *d > MAX_DURATION) {
+            return Err(InvalidConfig {
+                field,
+                reason: "must be at most 30 days",
+            });
+        }
         if self.suspicion_min > self.suspicion_max {
             return Err(InvalidConfig {
                 field: "suspicion_min",
@@ -215,6 +221,12 @@ impl Config {
     }
 }
 
+/// The longest any duration of a [`Config`] may be: far past any sensible
+/// timing, and far from where the core's arithmetic on it (a deadline is
+/// `now` plus it; suspicions scale it with the cloud's size, backoffs
+/// multiply it) could overflow an `Instant`.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
 impl Default for Config {
     fn default() -> Self {
         Config::new_lan()
@@ -224,6 +236,26 @@ impl Default for Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duration_past_a_month_is_refused_before_it_can_overflow_a_deadline() {
+        let huge = Config {
+            failed_memory: Duration::MAX,
+            ..Config::new_lan()
+        };
+        assert_eq!(
+            huge.validate(),
+            Err(InvalidConfig {
+                field: "failed_memory",
+                reason: "must be at most 30 days",
+            })
+        );
+        let month = Config {
+            failed_memory: MAX_DURATION,
+            ..Config::new_lan()
+        };
+        assert_eq!(month.validate(), Ok(()));
+    }
 
     #[test]
     fn both_presets_are_valid() {

@@ -29,7 +29,7 @@ mod member;
 mod membership;
 pub mod wire;
 
-pub use config::{Config, DEFAULT_MAX_JOINS_PER_IP_PER_MINUTE, DEFAULT_MAX_MEMBERS};
+pub use config::{Config, DEFAULT_MAX_JOINS_PER_IP_PER_MINUTE, DEFAULT_MAX_MEMBERS, MAX_DURATION};
 pub use error::{CallError, InvalidConfig, InvalidField, Refusal};
 pub use id::{PeerId, MAX_ID_LEN};
 pub use io::{
