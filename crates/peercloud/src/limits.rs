@@ -115,8 +115,9 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Checks that no limit is zero: a zero count or timeout would refuse
-    /// or close everything. `start` refuses limits that fail this.
+    /// Checks that no limit is zero (a zero count or timeout would refuse
+    /// or close everything) and that the header timeout is longer than the
+    /// idle timeout. `start` refuses limits that fail this.
     pub fn validate(&self) -> Result<(), StartError> {
         let counts = [
             ("max_connections", self.max_connections),
@@ -144,13 +145,22 @@ impl Limits {
                     .find(|(_, d)| d.is_zero())
                     .map(|(field, _)| *field)
             });
-        match zero {
-            Some(field) => Err(StartError::InvalidLimit {
+        if let Some(field) = zero {
+            return Err(StartError::InvalidLimit {
                 field,
                 reason: "must not be zero",
-            }),
-            None => Ok(()),
+            });
         }
+        // hyper counts the wait before a request's first byte toward the
+        // header timeout: at or under the idle timeout, it would close
+        // idle connections first, mid-reuse, instead of the idle rule.
+        if self.header_timeout <= self.idle_timeout {
+            return Err(StartError::InvalidLimit {
+                field: "header_timeout",
+                reason: "must be longer than idle_timeout",
+            });
+        }
+        Ok(())
     }
 }
 
@@ -174,5 +184,18 @@ mod tests {
             ..Limits::default()
         };
         assert!(limits.validate().is_err());
+    }
+
+    #[test]
+    fn a_header_timeout_not_longer_than_the_idle_timeout_is_refused() {
+        let limits = Limits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(10),
+            ..Limits::default()
+        };
+        let Err(StartError::InvalidLimit { field, .. }) = limits.validate() else {
+            panic!("a header timeout equal to the idle timeout was taken");
+        };
+        assert_eq!(field, "header_timeout");
     }
 }
