@@ -1,9 +1,9 @@
-//! How the lists fill up after concurrent joins, second by simulated
-//! second: the entries still missing, what the network carried, what
-//! waits in the simulator's queue, and the simulator's own time and
-//! memory. Under peercloud's rules, or the original's with `original`.
+//! How the lists fill up after concurrent joins, step by simulated step
+//! (a second unless told): the entries still missing, what the network
+//! carried, what waits in the simulator's queue, and the simulator's own
+//! time and memory. Under peercloud's rules, or the original's.
 //!
-//! `cargo run --release -p peercloud-sim --example joins -- 1000 [original]`
+//! `cargo run --release -p peercloud-sim --example joins -- 1000 [peercloud|original] [step-ms]`
 use std::time::{Duration, Instant};
 
 use peercloud_sim::{NetConfig, Protocol, Sim};
@@ -11,24 +11,30 @@ use peercloud_sim::{NetConfig, Protocol, Sim};
 fn main() {
     let mut args = std::env::args().skip(1);
     let size: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
-    if args.next().as_deref() == Some("original") {
-        watch(Sim::original(1, NetConfig::lan()), size);
+    let original = args.next().as_deref() == Some("original");
+    let step = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let step = Duration::from_millis(step);
+    if original {
+        watch(Sim::original(1, NetConfig::lan()), size, step);
     } else {
-        watch(Sim::new(1, NetConfig::lan()), size);
+        watch(Sim::new(1, NetConfig::lan()), size, step);
     }
 }
 
-fn watch<P: Protocol>(mut sim: Sim<P>, size: usize) {
+fn watch<P: Protocol>(mut sim: Sim<P>, size: usize, step: Duration) {
     // The wall clock, read only to show how long each second took.
     #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
     sim.keep_events(4);
     sim.join_through_seeds(size, 3);
-    for t in 0..60 {
+    // A minute of simulated time at most, step by step.
+    let steps = (60_000 / step.as_millis().max(1)) as usize;
+    for _ in 0..=steps {
         let gaps = sim.list_gaps(&sim.live());
         let stats = sim.stats();
         println!(
-            "t={t:>2}s missing={:>8} extra={:>6} requests={:>9} MB={:>7.1} queued={:>8} wall={:>6.1}s rss={}",
+            "t={:>6.2}s missing={:>8} extra={:>6} requests={:>9} MB={:>7.1} queued={:>8} wall={:>6.1}s rss={}",
+            sim.now().as_secs_f64(),
             gaps.missing,
             gaps.extra,
             stats.requests,
@@ -40,7 +46,7 @@ fn watch<P: Protocol>(mut sim: Sim<P>, size: usize) {
         if gaps.missing + gaps.extra == 0 {
             break;
         }
-        sim.run_for(Duration::from_secs(1));
+        sim.run_for(step);
     }
 }
 
