@@ -65,7 +65,7 @@ pub use cloud::Cloud;
 pub use error::{HandlerError, SendError, SetDataError, StartError};
 pub use event::{Event, Events, FailureCause, LeftReason, Start};
 pub use limits::Limits;
-pub use peer::Peer;
+pub use peer::{Peer, PeerState};
 pub use peercloud_core::wire;
 pub use peercloud_core::{Address, CallError, Config};
 pub use remote::{QueryError, Remote};
