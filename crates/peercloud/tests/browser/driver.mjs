@@ -32,8 +32,14 @@ async function run(command) {
     return page.url();
   }
   if ("wait" in command) {
-    await page.waitForFunction(command.wait, null, { timeout: command.timeout || 20000, polling: 100 });
-    return true;
+    // Polled from here: the page's content security policy forbids the
+    // eval that waitForFunction would use for an expression.
+    const deadline = Date.now() + (command.timeout || 20000);
+    for (;;) {
+      if (await page.evaluate(command.wait)) return true;
+      if (Date.now() > deadline) throw new Error("timed out after " + (command.timeout || 20000) + " ms");
+      await new Promise(resolve => setTimeout(resolve, 100));
+    }
   }
   if ("eval" in command) return await page.evaluate(command.eval);
   if ("screenshot" in command) {
