@@ -169,16 +169,7 @@ async fn events_are_server_sent_events_named_as_the_json_lines() {
     let b = peer("b", Some(&a)).await;
     let mut body = response.into_body();
     let mut text = String::new();
-    tokio::time::timeout(DEADLINE, async {
-        while !text.contains("event: peer_joined\n") {
-            let frame = body.frame().await.unwrap().unwrap();
-            if let Ok(data) = frame.into_data() {
-                text.push_str(&String::from_utf8_lossy(&data));
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no peer_joined event in {text:?}"));
+    read_until(&mut body, &mut text, |t| t.contains("event: peer_joined\n")).await;
     let data = text
         .lines()
         .skip_while(|line| *line != "event: peer_joined")
@@ -190,6 +181,42 @@ async fn events_are_server_sent_events_named_as_the_json_lines() {
         line,
         json!({"event": "peer_joined", "peer": {"id": b.id(), "ip": "127.0.0.1", "port": b.port(), "data": {"name": "b"}}})
     );
+}
+
+/// Reads the SSE body until `done` holds for the text read so far.
+async fn read_until(body: &mut Body, text: &mut String, done: impl Fn(&str) -> bool) {
+    tokio::time::timeout(DEADLINE, async {
+        while !done(text) {
+            let frame = body.frame().await.unwrap().unwrap();
+            if let Ok(data) = frame.into_data() {
+                text.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("not found in {text:?}"));
+}
+
+#[tokio::test]
+async fn a_client_that_falls_behind_gets_lagged_and_the_stream_goes_on() {
+    let (a, b, app) = pair().await;
+    let response = app.oneshot(get("/api/events")).await.unwrap();
+    let mut body = response.into_body();
+    // More events than the stream holds (1024), none read meanwhile.
+    for i in 0..1100 {
+        a.send_to(&b.id(), json!(i)).await.unwrap();
+    }
+    let mut text = String::new();
+    read_until(&mut body, &mut text, |t| t.contains("event: lagged\n")).await;
+    let missed = text
+        .lines()
+        .find_map(|line| line.strip_prefix("data: {\"event\":\"lagged\",\"missed\":"))
+        .and_then(|rest| rest.strip_suffix('}'))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no lagged line with a count in {text:?}"));
+    assert!(missed > 0);
+    a.send_to(&b.id(), json!("after")).await.unwrap();
+    read_until(&mut body, &mut text, |t| t.contains(r#""body":"after""#)).await;
 }
 
 #[tokio::test]
