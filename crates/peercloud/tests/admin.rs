@@ -12,11 +12,14 @@ mod process;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use admin::start_with_admin;
-use process::{run_to_end, unused_port, RunningPeer};
+use admin::{get_json, start_with_admin};
+use nix::sys::signal::Signal;
+use process::{run_to_end, unused_port, RunningPeer, DEADLINE};
 
 /// A cloud of three: `first` alone, then `second` and `third` through it;
 /// `second` has an admin listener, whose address is returned. Returns once
@@ -154,4 +157,37 @@ fn a_taken_admin_address_exits_1_before_joining() {
         "{}",
         result.stderr
     );
+}
+
+/// The state `/api/members` gives the member `id`.
+fn state_of(admin: &str, id: &str) -> Value {
+    let (status, members) = get_json(admin, "/api/members");
+    assert_eq!(status, 200, "{members}");
+    members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .map_or(Value::Null, |m| m["state"].clone())
+}
+
+#[test]
+fn members_shows_a_stopped_peer_as_suspected_then_drops_it() {
+    let (mut peers, admin) = three_peers();
+    let stopped = peers[2].id.clone();
+    assert_eq!(state_of(&admin, &stopped), "alive");
+    peers[2].guard.signal(Signal::SIGSTOP);
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + DEADLINE * 2;
+    // Polled: the API has no way to wait. Bounded by the deadline.
+    while seen.last() != Some(&Value::Null) {
+        assert!(Instant::now() < deadline, "states seen: {seen:?}");
+        let state = state_of(&admin, &stopped);
+        if seen.last() != Some(&state) {
+            seen.push(state);
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(seen, [json!("alive"), json!("suspected"), Value::Null]);
+    peers[2].guard.kill_now();
 }

@@ -55,11 +55,11 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         id: &cloud.id(),
         port: cloud.port(),
     });
-    let admin_server = admin_listener.map(|listener| {
-        if let Ok(addr) = listener.local_addr() {
-            output.print(&Line::AdminListening { addr });
-        }
-        tokio::spawn(admin::serve(listener, AdminState::new(cloud.clone())))
+    let admin_server = admin_listener.and_then(|listener| {
+        let addr = listener.local_addr().ok()?;
+        output.print(&Line::AdminListening { addr });
+        let state = AdminState::listening_on(cloud.clone(), addr);
+        Some(tokio::spawn(admin::serve(listener, state)))
     });
 
     let mut printer = tokio::spawn(print_events(events, output));

@@ -9,26 +9,45 @@ mod api;
 mod console;
 mod error;
 mod events;
+mod host;
 #[cfg(test)]
 mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 use peercloud::Cloud;
 use tokio::net::TcpListener;
 
-/// What every admin request shares: the running peer.
+/// What every admin request shares: the running peer, and whether the
+/// `Host` of requests is checked.
 #[derive(Clone)]
 pub(crate) struct AdminState {
     cloud: Arc<Cloud>,
+    /// Answer only requests for `localhost` or an IP address: set for a
+    /// loopback listener (see `host.rs`).
+    local_hosts_only: bool,
 }
 
 impl AdminState {
+    /// The state of a loopback listener.
     pub(crate) fn new(cloud: Arc<Cloud>) -> Self {
-        AdminState { cloud }
+        AdminState {
+            cloud,
+            local_hosts_only: true,
+        }
+    }
+
+    /// The state of a listener on `addr`: one that is not on loopback is
+    /// reached by whatever names the network gives it.
+    pub(crate) fn listening_on(cloud: Arc<Cloud>, addr: SocketAddr) -> Self {
+        AdminState {
+            local_hosts_only: addr.ip().is_loopback(),
+            ..AdminState::new(cloud)
+        }
     }
 }
 
@@ -40,6 +59,7 @@ pub(crate) fn router(state: AdminState) -> Router {
         .route("/api/send", post(api::send))
         .route("/api/events", get(events::stream))
         .fallback(api::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), host::check))
         .with_state(state)
 }
 

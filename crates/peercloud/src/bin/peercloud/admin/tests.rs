@@ -220,6 +220,24 @@ async fn a_client_that_falls_behind_gets_lagged_and_the_stream_goes_on() {
 }
 
 #[tokio::test]
+async fn a_request_for_another_host_name_is_refused_on_loopback() {
+    let a = peer("a", None).await;
+    let app = router(AdminState::new(a));
+    let rebound = Request::get("/api/members")
+        .header("host", "evil.example:9339")
+        .body(Body::empty())
+        .unwrap();
+    let (status, answer) = call(&app, rebound).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(answer["error"].as_str().unwrap().contains("evil.example"));
+    let local = Request::get("/api/members")
+        .header("host", "localhost:9339")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&app, local).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn the_console_is_one_html_page_and_other_paths_are_json_404s() {
     let a = peer("a", None).await;
     let app = router(AdminState::new(a));
