@@ -25,11 +25,15 @@ use process::{run_to_end, unused_port, RunningPeer, DEADLINE};
 /// `second` has an admin listener, whose address is returned. Returns once
 /// `second` knows both others.
 fn three_peers() -> (Vec<RunningPeer>, String) {
+    three_peers_with(&[])
+}
+
+/// [`three_peers`], with more flags for the one with the admin listener.
+fn three_peers_with(admin_extra: &[&str]) -> (Vec<RunningPeer>, String) {
     let first = RunningPeer::start_alone(&["--data", r#"{"n":0}"#, "--reply", r#"{"from":0}"#]);
-    let (mut second, admin) = start_with_admin(
-        first.port,
-        &["--data", r#"{"n":1}"#, "--reply", r#"{"from":1}"#],
-    );
+    let mut args = vec!["--data", r#"{"n":1}"#, "--reply", r#"{"from":1}"#];
+    args.extend_from_slice(admin_extra);
+    let (mut second, admin) = start_with_admin(first.port, &args);
     let third = RunningPeer::start(
         first.port,
         &["--data", r#"{"n":2}"#, "--reply", r#"{"from":2}"#],
@@ -189,5 +193,42 @@ fn members_shows_a_stopped_peer_as_suspected_then_drops_it() {
         thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(seen, [json!("alive"), json!("suspected"), Value::Null]);
+    peers[2].guard.kill_now();
+}
+
+#[test]
+fn a_member_that_does_not_reply_is_an_error_row_in_a_broadcast_and_exit_1_with_to() {
+    let (mut peers, admin) = three_peers_with(&["--message-timeout-ms", "300"]);
+    let silent = peers[2].id.clone();
+    peers[2].guard.signal(Signal::SIGSTOP);
+
+    let broadcast = run_to_end(&["send", &admin, "1"]);
+    assert!(broadcast.status.success(), "{}", broadcast.stderr);
+    let row = broadcast
+        .stdout
+        .lines()
+        .find(|r| r.starts_with(&silent))
+        .unwrap_or_else(|| panic!("no row for {silent}: {}", broadcast.stdout));
+    assert!(row.contains("error: no reply from"), "{row}");
+    let answered = broadcast
+        .stdout
+        .lines()
+        .find(|r| r.starts_with(&peers[0].id));
+    assert!(
+        answered.unwrap().ends_with(r#"{"from":0}"#),
+        "{}",
+        broadcast.stdout
+    );
+
+    let to = run_to_end(&["send", &admin, "1", "--to", &silent]);
+    assert_eq!(to.status.code(), Some(1), "{}", to.stdout);
+    assert!(to.stdout.is_empty(), "{}", to.stdout);
+    assert!(
+        to.stderr.contains(&format!(
+            "answered 502 Bad Gateway: member {silent} did not reply: no reply from"
+        )),
+        "{}",
+        to.stderr
+    );
     peers[2].guard.kill_now();
 }
