@@ -1,6 +1,7 @@
 //! The running peer: the driver task that owns the membership core, the
 //! listening socket, and the `Link` that handles share to reach the cloud.
 
+pub(crate) mod contact;
 pub(crate) mod driver;
 pub(crate) mod listener;
 pub(crate) mod outbox;
@@ -24,6 +25,7 @@ use crate::event::Event;
 use crate::http::client::HttpClient;
 use crate::peer::Peer;
 
+pub(crate) use contact::Contacts;
 pub(crate) use snapshot::Snapshot;
 
 /// What the driver is asked to do.
@@ -58,6 +60,8 @@ pub(crate) struct Link {
     /// Set by the driver just before it sends [`Event::Closed`].
     closed: AtomicBool,
     message_timeout: Duration,
+    /// When each member last answered.
+    pub(crate) contacts: Contacts,
 }
 
 impl Link {
@@ -76,6 +80,7 @@ impl Link {
             reserved_receivers: AtomicUsize::new(1),
             closed: AtomicBool::new(false),
             message_timeout,
+            contacts: Contacts::default(),
         }
     }
 
@@ -130,6 +135,10 @@ impl Link {
             .client
             .message(&peer.address(), &from, bytes, self.message_timeout)
             .await;
+        if reply.is_ok() {
+            self.contacts
+                .answered(&peer.address(), tokio::time::Instant::now().into_std());
+        }
         self.emit_with(|| Event::MessageSent {
             to: peer.clone(),
             body: body.clone(),

@@ -11,6 +11,7 @@ use std::time::Duration;
 use peercloud::{Cloud, CloudBuilder, Config, Event, Events, Keyring, Limits, StartError};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use crate::admin::{self, AdminState};
 use crate::cli::{Preset, RunArgs};
 use crate::output::{Line, Output};
 use crate::security;
@@ -35,6 +36,15 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Bound before the peer starts: a taken admin address stops it before
+    // it joins a cloud.
+    let admin_listener = match args.admin {
+        Some(addr) => match admin::bind(addr).await {
+            Ok(listener) => Some(listener),
+            Err(e) => return fail(&format!("cannot listen on --admin {addr}: {e}")),
+        },
+        None => None,
+    };
     let cloud = match builder(&args).security(security).start().await {
         Ok(cloud) => Arc::new(cloud),
         Err(e) => return start_failed(&e),
@@ -44,6 +54,12 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
     output.print(&Line::Started {
         id: &cloud.id(),
         port: cloud.port(),
+    });
+    let admin_server = admin_listener.and_then(|listener| {
+        let addr = listener.local_addr().ok()?;
+        output.print(&Line::AdminListening { addr });
+        let state = AdminState::listening_on(cloud.clone(), addr);
+        Some(tokio::spawn(admin::serve(listener, state)))
     });
 
     let mut printer = tokio::spawn(print_events(events, output));
@@ -76,6 +92,9 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         .is_err()
     {
         printer.abort();
+    }
+    if let Some(admin_server) = admin_server {
+        admin_server.abort();
     }
     output.print(&Line::Closed);
     if signalled.is_some() {
