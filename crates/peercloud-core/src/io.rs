@@ -79,6 +79,21 @@ pub enum Response {
     Gossip(Envelope),
 }
 
+impl Response {
+    /// The path of the request this replies to.
+    pub fn path(&self) -> &'static str {
+        match self {
+            Response::Join(_) => "/join",
+            Response::Joined(_) => "/joined",
+            Response::Left(_) => "/left",
+            Response::Status(_) => "/status",
+            Response::Peers(_) => "/peers",
+            Response::Probe(_) => "/probe",
+            Response::Gossip(_) => "/gossip",
+        }
+    }
+}
+
 /// Who sent an incoming request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {

@@ -140,6 +140,40 @@ mod tests {
     }
 
     #[test]
+    fn every_reply_reads_back_at_the_path_it_names() {
+        let id = PeerId::parse("a").unwrap();
+        let ack = Ack {
+            status: "added".into(),
+        };
+        let replies = [
+            Response::Joined(ack.clone()),
+            Response::Left(ack),
+            Response::Status(StatusReply {
+                id: Some(id.clone()),
+                online: true,
+                listening: true,
+                joined: true,
+                digest: Some("2-00ff".into()),
+                incarnation: Some(3),
+                gossip: Envelope::default(),
+            }),
+            Response::Peers(PeersReply::of(&id, &serde_json::json!({"a": 1}), [])),
+            Response::Gossip(Envelope {
+                from: None,
+                updates: vec![super::super::Update::about(
+                    super::super::UpdateKind::Suspect,
+                    id,
+                    2,
+                )],
+            }),
+        ];
+        for reply in replies {
+            let body = encode_reply(&reply);
+            assert_eq!(decode_reply(reply.path(), &body), Ok(reply));
+        }
+    }
+
+    #[test]
     fn an_empty_body_reads_as_an_empty_object() {
         assert_eq!(
             decode_request("/status", b""),

@@ -1,5 +1,6 @@
-//! Extractors whose rejections are our own JSON errors: the request body as
-//! JSON (with a size limit and a deadline), and the sender's id header.
+//! Extractors whose rejections are our own JSON errors: the request body
+//! (with a size limit and a deadline), as bytes or as JSON, and the
+//! sender's id header.
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header::CONTENT_LENGTH, StatusCode};
+use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use peercloud_core::wire::{Envelope, ID_HEADER};
 use peercloud_core::PeerId;
@@ -15,11 +17,11 @@ use serde::de::DeserializeOwned;
 use super::api_error::ApiError;
 use super::server::AppState;
 
-/// A JSON body, read up to the configured limit. An empty body reads as `{}`,
-/// as the original's body parser does.
-pub(crate) struct JsonBody<T>(pub(crate) T);
+/// A request body, read up to the configured limit and within the body
+/// timeout.
+pub(crate) struct LimitedBody(pub(crate) Bytes);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+impl FromRequest<AppState> for LimitedBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
@@ -38,13 +40,26 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         if declared.is_some_and(|len| len > limit as u64) {
             return Err(too_large());
         }
-        let bytes = read_limited(req.into_body(), limit, state.body_timeout())
+        read_limited(req.into_body(), limit, state.body_timeout())
             .await
+            .map(LimitedBody)
             .map_err(|e| match e {
                 ReadError::TooLarge => too_large(),
                 ReadError::TooSlow(timeout) => too_slow(timeout),
                 ReadError::Broken(why) => ApiError::bad_request(format!("cannot read body: {why}")),
-            })?;
+            })
+    }
+}
+
+/// A JSON body (an application message), read as [`LimitedBody`]. An empty
+/// body reads as `{}`, as the original's body parser does.
+pub(crate) struct JsonBody<T>(pub(crate) T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let LimitedBody(bytes) = LimitedBody::from_request(req, state).await?;
         let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
@@ -88,11 +103,7 @@ enum ReadError {
 }
 
 /// Reads a body of at most `limit` bytes that must arrive within `timeout`.
-async fn read_limited(
-    body: Body,
-    limit: usize,
-    timeout: Duration,
-) -> Result<bytes::Bytes, ReadError> {
+async fn read_limited(body: Body, limit: usize, timeout: Duration) -> Result<Bytes, ReadError> {
     let read = tokio::time::timeout(timeout, Limited::new(body, limit).collect());
     match read.await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),

@@ -1,5 +1,6 @@
-//! The HTTP server: one route per protocol endpoint. Handlers only parse,
-//! validate and forward: membership requests go to the driver, `/status`
+//! The HTTP server: the protocol's endpoints. Handlers only parse,
+//! validate and forward, membership bodies through the wire codec that
+//! the client and the simulator use too: membership requests go to the driver, `/status`
 //! and `/peers` are read from the published snapshot, and `/message` goes to
 //! the application's handler.
 
@@ -9,22 +10,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request as HttpRequest, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::post;
 use axum::{Json, Router};
 use futures_util::FutureExt;
-use peercloud_core::wire::{
-    Ack, Envelope, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, ProbeReply,
-    ProbeRequest, StatusReply,
-};
+use peercloud_core::wire::{decode_request, encode_reply, CodecError};
 use peercloud_core::{Origin, PeerId, Refusal, Request, Response};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::api_error::ApiError;
-use super::extract::{JsonBody, SenderId, StatusBody};
+use super::extract::{JsonBody, LimitedBody, SenderId, StatusBody};
 use crate::event::Event;
 use crate::handler::Handler;
 use crate::limits::Limits;
@@ -114,14 +113,14 @@ async fn catch_panic(request: HttpRequest, next: Next) -> HttpResponse {
 
 fn routes(state: AppState) -> Router {
     Router::new()
-        .route("/join", post(join))
-        .route("/joined", post(joined))
-        .route("/left", post(left))
+        .route("/join", post(membership))
+        .route("/joined", post(membership))
+        .route("/left", post(membership))
         .route("/status", post(status))
         .route("/message", post(message))
         .route("/peers", post(peers))
-        .route("/probe", post(probe))
-        .route("/gossip", post(gossip))
+        .route("/probe", post(membership))
+        .route("/gossip", post(membership))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .with_state(state)
@@ -135,46 +134,28 @@ async fn not_found(method: Method, uri: Uri) -> ApiError {
     )
 }
 
-async fn join(
+/// `/join`, `/joined`, `/left`, `/probe` and `/gossip`: the body is read
+/// by the wire codec (the one the client writes with), handed to the
+/// driver, and its reply written back by the codec.
+async fn membership(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    uri: Uri,
     SenderId(sender): SenderId,
-    JsonBody(join): JsonBody<JoinRequest>,
-) -> Result<Json<JoinReply>, ApiError> {
-    let origin = Origin {
-        sender,
-        remote: remote.ip(),
+    LimitedBody(body): LimitedBody,
+) -> Result<WireReply, ApiError> {
+    let request = decode_request(uri.path(), &body)?;
+    let origin = match request {
+        // Anyone may ask to join.
+        Request::Join(_) => Origin {
+            sender,
+            remote: remote.ip(),
+        },
+        _ => notice_origin(sender, remote)?,
     };
-    match state.membership(origin, Request::Join(join)).await? {
-        Response::Join(reply) => Ok(Json(reply)),
-        _ => Err(unexpected()),
-    }
-}
-
-async fn joined(
-    State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    SenderId(sender): SenderId,
-    JsonBody(info): JsonBody<PeerInfo>,
-) -> Result<Json<Ack>, ApiError> {
-    let origin = notice_origin(sender, remote)?;
-    match state.membership(origin, Request::Joined(info)).await? {
-        Response::Joined(ack) => Ok(Json(ack)),
-        _ => Err(unexpected()),
-    }
-}
-
-async fn left(
-    State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    SenderId(sender): SenderId,
-    JsonBody(left): JsonBody<LeftRequest>,
-) -> Result<Json<Ack>, ApiError> {
-    let origin = notice_origin(sender, remote)?;
-    match state.membership(origin, Request::Left(left)).await? {
-        Response::Left(ack) => Ok(Json(ack)),
-        _ => Err(unexpected()),
-    }
+    let path = request.path();
+    let response = state.membership(origin, request).await?;
+    WireReply::to(path, response)
 }
 
 /// `/joined`, `/left`, `/probe` and `/gossip` need a sender; refusing a
@@ -189,59 +170,33 @@ fn notice_origin(sender: Option<PeerId>, remote: SocketAddr) -> Result<Origin, A
     }
 }
 
-/// Anyone may ask. A plain request (an original peer's `{}`) is answered
-/// from the snapshot; a peercloud peer's probe carries gossip, which the
-/// driver merges before it answers with its own.
+/// Anyone may ask. A plain request (an original peer's `{}`, or any body
+/// at all: the original ignores it) is answered from the snapshot; a
+/// peercloud peer's probe carries gossip, which the driver merges before
+/// it answers with its own.
 async fn status(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     SenderId(sender): SenderId,
     StatusBody(envelope): StatusBody,
-) -> Result<Json<StatusReply>, ApiError> {
+) -> Result<WireReply, ApiError> {
     if envelope.is_empty() || sender.is_none() {
-        return Ok(Json(state.inner.link.snapshot().status.clone()));
+        let status = state.inner.link.snapshot().status.clone();
+        return Ok(WireReply(Response::Status(status)));
     }
     let origin = Origin {
         sender,
         remote: remote.ip(),
     };
-    match state.membership(origin, Request::Status(envelope)).await? {
-        Response::Status(reply) => Ok(Json(reply)),
-        _ => Err(unexpected()),
-    }
-}
-
-/// An indirect probe asked by a member (a peercloud extension).
-async fn probe(
-    State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    SenderId(sender): SenderId,
-    JsonBody(probe): JsonBody<ProbeRequest>,
-) -> Result<Json<ProbeReply>, ApiError> {
-    let origin = notice_origin(sender, remote)?;
-    match state.membership(origin, Request::Probe(probe)).await? {
-        Response::Probe(reply) => Ok(Json(reply)),
-        _ => Err(unexpected()),
-    }
-}
-
-/// Gossip pushed by a peer (a peercloud extension).
-async fn gossip(
-    State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    SenderId(sender): SenderId,
-    JsonBody(envelope): JsonBody<Envelope>,
-) -> Result<Json<Envelope>, ApiError> {
-    let origin = notice_origin(sender, remote)?;
-    match state.membership(origin, Request::Gossip(envelope)).await? {
-        Response::Gossip(reply) => Ok(Json(reply)),
-        _ => Err(unexpected()),
-    }
+    let response = state.membership(origin, Request::Status(envelope)).await?;
+    WireReply::to("/status", response)
 }
 
 /// The member list, for operators (a Rust-only endpoint).
-async fn peers(State(state): State<AppState>) -> Json<PeersReply> {
-    Json(state.inner.link.snapshot().peers_reply().clone())
+async fn peers(State(state): State<AppState>) -> WireReply {
+    WireReply(Response::Peers(
+        state.inner.link.snapshot().peers_reply().clone(),
+    ))
 }
 
 /// An application message from a member, handed to the message handler.
@@ -281,7 +236,43 @@ async fn message(
     }
 }
 
-fn unexpected() -> ApiError {
-    tracing::error!("the driver answered with the reply of another request");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+/// A membership reply, written by the wire codec.
+struct WireReply(Response);
+
+impl WireReply {
+    /// The driver's reply to a request to `path`, which must be the reply
+    /// of that request: the client reads it by the path it called.
+    fn to(path: &str, response: Response) -> Result<WireReply, ApiError> {
+        if response.path() == path {
+            Ok(WireReply(response))
+        } else {
+            tracing::error!(
+                path,
+                "the driver answered with the reply of another request"
+            );
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+            ))
+        }
+    }
+}
+
+impl IntoResponse for WireReply {
+    fn into_response(self) -> HttpResponse {
+        let body = encode_reply(&self.0);
+        let json = HeaderValue::from_static("application/json");
+        ([(CONTENT_TYPE, json)], body).into_response()
+    }
+}
+
+impl From<CodecError> for ApiError {
+    fn from(error: CodecError) -> Self {
+        match error {
+            CodecError::UnknownPath(path) => {
+                ApiError::new(StatusCode::NOT_FOUND, format!("no endpoint POST {path}"))
+            }
+            other => ApiError::bad_request(other.to_string()),
+        }
+    }
 }
