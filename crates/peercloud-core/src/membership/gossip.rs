@@ -430,14 +430,12 @@ impl Membership {
         chosen
     }
 
-    /// A joiner admitted here: its news goes at once to `gossip_fanout`
-    /// random members rather than at the next round, so that in a small
-    /// cloud every member knows it about as soon as it knows them.
-    pub(super) fn announce_joiner(&mut self, now: Instant, joiner: &PeerId) {
-        let Some(update) = self.members.get(joiner).map(|e| e.alive_update()) else {
-            return;
-        };
-        for id in self.gossip_targets(Some(joiner)) {
+    /// Fresh news found here (a joiner admitted, a failure detected) goes
+    /// at once to `gossip_fanout` random members (every member of a small
+    /// cloud) rather than at the next round; they pass it on like any
+    /// news. `skip` is a member not to send it to (the joiner itself).
+    pub(super) fn spread_now(&mut self, now: Instant, update: &Update, skip: Option<&PeerId>) {
+        for id in self.gossip_targets(skip) {
             if let Some(to) = self.members.get(&id).map(|e| e.member.address()) {
                 self.push(now, id, to, update.clone());
             }

@@ -338,7 +338,11 @@ impl Membership {
         };
         let id = joiner.member.id.clone();
         if self.insert_member(now, joiner, true) {
-            self.announce_joiner(now, &id);
+            // In a small cloud every member hears of the joiner about as
+            // soon as it hears of them.
+            if let Some(update) = self.members.get(&id).map(|e| e.alive_update()) {
+                self.spread_now(now, &update, Some(&id));
+            }
         }
         self.reply(token, Ok(Response::Join(reply)));
     }

@@ -141,9 +141,11 @@ impl Membership {
     }
 
     /// Removes a failed member. When this peer found it (`detected_by` is
-    /// `None`), it tells the cloud at once: gossip pushed to every
-    /// peercloud member, `/left` to every other member (original peers
-    /// know no other way).
+    /// `None`), it tells the cloud at once: gossip pushed to a few
+    /// peercloud members (which pass it on, as every member that declares
+    /// it failed does: a push to every member from each of them made a
+    /// partition of N cost N³ messages), `/left` to every original member
+    /// (original peers know no other way).
     pub(super) fn declare_failed(
         &mut self,
         now: Instant,
@@ -161,7 +163,7 @@ impl Membership {
         };
         self.gossip.queue(update.clone());
         if detected_by.is_none() {
-            self.push_to_all(now, &update);
+            self.spread_now(now, &update, None);
             let plain: Vec<_> = self
                 .members
                 .values()

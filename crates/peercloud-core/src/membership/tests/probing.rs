@@ -287,6 +287,40 @@ fn a_status_reply_with_another_id_fails_the_member_at_once_as_replaced() {
 }
 
 #[test]
+fn a_failure_found_here_in_a_large_cloud_goes_at_once_to_a_few_members_and_rides_on_gossip() {
+    let (mut p, t0, members) = with_members(9, true);
+    let probe = tick(&mut p, t0 + secs(1));
+    let gone = members.iter().find(|m| m.address() == probe.to).unwrap();
+    let mut replaced = status_of("a-newcomer");
+    if let Ok(Response::Status(s)) = &mut replaced {
+        s.incarnation = Some(0);
+    }
+    p.handle_response(t0 + secs(1), probe.call, replaced);
+    let actions = drain(&mut p);
+    let told: Vec<Address> = calls_to(&actions, "/gossip")
+        .into_iter()
+        .filter(|sent| match &sent.request {
+            Request::Gossip(envelope) => envelope
+                .updates
+                .iter()
+                .any(|u| u.id == gone.id && u.kind == UpdateKind::Failed),
+            _ => false,
+        })
+        .map(|sent| sent.to)
+        .collect();
+    let fanout = Config::default().gossip_fanout;
+    assert_eq!(told.len(), fanout, "a few members, not all 8: {told:?}");
+    assert!(!told.contains(&gone.address()));
+    assert!(notices(&actions).is_empty(), "no original member to notify");
+    // The next probe carries it on.
+    let next = tick(&mut p, t0 + secs(2));
+    let Request::Status(envelope) = &next.request else {
+        panic!("a probe: {next:?}")
+    };
+    assert!(envelope.updates.iter().any(|u| u.id == gone.id));
+}
+
+#[test]
 fn a_probe_answered_with_the_wrong_kind_of_reply_counts_as_failed() {
     let (mut p, t0, members) = with_members(1, false);
     let wrong = Ok(Response::Left(crate::wire::Ack {
