@@ -60,6 +60,11 @@ impl Prober {
         self.round.push_front(id);
     }
 
+    /// Makes `id` the next member probed.
+    pub(super) fn probe_next(&mut self, id: PeerId) {
+        self.round.push_back(id);
+    }
+
     pub(super) fn forget(&mut self, id: &PeerId) {
         self.round.retain(|r| r != id);
         self.in_flight.remove(id);

@@ -14,6 +14,7 @@
 //! found by the probes like any member. Original peers send no digest, so
 //! they are never asked for a list they cannot give.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::members::id_hash;
@@ -107,6 +108,27 @@ impl Membership {
         let Ok(Response::Peers(reply)) = result else {
             return;
         };
+        let theirs: BTreeSet<PeerId> = reply
+            .peers
+            .iter()
+            .map(|info| info.id.clone())
+            .chain(std::iter::once(reply.server.id.clone()))
+            .collect();
+        // Members listed here and not there are news that has not reached
+        // that member yet, or members gone whose failure this peer missed
+        // (gossip may miss one peer in a large cloud, and a pull only
+        // adds): probing them next tells which, rather than in a round of
+        // N probes.
+        let missing_there: Vec<PeerId> = self
+            .members
+            .keys()
+            .filter(|id| !theirs.contains(*id))
+            .take(MAX_SYNC_CHECKS)
+            .cloned()
+            .collect();
+        for id in missing_there {
+            self.prober.probe_next(id);
+        }
         for info in reply.peers {
             let candidate = Candidate {
                 kind: Kind::of(info.incarnation),

@@ -220,3 +220,33 @@ fn while_the_list_is_still_changing_a_differing_digest_waits_for_quiet_or_overdu
     let (after, _) = probe_answered_with(&mut p, quiet_at, &members, Some("9-0".into()));
     only_call(&after, "/peers");
 }
+
+#[test]
+fn a_member_the_pulled_list_lacks_is_probed_next() {
+    let members: Vec<Member> = (1..=6)
+        .map(|i| member(&format!("m{i}"), &format!("10.0.0.{i}:9338")))
+        .collect();
+    // Two cores alike (same rng seed): one pulls a list that lacks a
+    // member, the other a whole one.
+    let run = |lacking: Option<&PeerId>| {
+        let (mut p, t0) = joined_core("p", &members[0], &members[1..]);
+        let at = t0 + secs(1);
+        let (after, probed) = probe_answered_with(&mut p, at, &members, Some("9-0".into()));
+        let pull = only_call(&after, "/peers");
+        let listed: Vec<Member> = members
+            .iter()
+            .filter(|m| Some(&m.id) != lacking)
+            .cloned()
+            .collect();
+        p.handle_response(at, pull.call, peers_reply(&probed, &listed));
+        p.handle_timeout(t0 + secs(2));
+        (probed, only_call(&drain(&mut p), "/status").to)
+    };
+    let (probed, natural) = run(None);
+    let lacking = members
+        .iter()
+        .find(|m| m.address() != natural && m.id != probed.id)
+        .unwrap();
+    let (_, next) = run(Some(&lacking.id));
+    assert_eq!(next, lacking.address(), "probed next, not {natural}");
+}
