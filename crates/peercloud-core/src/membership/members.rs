@@ -40,58 +40,63 @@ pub(super) fn id_hash(id: &PeerId) -> u64 {
     hasher.finish()
 }
 
-/// The member table. Entries change in place through [`Members::get_mut`],
-/// except their place, which only [`Members::relocate`] changes (so that
-/// the index follows).
+/// The member table: the entries in a slab (no order), found by id and by
+/// place through indexes into it. Entries change in place through
+/// [`Members::get_mut`], except their place, which only
+/// [`Members::relocate`] changes (so that the index follows). One copy of
+/// each id besides the entry's own: at thousands of members per peer, and
+/// thousands of peers in the simulator, every copy counts.
 #[derive(Debug, Default)]
 pub(super) struct Members {
-    entries: BTreeMap<PeerId, Entry>,
-    places: BTreeMap<Place, PeerId>,
+    slab: Vec<Entry>,
+    by_id: BTreeMap<PeerId, usize>,
+    by_place: BTreeMap<Place, usize>,
     /// The xor of [`id_hash`] over the ids.
     ids_hash: u64,
-    /// The ids in no order, and where each is: a random member in O(1).
-    ids: Vec<PeerId>,
-    slots: BTreeMap<PeerId, usize>,
 }
 
 impl Members {
     pub(super) fn get(&self, id: &PeerId) -> Option<&Entry> {
-        self.entries.get(id)
+        self.by_id.get(id).map(|&i| &self.slab[i])
     }
 
     /// An entry to change: anything but its member's host and port.
     pub(super) fn get_mut(&mut self, id: &PeerId) -> Option<&mut Entry> {
-        self.entries.get_mut(id)
+        self.by_id.get(id).map(|&i| &mut self.slab[i])
     }
 
     pub(super) fn contains_key(&self, id: &PeerId) -> bool {
-        self.entries.contains_key(id)
+        self.by_id.contains_key(id)
     }
 
     pub(super) fn len(&self) -> usize {
-        self.entries.len()
+        self.slab.len()
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.slab.is_empty()
     }
 
+    /// The ids, in order.
     pub(super) fn keys(&self) -> impl Iterator<Item = &PeerId> {
-        self.entries.keys()
+        self.by_id.keys()
     }
 
+    /// The entries, in the order of their ids.
     pub(super) fn values(&self) -> impl ExactSizeIterator<Item = &Entry> {
-        self.entries.values()
+        self.by_id.values().map(|&i| &self.slab[i])
     }
 
-    /// The entries to change: anything but their members' host and port.
+    /// The entries to change, in no order: anything but their members'
+    /// host and port.
     pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
-        self.entries.values_mut()
+        self.slab.iter_mut()
     }
 
     /// The member listed at `member`'s place, if any.
     pub(super) fn at_place(&self, member: &Member) -> Option<&PeerId> {
-        self.places.get(&Place::of(member))
+        let i = *self.by_place.get(&Place::of(member))?;
+        Some(&self.slab[i].member.id)
     }
 
     /// The xor of the ids' hashes.
@@ -99,82 +104,83 @@ impl Members {
         self.ids_hash
     }
 
+    /// A member picked at random (each as likely).
+    pub(super) fn random(&self, rng: &mut impl Rng) -> Option<&PeerId> {
+        if self.slab.is_empty() {
+            return None;
+        }
+        let i = rng.random_range(0..self.slab.len());
+        Some(&self.slab[i].member.id)
+    }
+
     /// Adds an entry whose id and place are both free (the caller made
     /// them so); an entry at a taken place is not indexed there.
     pub(super) fn insert(&mut self, entry: Entry) {
         let id = entry.member.id.clone();
-        debug_assert!(!self.entries.contains_key(&id), "insert of a listed id");
-        self.places
-            .entry(Place::of(&entry.member))
-            .or_insert_with(|| id.clone());
+        debug_assert!(!self.by_id.contains_key(&id), "insert of a listed id");
+        let i = self.slab.len();
+        self.by_place.entry(Place::of(&entry.member)).or_insert(i);
         self.ids_hash ^= id_hash(&id);
-        self.slots.insert(id.clone(), self.ids.len());
-        self.ids.push(id.clone());
-        self.entries.insert(id, entry);
+        self.by_id.insert(id, i);
+        self.slab.push(entry);
     }
 
     pub(super) fn remove(&mut self, id: &PeerId) -> Option<Entry> {
-        let entry = self.entries.remove(id)?;
-        let place = Place::of(&entry.member);
-        if self.places.get(&place) == Some(id) {
-            self.places.remove(&place);
+        let i = self.by_id.remove(id)?;
+        let place = Place::of(&self.slab[i].member);
+        if self.by_place.get(&place) == Some(&i) {
+            self.by_place.remove(&place);
         }
         self.ids_hash ^= id_hash(id);
-        if let Some(slot) = self.slots.remove(id) {
-            self.ids.swap_remove(slot);
-            if let Some(moved) = self.ids.get(slot) {
-                self.slots.insert(moved.clone(), slot);
+        let last = self.slab.len() - 1;
+        let entry = self.slab.swap_remove(i);
+        if i != last {
+            // The last entry moved into the hole: its indexes follow.
+            let moved = &self.slab[i];
+            if let Some(slot) = self.by_id.get_mut(&moved.member.id) {
+                *slot = i;
+            }
+            if let Some(slot) = self.by_place.get_mut(&Place::of(&moved.member)) {
+                if *slot == last {
+                    *slot = i;
+                }
             }
         }
         Some(entry)
     }
 
-    /// A member picked at random (each as likely).
-    pub(super) fn random(&self, rng: &mut impl Rng) -> Option<&PeerId> {
-        if self.ids.is_empty() {
-            return None;
-        }
-        self.ids.get(rng.random_range(0..self.ids.len()))
-    }
-
     /// Moves a member to the place of `to` (its host and port), if that
     /// place is free.
     pub(super) fn relocate(&mut self, id: &PeerId, to: &Member) -> bool {
-        let place = Place::of(to);
-        if self.places.get(&place).is_some_and(|at| at != id) {
-            return false;
-        }
-        let Some(entry) = self.entries.get_mut(id) else {
+        let Some(&i) = self.by_id.get(id) else {
             return false;
         };
+        let place = Place::of(to);
+        if self.by_place.get(&place).is_some_and(|&at| at != i) {
+            return false;
+        }
+        let entry = &mut self.slab[i];
         let old = Place::of(&entry.member);
         entry.member.host = to.host.clone();
         entry.member.port = to.port;
         if old != place {
-            if self.places.get(&old) == Some(id) {
-                self.places.remove(&old);
+            if self.by_place.get(&old) == Some(&i) {
+                self.by_place.remove(&old);
             }
-            self.places.insert(place, id.clone());
+            self.by_place.insert(place, i);
         }
         true
     }
 
-    /// Empties the table, handing back the entries.
+    /// Empties the table, handing back the entries by id.
     pub(super) fn take(&mut self) -> BTreeMap<PeerId, Entry> {
-        self.places.clear();
+        self.by_id.clear();
+        self.by_place.clear();
         self.ids_hash = 0;
-        self.ids.clear();
-        self.slots.clear();
-        std::mem::take(&mut self.entries)
-    }
-}
-
-impl<'a> IntoIterator for &'a Members {
-    type Item = (&'a PeerId, &'a Entry);
-    type IntoIter = std::collections::btree_map::Iter<'a, PeerId, Entry>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter()
+        self.slab
+            .drain(..)
+            .map(|entry| (entry.member.id.clone(), entry))
+            .collect()
     }
 }
 
@@ -183,31 +189,33 @@ impl<'a> IntoIterator for &'a Members {
 #[cfg(test)]
 impl Members {
     pub(super) fn iter(&self) -> impl Iterator<Item = (&PeerId, &Entry)> {
-        self.entries.iter()
+        self.by_id.iter().map(|(id, &i)| (id, &self.slab[i]))
     }
 
     pub(super) fn indexes_agree(&self) -> Result<(), String> {
-        let hash = self.entries.keys().fold(0, |acc, id| acc ^ id_hash(id));
+        let hash = self.by_id.keys().fold(0, |acc, id| acc ^ id_hash(id));
         if hash != self.ids_hash {
             return Err("the ids' hash does not match the ids".into());
         }
-        for (place, id) in &self.places {
-            match self.entries.get(id) {
+        if self.by_id.len() != self.slab.len() {
+            return Err("the ids do not match the entries".into());
+        }
+        for (id, &i) in &self.by_id {
+            match self.slab.get(i) {
+                Some(entry) if entry.member.id == *id => {}
+                _ => return Err(format!("{id} points at another entry")),
+            }
+        }
+        for (place, &i) in &self.by_place {
+            match self.slab.get(i) {
                 Some(entry) if Place::of(&entry.member) == *place => {}
-                _ => return Err(format!("the place {place:?} names {id}, not there")),
+                _ => return Err(format!("the place {place:?} points at another entry")),
             }
         }
-        for (id, entry) in &self.entries {
-            if !self.places.contains_key(&Place::of(&entry.member)) {
-                return Err(format!("{id}'s place is not indexed"));
+        for entry in &self.slab {
+            if !self.by_place.contains_key(&Place::of(&entry.member)) {
+                return Err(format!("{}'s place is not indexed", entry.member.id));
             }
-            match self.slots.get(id) {
-                Some(&slot) if self.ids.get(slot) == Some(id) => {}
-                _ => return Err(format!("{id} has no slot among the ids")),
-            }
-        }
-        if self.ids.len() != self.entries.len() || self.slots.len() != self.entries.len() {
-            return Err("the ids and their slots do not match the entries".into());
         }
         Ok(())
     }

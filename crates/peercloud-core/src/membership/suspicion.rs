@@ -63,12 +63,12 @@ impl Membership {
             return;
         };
         entry.incarnation = incarnation;
-        entry.suspicion = Some(Suspicion {
+        entry.suspicion = Some(Box::new(Suspicion {
             incarnation,
             started: now,
             deadline,
             accusers: std::collections::BTreeSet::from([accuser.clone()]),
-        });
+        }));
         let member = entry.member.clone();
         // Only a peercloud peer can refute a suspicion; other peers judge
         // an original peer each by their own probes.

@@ -63,7 +63,9 @@ pub(super) struct Entry {
     pub(super) member: Member,
     pub(super) incarnation: u64,
     pub(super) kind: Kind,
-    pub(super) suspicion: Option<Suspicion>,
+    /// Boxed: most members are not suspected, and an unboxed suspicion
+    /// would make every entry as large as one.
+    pub(super) suspicion: Option<Box<Suspicion>>,
 }
 
 impl Entry {

@@ -106,7 +106,7 @@ fn the_phase_holds(core: &Membership) -> Checked {
 /// a standing suspicion is always at its member's incarnation. Each one
 /// has a timer due by its deadline, or it would never run out.
 fn suspicions_stand_at_their_members_incarnation(core: &Membership) -> Checked {
-    for (id, entry) in &core.members {
+    for (id, entry) in core.members.iter() {
         let Some(suspicion) = &entry.suspicion else {
             continue;
         };
