@@ -114,6 +114,37 @@ pub(crate) struct RunArgs {
     )]
     pub(crate) reply: Value,
 
+    /// Answer each message by running this command (through `sh -c`): the
+    /// body as JSON on its stdin, the sender in PEERCLOUD_FROM_ID,
+    /// PEERCLOUD_FROM_DATA (JSON) and PEERCLOUD_FROM_ADDRESS (ip:port), this
+    /// peer's id in PEERCLOUD_SELF_ID. Its stdout, one JSON value, is the
+    /// reply; a non-zero exit, output that is not JSON or a timeout answers
+    /// the sender an error. Cannot be given with --reply.
+    #[arg(long, value_name = "CMD", conflicts_with = "reply")]
+    pub(crate) exec: Option<String>,
+
+    /// How long one --exec run may take, in milliseconds, before its
+    /// process group is killed and the sender is answered an error; keep it
+    /// below the senders' message timeout (5000 by default).
+    #[arg(
+        long,
+        visible_alias = "exec-timeout",
+        value_name = "MS",
+        default_value_t = 4000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub(crate) exec_timeout_ms: u64,
+
+    /// The most --exec runs at once; further messages wait for a free
+    /// slot.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub(crate) exec_concurrency: u32,
+
     /// Print one JSON object per line on stdout, each with an "event" field,
     /// instead of lines for humans.
     #[arg(long)]

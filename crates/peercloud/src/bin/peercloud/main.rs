@@ -2,6 +2,7 @@
 //! stderr, and hands over to the subcommand.
 
 mod cli;
+mod hooks;
 mod output;
 mod query;
 mod run;

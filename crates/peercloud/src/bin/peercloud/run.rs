@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use peercloud::{Cloud, CloudBuilder, Config, Event, Events, Keyring, Limits, StartError};
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::watch;
 
 use crate::cli::{Preset, RunArgs};
+use crate::hooks::exec::Exec;
 use crate::output::{Line, Output};
 use crate::security;
 
@@ -35,10 +37,13 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let cloud = match builder(&args).security(security).start().await {
+    // `--exec` runs wait for the id: it is only final once started.
+    let (self_id_tx, self_id_rx) = watch::channel(String::new());
+    let cloud = match builder(&args, self_id_rx).security(security).start().await {
         Ok(cloud) => Arc::new(cloud),
         Err(e) => return start_failed(&e),
     };
+    self_id_tx.send_replace(cloud.id());
     // The first call sees every event since the start.
     let events = cloud.events();
     output.print(&Line::Started {
@@ -85,16 +90,27 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-/// The builder for the arguments; every message is answered with `--reply`.
-fn builder(args: &RunArgs) -> CloudBuilder {
-    let reply = args.reply.clone();
+/// The builder for the arguments; every message is answered by `--exec`,
+/// else with `--reply`.
+fn builder(args: &RunArgs, self_id: watch::Receiver<String>) -> CloudBuilder {
     let mut builder = Cloud::builder()
         .seeds(args.peers.iter().map(ToString::to_string))
-        .data(args.data.clone())
-        .on_message(move |_, _| {
-            let reply = reply.clone();
-            async move { Ok(reply) }
-        });
+        .data(args.data.clone());
+    builder = match &args.exec {
+        Some(command) => {
+            let timeout = Duration::from_millis(args.exec_timeout_ms);
+            let concurrency = usize::try_from(args.exec_concurrency).unwrap_or(usize::MAX);
+            let exec = Exec::new(command, timeout, concurrency, self_id);
+            builder.on_message(move |from, body| exec.clone().reply(from, body))
+        }
+        None => {
+            let reply = args.reply.clone();
+            builder.on_message(move |_, _| {
+                let reply = reply.clone();
+                async move { Ok(reply) }
+            })
+        }
+    };
     builder = match args.port {
         Some(0) => builder.random_port(),
         Some(port) => builder.port(port),
