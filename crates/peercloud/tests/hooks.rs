@@ -196,3 +196,80 @@ async fn a_rust_sender_sees_a_failed_exec_as_a_handler_error() {
     }
     sender.close().await;
 }
+
+/// Waits until the file has a line for which `done` holds; returns its lines.
+fn wait_for_line(path: &Path, done: impl Fn(&str) -> bool) -> Vec<String> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.lines().any(&done) {
+            return text.lines().map(str::to_owned).collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out; the file holds:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn on_event_sees_a_join_then_a_leave_in_order_with_the_peer_in_its_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("events");
+    // Slow on purpose: later events wait their turn, none is lost.
+    let script = format!(
+        r#"printf '%s|%s|%s|%s|%s|%s\n' "$PEERCLOUD_EVENT" "$PEERCLOUD_SELF_ID" "$PEERCLOUD_PEER_ID" "$PEERCLOUD_PEER_ADDRESS" "$PEERCLOUD_PEER_DATA" "$(cat)" >> "{}"; sleep 0.3"#,
+        log.display()
+    );
+    let mut first = RunningPeer::start_alone(&["--on-event", &script]);
+    let mut second = RunningPeer::start(first.port, &["--data", r#"{"name":"second"}"#]);
+    second.expect_event(1, "joined");
+    let joined = first.wait_for("peer_joined", |e| e["peer"]["id"] == second.id.as_str());
+    second.guard.signal(nix::sys::signal::Signal::SIGTERM);
+    let left = first.wait_for("peer_left", |e| e["id"] == second.id.as_str());
+    assert_eq!(left["reason"], "left");
+
+    let lines = wait_for_line(&log, |line| line.starts_with("peer_left|"));
+    let fields: Vec<Vec<&str>> = lines.iter().map(|l| l.splitn(6, '|').collect()).collect();
+    let names: Vec<&str> = fields.iter().map(|f| f[0]).collect();
+    assert_eq!(names, ["alone", "peer_joined", "peer_left"], "{lines:#?}");
+    let address = format!("127.0.0.1:{}", second.port);
+    assert_eq!(fields[0][1..5], [first.id.as_str(), "", "", ""]);
+    for (f, printed) in [(&fields[1], &joined), (&fields[2], &left)] {
+        assert_eq!(f[1], first.id);
+        assert_eq!(f[2], second.id);
+        assert_eq!(f[3], address);
+        assert_eq!(
+            serde_json::from_str::<Value>(f[4]).unwrap(),
+            json!({"name": "second"})
+        );
+        // Stdin holds the very object --json printed.
+        assert_eq!(&serde_json::from_str::<Value>(f[5]).unwrap(), printed);
+    }
+}
+
+#[test]
+fn a_failing_on_event_command_is_logged_and_the_next_event_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("events");
+    let script = format!(r#"echo "$PEERCLOUD_EVENT" >> "{}"; exit 5"#, log.display());
+    let mut first = RunningPeer::start_alone(&["--on-event", &script]);
+    let second = RunningPeer::start(first.port, &[]);
+    first.wait_for_peers(&[&second.id]);
+    let lines = wait_for_line(&log, |line| line == "peer_joined");
+    assert_eq!(lines, ["alone", "peer_joined"]);
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let stderr = first.pipes.stderr.lock().unwrap().clone();
+        if stderr.matches("the handler exited with status 5").count() >= 2 {
+            assert!(
+                stderr.contains("--on-event failed for peer_joined"),
+                "{stderr}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "not logged: {stderr}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

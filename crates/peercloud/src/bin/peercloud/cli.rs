@@ -145,6 +145,26 @@ pub(crate) struct RunArgs {
     )]
     pub(crate) exec_concurrency: u32,
 
+    /// Run this command (through `sh -c`) for each membership event: the
+    /// start (joined, alone), peer_joined, peer_suspected, peer_alive,
+    /// peer_updated, peer_left. Its stdin is the event's --json line; its
+    /// environment has PEERCLOUD_EVENT (the event's name), PEERCLOUD_SELF_ID
+    /// and, for an event about a peer, PEERCLOUD_PEER_ID,
+    /// PEERCLOUD_PEER_ADDRESS (ip:port) and PEERCLOUD_PEER_DATA (JSON).
+    /// Events run one at a time, in order; a failed run is logged.
+    #[arg(long, value_name = "CMD")]
+    pub(crate) on_event: Option<String>,
+
+    /// How long one --on-event run may take, in milliseconds, before its
+    /// process group is killed (and the next event runs).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 30_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub(crate) on_event_timeout_ms: u64,
+
     /// Print one JSON object per line on stdout, each with an "event" field,
     /// instead of lines for humans.
     #[arg(long)]

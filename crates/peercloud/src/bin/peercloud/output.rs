@@ -87,8 +87,20 @@ impl<'a> Line<'a> {
         }
     }
 
+    /// The peer the line is about, if it is about one.
+    pub(crate) fn peer(&self) -> Option<&'a Peer> {
+        match self {
+            Line::PeerJoined(peer)
+            | Line::PeerSuspected(peer)
+            | Line::PeerAlive(peer)
+            | Line::PeerUpdated(peer)
+            | Line::PeerLeft { peer, .. } => Some(peer),
+            _ => None,
+        }
+    }
+
     /// The event name of the JSON form.
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Line::Started { .. } => "started",
             Line::Joined { .. } => "joined",

@@ -14,6 +14,8 @@ use tokio::sync::watch;
 
 use crate::cli::{Preset, RunArgs};
 use crate::hooks::exec::Exec;
+use crate::hooks::on_event::{self, EventHook};
+use crate::hooks::script::Script;
 use crate::output::{Line, Output};
 use crate::security;
 
@@ -51,7 +53,16 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         port: cloud.port(),
     });
 
-    let mut printer = tokio::spawn(print_events(events, output));
+    let (hook, hook_runner) = match &args.on_event {
+        Some(command) => {
+            let timeout = Duration::from_millis(args.on_event_timeout_ms);
+            let script = Script::new(command, timeout, "on-event");
+            let (hook, runner) = EventHook::start(script, cloud.id(), on_event::QUEUE);
+            (Some(hook), Some(runner))
+        }
+        None => (None, None),
+    };
+    let mut printer = tokio::spawn(print_events(events, output, hook));
     let reader = tokio::spawn(broadcast_stdin(cloud.clone(), output));
     let reloader = args
         .security
@@ -81,6 +92,15 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         .is_err()
     {
         printer.abort();
+    }
+    // The printer held the hook's queue: what is queued runs, for a while.
+    if let Some(mut runner) = hook_runner {
+        if tokio::time::timeout(DRAIN_GRACE, &mut runner)
+            .await
+            .is_err()
+        {
+            runner.abort();
+        }
     }
     output.print(&Line::Closed);
     if signalled.is_some() {
@@ -159,18 +179,24 @@ fn limits(args: &RunArgs) -> Limits {
     limits
 }
 
-/// Prints the events of the stream until the cloud has closed.
-async fn print_events(mut events: Events, output: Output) {
+/// Prints the events of the stream until the cloud has closed, and hands
+/// each to `--on-event`'s queue.
+async fn print_events(mut events: Events, output: Output, mut hook: Option<EventHook>) {
     while let Some(event) = events.recv().await {
         if matches!(event, Event::Closed) {
             return;
         }
         // The stream holds the start too, after the seeds that failed, so
         // `joined` or `alone` comes after the `seed_failed` lines.
-        if let Event::Started(start) = &event {
-            output.print(&Line::of_start(start));
-        } else if let Some(line) = Line::of_event(&event) {
+        let line = match &event {
+            Event::Started(start) => Some(Line::of_start(start)),
+            event => Line::of_event(event),
+        };
+        if let Some(line) = line {
             output.print(&line);
+            if let Some(hook) = &mut hook {
+                hook.offer(&line);
+            }
         }
     }
 }

@@ -2,4 +2,5 @@
 //! (`--exec`) and for each membership event (`--on-event`).
 
 pub(crate) mod exec;
+pub(crate) mod on_event;
 pub(crate) mod script;
