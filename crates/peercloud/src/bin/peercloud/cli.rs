@@ -21,6 +21,11 @@ pub(crate) struct Cli {
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
 
+    /// How logs on stderr are written: text, for people, or json, one
+    /// object per line (timestamp, level, fields, target), for machines.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub(crate) log_format: LogFormat,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -215,6 +220,15 @@ pub(crate) struct RunArgs {
 
     #[command(flatten)]
     pub(crate) security: SecurityArgs,
+}
+
+/// The forms of the log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// One line per record, for people.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// The membership presets.
