@@ -22,6 +22,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::error::SendError;
 use crate::event::Event;
 use crate::http::client::HttpClient;
+use crate::metrics::Recorder;
 use crate::peer::Peer;
 
 pub(crate) use snapshot::Snapshot;
@@ -58,6 +59,7 @@ pub(crate) struct Link {
     /// Set by the driver just before it sends [`Event::Closed`].
     closed: AtomicBool,
     message_timeout: Duration,
+    recorder: Recorder,
 }
 
 impl Link {
@@ -69,6 +71,7 @@ impl Link {
         message_timeout: Duration,
     ) -> Self {
         Link {
+            recorder: Recorder::new(client.traffic()),
             client,
             inputs_tx,
             snapshot,
@@ -77,6 +80,11 @@ impl Link {
             closed: AtomicBool::new(false),
             message_timeout,
         }
+    }
+
+    /// What the peer has recorded for its metrics.
+    pub(crate) fn recorder(&self) -> &Recorder {
+        &self.recorder
     }
 
     /// Hands an input to the driver; `false` if it has stopped.
@@ -126,10 +134,12 @@ impl Link {
         body: &Value,
     ) -> Result<Value, SendError> {
         let from = self.snapshot.borrow().id.clone();
+        let started = tokio::time::Instant::now();
         let reply = self
             .client
             .message(&peer.address(), &from, bytes, self.message_timeout)
             .await;
+        self.recorder.message_sent(&reply, started.elapsed());
         self.emit_with(|| Event::MessageSent {
             to: peer.clone(),
             body: body.clone(),
