@@ -3,6 +3,7 @@
 
 mod cli;
 mod hooks;
+mod metrics;
 mod output;
 mod query;
 mod run;
