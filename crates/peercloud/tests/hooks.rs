@@ -46,6 +46,7 @@ const FAILING_SCRIPT: &str = r#"body=$(cat); case "$body" in
   *exit*) echo '{"partial":true}'; echo 'something broke' >&2; exit 3 ;;
   *garbage*) echo 'this is not json' ;;
   *slow*) sleep 30; echo '{}' ;;
+  *empty*) ;;
 esac"#;
 
 #[test]
@@ -63,6 +64,7 @@ fn a_failing_exec_script_answers_the_sender_a_clear_error() {
             "slow",
             "the handler did not finish within 500 ms and was killed",
         ),
+        ("empty", "the handler's output is not JSON"),
     ];
     for (i, (kind, expected)) in cases.into_iter().enumerate() {
         second.write_line(&json!({ "case": kind }).to_string());

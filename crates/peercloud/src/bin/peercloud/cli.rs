@@ -285,6 +285,20 @@ With --json, stdout has one object per line, with \"event\" one of:
   lagged       {missed}                 (events were lost: output too slow)
   closed       {}                       (left the cloud; the process exits 0)
 
+--exec CMD runs CMD (sh -c) for each message: the body as JSON on stdin;
+PEERCLOUD_FROM_ID, PEERCLOUD_FROM_DATA (JSON), PEERCLOUD_FROM_ADDRESS
+(ip:port) and PEERCLOUD_SELF_ID in the environment; its stdout, one JSON
+value, is the reply. A non-zero exit, output that is not JSON (or none), or
+a run past --exec-timeout-ms (its process group is killed) answers the
+sender 500 {\"error\": \"handler failed\", \"message\": why}.
+
+--on-event CMD runs CMD for each of these events, one at a time, in order,
+with the event's --json line on stdin: joined, alone, peer_joined,
+peer_suspected, peer_alive, peer_updated, peer_left. Environment:
+PEERCLOUD_EVENT (the name), PEERCLOUD_SELF_ID, and for peer_* events
+PEERCLOUD_PEER_ID, PEERCLOUD_PEER_ADDRESS (ip:port), PEERCLOUD_PEER_DATA.
+Failed runs and events dropped past a queue of 1024 are logged.
+
 Exit codes: 0 after leaving on SIGINT/SIGTERM, 1 on a runtime error (such as
 a taken --port), 2 on a usage error (such as invalid JSON in --data).";
 
