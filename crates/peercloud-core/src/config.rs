@@ -60,6 +60,18 @@ pub struct Config {
     /// multiplied by the logarithm of the cloud's size. Higher spreads news
     /// more surely on lossy links, at the cost of larger probes.
     pub gossip_retransmits: u32,
+    /// How often news waiting in the gossip queue (a join, a suspicion, a
+    /// failure, new data) is sent to `gossip_fanout` random peercloud
+    /// members besides riding on probes. This is what carries a burst of
+    /// joins through a large cloud in seconds: probes alone carry a few
+    /// dozen updates each, twice a probe interval. With nothing to tell,
+    /// nothing is sent, so a quiet cloud costs no more.
+    pub gossip_interval: Duration,
+    /// How many members each gossip round goes to. News reaches every
+    /// member in about `log(n) / log(fanout + 1)` rounds; more costs that
+    /// many requests per round while there is news. 0 leaves gossip to
+    /// the probes alone.
+    pub gossip_fanout: usize,
     /// How long a `/joined` or `/left` notice, a gossip push or a list pull
     /// may take.
     pub call_timeout: Duration,
@@ -131,6 +143,8 @@ impl Config {
             suspicion_min: Duration::from_secs(4),
             suspicion_max: Duration::from_secs(20),
             gossip_retransmits: 4,
+            gossip_interval: Duration::from_millis(200),
+            gossip_fanout: 3,
             call_timeout: Duration::from_secs(2),
             check_timeout: Duration::from_millis(800),
             join_timeout: Duration::from_secs(5),
@@ -153,6 +167,8 @@ impl Config {
             suspicion_min: Duration::from_secs(12),
             suspicion_max: Duration::from_secs(60),
             gossip_retransmits: 6,
+            gossip_interval: Duration::from_millis(500),
+            gossip_fanout: 3,
             call_timeout: Duration::from_secs(5),
             check_timeout: Duration::from_secs(3),
             join_timeout: Duration::from_secs(15),
@@ -176,6 +192,7 @@ impl Config {
             ("probe_timeout", self.probe_timeout),
             ("suspicion_min", self.suspicion_min),
             ("suspicion_max", self.suspicion_max),
+            ("gossip_interval", self.gossip_interval),
             ("call_timeout", self.call_timeout),
             ("check_timeout", self.check_timeout),
             ("join_timeout", self.join_timeout),

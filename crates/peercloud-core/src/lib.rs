@@ -17,8 +17,11 @@
 //! let t0 = Instant::now();
 //! core.start(t0, vec![]); // no seeds: a cloud of one
 //! assert_eq!(core.poll_event(), Some(Event::Started(Start::Alone)));
-//! // The core asks to be woken up for its first probe tick.
-//! assert_eq!(core.poll_timeout(), Some(t0 + Config::default().probe_interval));
+//! // The core asks to be woken up for its first timer: a gossip round
+//! // (with nothing to tell, it sends nothing).
+//! assert_eq!(core.poll_timeout(), Some(t0 + Config::default().gossip_interval));
+//! core.handle_timeout(t0 + Config::default().gossip_interval);
+//! assert_eq!(core.poll_action(), None);
 //! ```
 
 mod config;

@@ -248,7 +248,11 @@ fn a_forged_goodbye_keeps_a_live_peer_out_only_until_it_next_talks() {
             sim.inject_as(5, victim.clone(), to, goodbye);
         }
         sim.run_for(millis(50));
-        let dropped = (0..4).filter(|&n| !sim.lists(n, 4)).count();
+        // It takes effect, if only for a moment: the victim hears it left
+        // from the first message that reaches it, and refutes.
+        let dropped = (0..4)
+            .filter(|&n| sim.left_reasons(n, &victim).contains(&LeftReason::Left))
+            .count();
         assert!(dropped > 0, "seed {seed}: the forgery took effect at first");
         let back = sim.run_until(secs(15), STEP, |s| s.converged().is_ok());
         assert!(back.is_some(), "{}", gaps(&sim));

@@ -36,7 +36,7 @@
 //!
 //! The pieces: [`CloudBuilder`] configures and starts a peer; [`Cloud`] is
 //! the running peer (members, broadcast, events, close); [`Peer`] is another
-//! member; [`Event`] is what happens; [`Remote`] asks a running peer from
+//! member (with its [`PeerState`] and last contact); [`Event`] is what happens; [`Remote`] asks a running peer from
 //! outside. A peer is open by default, as the original's are; with a
 //! [`CloudKey`] ([`CloudBuilder::key`]) or [`Certificates`] it is private:
 //! every connection is TLS 1.3 and only holders of the key (or of a
@@ -70,7 +70,7 @@ pub use metrics::{
     CallOutcomes, Counters, Evictions, Histogram, MemberCounts, Metrics, ReceiveOutcomes,
     SendOutcomes, LATENCY_BUCKETS,
 };
-pub use peer::Peer;
+pub use peer::{Peer, PeerState};
 pub use peercloud_core::wire;
 pub use peercloud_core::{Address, CallError, Config};
 pub use remote::{QueryError, Remote};

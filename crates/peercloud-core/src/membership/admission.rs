@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::table::same_place;
 use super::Membership;
 use crate::error::Refusal;
 use crate::member::{source_of, Member};
@@ -82,7 +81,7 @@ impl Membership {
     /// when a join arrives), leave no room.
     pub(super) fn admit_size(&self, joiner: &Member, pending: usize) -> Result<(), Refusal> {
         let limit = self.config.max_members;
-        let replaces = self.members.values().any(|e| same_place(&e.member, joiner));
+        let replaces = self.members.at_place(joiner).is_some();
         if replaces || self.members.len() + pending < limit {
             Ok(())
         } else {

@@ -1,19 +1,25 @@
 //! Gossip between peercloud peers: membership updates ride on probes and
-//! their replies (piggyback), each a bounded number of times, so news
-//! reaches everyone in O(log N) probe periods at a constant cost per peer;
-//! urgent news (a failure found here, a refutation, new data) is pushed to
-//! every member at once with `/gossip`. Original peers never see any of it.
+//! their replies (piggyback), and on gossip rounds that send the waiting
+//! news to a few random members every `gossip_interval`; each update rides
+//! a bounded number of messages, so news reaches everyone in O(log N)
+//! rounds at a constant cost per peer, and a cloud with no news sends no
+//! rounds. Joins travel this way between peercloud peers (a notice to every
+//! member made N joins cost N² calls). Urgent news (a failure found here, a
+//! refutation, new data) is pushed to every member at once with `/gossip`.
+//! Original peers never see any of it.
 //!
 //! The merge rules are SWIM's: an incarnation only its member raises;
 //! `alive` beats `suspect` of a lower incarnation; `suspect` and `failed`
 //! about this peer are refuted with a higher incarnation; news about
-//! third parties is taken from members only, and a member learned of
-//! second hand is checked with `/status` before it is added.
+//! third parties is taken from members only (a member's `alive` about a
+//! newcomer as its `/joined` would be), and a stranger's news of others
+//! is checked with `/status` before the newcomer is added.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::table::{Candidate, Kind};
+use super::timers::Timer;
 use super::{Membership, Pending};
 use crate::error::Refusal;
 use crate::id::PeerId;
@@ -25,10 +31,17 @@ use crate::wire::{Envelope, Update, UpdateKind};
 /// its receiver.
 const MAX_PIGGYBACK: usize = 32;
 
-/// Updates waiting to ride on messages, one per member (the newest news).
+/// Updates waiting to ride on messages, one per member (the newest news),
+/// with an index by how often each was sent so that a message takes the
+/// least-sent ones without looking at the rest (at thousands of members
+/// the queue is long).
 #[derive(Debug, Default)]
 pub(super) struct Gossip {
     queue: BTreeMap<PeerId, Queued>,
+    /// The queued ids by (times sent, order queued): least sent, then
+    /// oldest, first.
+    order: BTreeMap<(u32, u64), PeerId>,
+    next_seq: u64,
 }
 
 #[derive(Debug)]
@@ -36,37 +49,63 @@ struct Queued {
     update: Update,
     /// How many messages carried it so far.
     sent: u32,
+    /// When it was queued, in queueing order.
+    seq: u64,
 }
 
 impl Gossip {
     /// Queues an update, replacing older news about the same member.
     pub(super) fn queue(&mut self, update: Update) {
-        self.queue
-            .insert(update.id.clone(), Queued { update, sent: 0 });
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let id = update.id.clone();
+        if let Some(old) = self.queue.insert(
+            id.clone(),
+            Queued {
+                update,
+                sent: 0,
+                seq,
+            },
+        ) {
+            self.order.remove(&(old.sent, old.seq));
+        }
+        self.order.insert((0, seq), id);
     }
 
     /// The least-sent updates, at most [`MAX_PIGGYBACK`], leaving out news
     /// about `skip`; each is dropped after `limit` sends.
     fn take(&mut self, limit: u32, skip: Option<&PeerId>) -> Vec<Update> {
-        let mut order: Vec<(u32, PeerId)> = self
-            .queue
-            .iter()
-            .filter(|(id, _)| Some(*id) != skip)
-            .map(|(id, q)| (q.sent, id.clone()))
-            .collect();
-        order.sort();
-        order.truncate(MAX_PIGGYBACK);
-        let mut updates = Vec::with_capacity(order.len());
-        for (_, id) in order {
-            if let Some(queued) = self.queue.get_mut(&id) {
-                queued.sent += 1;
-                updates.push(queued.update.clone());
-                if queued.sent >= limit {
-                    self.queue.remove(&id);
-                }
+        let mut chosen = Vec::with_capacity(MAX_PIGGYBACK);
+        for (&key, id) in &self.order {
+            if chosen.len() == MAX_PIGGYBACK {
+                break;
+            }
+            if Some(id) != skip {
+                chosen.push(key);
+            }
+        }
+        let mut updates = Vec::with_capacity(chosen.len());
+        for key in chosen {
+            let Some(id) = self.order.remove(&key) else {
+                continue;
+            };
+            let Some(queued) = self.queue.get_mut(&id) else {
+                continue;
+            };
+            queued.sent += 1;
+            updates.push(queued.update.clone());
+            if queued.sent >= limit {
+                self.queue.remove(&id);
+            } else {
+                self.order.insert((queued.sent, queued.seq), id);
             }
         }
         updates
+    }
+
+    /// Whether no update waits.
+    pub(super) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
     }
 }
 
@@ -254,9 +293,14 @@ impl Membership {
                 return;
             }
         }
+        // A member's word is taken, as its `/joined` notice is (it checked
+        // the joiner, or heard of it from a member that did): checking
+        // each newcomer with `/status` would cost every peer one call per
+        // join. A stranger's word about others is checked first.
         let first_hand = matches!(source, Source::Reply { replier } if *replier == update.id);
-        if first_hand {
-            self.insert_member(now, candidate, true);
+        let from_member = self.members.contains_key(source.peer());
+        if first_hand || from_member {
+            self.insert_member(now, candidate, first_hand);
         } else {
             self.check_candidate(now, candidate);
         }
@@ -324,6 +368,80 @@ impl Membership {
             .collect();
         for (id, to) in targets {
             self.push(now, id, to, update.clone());
+        }
+    }
+
+    pub(super) fn start_gossiping(&mut self, now: Instant) {
+        let first = now + self.config.gossip_interval;
+        self.timers.schedule(first, Timer::GossipTick);
+    }
+
+    /// A gossip round: the news waiting in the queue goes to up to
+    /// `gossip_fanout` peercloud members picked at random. With no news,
+    /// nothing is sent.
+    pub(super) fn on_gossip_tick(&mut self, now: Instant) {
+        if !self.is_running() {
+            return;
+        }
+        let next = now + self.config.gossip_interval;
+        self.timers.schedule(next, Timer::GossipTick);
+        if self.gossip.is_empty() {
+            return;
+        }
+        for id in self.gossip_targets(None) {
+            let Some(to) = self.members.get(&id).map(|e| e.member.address()) else {
+                continue;
+            };
+            let envelope = self.envelope_for(&id, true);
+            if envelope.updates.is_empty() {
+                continue;
+            }
+            let timeout = self.config.call_timeout;
+            let pending = Pending::Push { to: id };
+            self.call(now, to, Request::Gossip(envelope), timeout, pending);
+        }
+    }
+
+    /// Up to `gossip_fanout` peercloud members picked at random, never
+    /// `skip`.
+    fn gossip_targets(&mut self, skip: Option<&PeerId>) -> Vec<PeerId> {
+        let fanout = self.config.gossip_fanout;
+        let is_target =
+            |e: &&super::table::Entry| e.kind == Kind::Rust && Some(&e.member.id) != skip;
+        if self.members.len() <= fanout + 1 {
+            // A small cloud: every member, not a random few of them.
+            let all = self.members.values().filter(is_target);
+            return all.map(|e| e.member.id.clone()).take(fanout).collect();
+        }
+        let mut chosen: Vec<PeerId> = Vec::with_capacity(fanout);
+        // Bounded: in a cloud of mostly original peers, or of fewer
+        // members than the fanout, a round goes to fewer.
+        for _ in 0..fanout.saturating_mul(3) {
+            if chosen.len() == fanout {
+                break;
+            }
+            let Some(id) = self.members.random(&mut self.rng) else {
+                break;
+            };
+            let is_rust = self.members.get(id).is_some_and(|e| e.kind == Kind::Rust);
+            if is_rust && Some(id) != skip && !chosen.contains(id) {
+                chosen.push(id.clone());
+            }
+        }
+        chosen
+    }
+
+    /// A joiner admitted here: its news goes at once to `gossip_fanout`
+    /// random members rather than at the next round, so that in a small
+    /// cloud every member knows it about as soon as it knows them.
+    pub(super) fn announce_joiner(&mut self, now: Instant, joiner: &PeerId) {
+        let Some(update) = self.members.get(joiner).map(|e| e.alive_update()) else {
+            return;
+        };
+        for id in self.gossip_targets(Some(joiner)) {
+            if let Some(to) = self.members.get(&id).map(|e| e.member.address()) {
+                self.push(now, id, to, update.clone());
+            }
         }
     }
 

@@ -65,11 +65,11 @@ impl Membership {
         self.prober.void_runs();
         let floor = now + self.config.suspicion_min;
         let mut extended = Vec::new();
-        for (id, entry) in &mut self.members {
+        for entry in self.members.values_mut() {
             if let Some(suspicion) = &mut entry.suspicion {
                 if suspicion.deadline < floor {
                     suspicion.deadline = floor;
-                    extended.push(id.clone());
+                    extended.push(entry.member.id.clone());
                 }
             }
         }

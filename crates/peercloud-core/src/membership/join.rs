@@ -6,7 +6,7 @@ use std::time::Instant;
 use rand::seq::SliceRandom;
 use serde_json::Value;
 
-use super::table::{same_place, Candidate, Kind};
+use super::table::{Candidate, Kind};
 use super::{Membership, Pending, Phase, MAX_EARLY_NOTICES};
 use crate::error::{CallError, Mismatch, Refusal};
 use crate::id::PeerId;
@@ -133,9 +133,9 @@ impl Membership {
             .chain(&received)
             .map(|c| c.member.clone())
             .collect();
-        self.insert_member(now, server, true);
+        self.insert_listed(now, server, true);
         for candidate in received {
-            self.insert_member(now, candidate, false);
+            self.insert_listed(now, candidate, false);
         }
         self.introduce(now, &earlier, &received_members);
         self.replay_early_notices(now);
@@ -166,6 +166,7 @@ impl Membership {
     pub(super) fn become_running(&mut self, now: Instant, start: Start) {
         self.phase = Phase::Running;
         self.start_probing(now);
+        self.start_gossiping(now);
         self.start_reconnecting(now);
         self.emit(Event::Started(start));
     }
@@ -300,13 +301,8 @@ impl Membership {
         // A member listed at the joiner's place is its former self (it
         // answered its check there under a new id): gone before the
         // joiner hears of it or anyone is told of the joiner.
-        let former: Vec<_> = self
-            .members
-            .values()
-            .filter(|e| same_place(&e.member, &joiner.member))
-            .map(|e| e.member.id.clone())
-            .collect();
-        for old in former {
+        let former = self.members.at_place(&joiner.member).cloned();
+        if let Some(old) = former {
             let cause = FailureCause::Replaced {
                 by: Some(joiner.member.id.clone()),
             };
@@ -315,7 +311,16 @@ impl Membership {
         let peers = self.peer_infos();
         let incarnation = (joiner.kind == Kind::Rust).then_some(joiner.incarnation);
         let notice = PeerInfo::of(&joiner.member, incarnation);
-        let addresses: Vec<Address> = self.members().map(Member::address).collect();
+        // Original peers hear of the joiner by `/joined`, as the protocol
+        // has it. peercloud members hear of it by gossip (the joiner's
+        // alive update, queued as it is added): a notice to every member
+        // made N joins cost N² calls, where gossip batches them.
+        let addresses: Vec<Address> = self
+            .members
+            .values()
+            .filter(|e| e.kind != Kind::Rust)
+            .map(|e| e.member.address())
+            .collect();
         for to in addresses {
             self.notify(now, to, Request::Joined(notice.clone()));
         }
@@ -331,7 +336,10 @@ impl Membership {
             },
             peers,
         };
-        self.insert_member(now, joiner, true);
+        let id = joiner.member.id.clone();
+        if self.insert_member(now, joiner, true) {
+            self.announce_joiner(now, &id);
+        }
         self.reply(token, Ok(Response::Join(reply)));
     }
 

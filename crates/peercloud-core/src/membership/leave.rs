@@ -17,7 +17,7 @@ impl Membership {
         }
         self.refuse_waiting_callers();
         let goodbye = LeftRequest::new(self.me.id.clone());
-        let members = std::mem::take(&mut self.members);
+        let members = self.members.take();
         self.version += 1;
         self.timers.clear();
         let timeout = self.config.leave_timeout;

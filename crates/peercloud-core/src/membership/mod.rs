@@ -14,6 +14,7 @@ mod gossip;
 mod health;
 mod join;
 mod leave;
+mod members;
 mod notice;
 mod probe;
 mod reconnect;
@@ -40,6 +41,7 @@ use crate::wire::{PeerInfo, PeersReply, StatusReply};
 use self::admission::JoinRate;
 use self::gossip::Gossip;
 use self::health::Health;
+use self::members::Members;
 use self::probe::Prober;
 use self::reconnect::Reconnector;
 use self::sync::Syncer;
@@ -188,7 +190,7 @@ pub struct Membership {
     incarnation: u64,
     config: Config,
     phase: Phase,
-    members: BTreeMap<PeerId, Entry>,
+    members: Members,
     /// Members that left or failed, remembered for a while.
     tombstones: BTreeMap<PeerId, Tombstone>,
     pending: BTreeMap<CallId, Outstanding>,
@@ -231,7 +233,7 @@ impl Membership {
             incarnation: 0,
             config,
             phase: Phase::Idle,
-            members: BTreeMap::new(),
+            members: Members::default(),
             tombstones: BTreeMap::new(),
             pending: BTreeMap::new(),
             timers: Timers::default(),
@@ -400,6 +402,7 @@ impl Membership {
         while let Some(timer) = self.timers.pop_due(now) {
             match timer {
                 Timer::ProbeTick => self.on_probe_tick(now),
+                Timer::GossipTick => self.on_gossip_tick(now),
                 Timer::Reconnect => self.on_reconnect_tick(now),
                 Timer::Suspicion(id) => self.on_suspicion_timeout(now, &id),
                 Timer::Call(call) => {

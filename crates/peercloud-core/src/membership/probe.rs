@@ -6,7 +6,7 @@
 //! Also the helper's side of `/probe`, and the check of a member that an
 //! original peer reported gone.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -24,7 +24,7 @@ use crate::wire::{Envelope, ProbeOutcome, ProbeReply, ProbeRequest, StatusReply,
 #[derive(Debug, Default)]
 pub(super) struct Prober {
     /// Members to probe this round; the next one is last.
-    round: Vec<PeerId>,
+    round: VecDeque<PeerId>,
     /// Members with a direct probe under way (never two at once).
     in_flight: BTreeSet<PeerId>,
     /// Members being probed through helpers.
@@ -57,7 +57,7 @@ impl Prober {
     /// A new member is probed last in the current round (the round pops
     /// from its end), so it never delays the re-probe of a failed member.
     pub(super) fn enqueue(&mut self, id: PeerId) {
-        self.round.insert(0, id);
+        self.round.push_front(id);
     }
 
     pub(super) fn forget(&mut self, id: &PeerId) {
@@ -113,7 +113,7 @@ impl Membership {
     /// probed; a new shuffled round starts when one ends.
     fn next_probe_target(&mut self) -> Option<PeerId> {
         for _ in 0..2 {
-            while let Some(id) = self.prober.round.pop() {
+            while let Some(id) = self.prober.round.pop_back() {
                 let busy =
                     self.prober.in_flight.contains(&id) || self.prober.runs.contains_key(&id);
                 if self.members.contains_key(&id) && !busy {
@@ -122,7 +122,7 @@ impl Membership {
             }
             let mut round: Vec<PeerId> = self.members.keys().cloned().collect();
             round.shuffle(&mut self.rng);
-            self.prober.round = round;
+            self.prober.round = round.into();
         }
         None
     }
@@ -155,7 +155,7 @@ impl Membership {
                 let cause = FailureCause::Replaced { by: status.id };
                 self.declare_failed(now, &target, cause, None);
             }
-            _ if voided => self.prober.round.push(target),
+            _ if voided => self.prober.round.push_back(target),
             Err(CallError::NoListener) => self.probe_through_helpers(now, target, true),
             _ => self.probe_through_helpers(now, target, false),
         }
@@ -297,7 +297,7 @@ impl Membership {
             self.health.worse(1);
         }
         if voided {
-            self.prober.round.push(target);
+            self.prober.round.push_back(target);
         } else {
             self.conclude_probe(now, target, refused);
         }

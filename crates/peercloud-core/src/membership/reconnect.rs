@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use super::gossip::Source;
-use super::table::{same_place, Candidate, Kind};
+use super::table::{Candidate, Kind};
 use super::{Membership, Pending, Timer};
 use crate::id::PeerId;
 use crate::io::{CallResult, Request, Response};
@@ -123,7 +123,7 @@ impl Membership {
             port: address.port,
             data: serde_json::Value::Null,
         };
-        self.members.values().any(|e| same_place(&e.member, &probe))
+        self.members.at_place(&probe).is_some()
     }
 
     pub(super) fn on_rejoin_reply(&mut self, now: Instant, seed: Address, result: CallResult) {

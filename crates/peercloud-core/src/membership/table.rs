@@ -125,16 +125,6 @@ pub(super) struct Tombstone {
     pub(super) tries: u32,
 }
 
-/// Whether two members listen at the same place: the same port and the
-/// same IP (IPv4-mapped addresses as IPv4), or the same host name.
-pub(super) fn same_place(a: &Member, b: &Member) -> bool {
-    a.port == b.port
-        && match (a.host.ip(), b.host.ip()) {
-            (Some(x), Some(y)) => x == y,
-            _ => a.host.as_str().eq_ignore_ascii_case(b.host.as_str()),
-        }
-}
-
 impl Membership {
     /// Adds a member, or updates a known one when `incarnation` is newer.
     /// Returns whether it was added: not when the table is full
@@ -145,6 +135,19 @@ impl Membership {
     /// there with its id) replaces a member listed at its place, which
     /// cannot be there any more; an unchecked one is checked first.
     pub(super) fn insert_member(&mut self, now: Instant, new: Candidate, checked: bool) -> bool {
+        self.insert(now, new, checked, true)
+    }
+
+    /// Adds a member known from a join answer (the seed, `checked` as it
+    /// answered, and its list) or from a pulled list, like
+    /// [`insert_member`](Self::insert_member) but without gossiping it:
+    /// the cloud knows it already, and at thousands of members, gossiping
+    /// every entry of every list would fill the queue.
+    pub(super) fn insert_listed(&mut self, now: Instant, new: Candidate, checked: bool) -> bool {
+        self.insert(now, new, checked, false)
+    }
+
+    fn insert(&mut self, now: Instant, new: Candidate, checked: bool, tell: bool) -> bool {
         let id = new.member.id.clone();
         if id == self.me.id {
             return false;
@@ -158,11 +161,7 @@ impl Membership {
             }
             return false;
         }
-        let taken = self
-            .members
-            .values()
-            .find(|e| same_place(&e.member, &new.member))
-            .map(|e| e.member.id.clone());
+        let taken = self.members.at_place(&new.member).cloned();
         if taken.is_none() && !self.has_room() {
             // `Config::max_members` bounds the table whoever tells of a
             // new member: joins are refused before this, and news from
@@ -181,11 +180,11 @@ impl Membership {
         }
         self.tombstones.remove(&id);
         let entry = Entry::new(new.member, new.incarnation, new.kind);
-        if entry.kind == Kind::Rust {
+        if tell && entry.kind == Kind::Rust {
             self.gossip.queue(entry.alive_update());
         }
         let member = entry.member.clone();
-        self.members.insert(id.clone(), entry);
+        self.members.insert(entry);
         self.version += 1;
         self.prober.enqueue(id);
         self.emit(Event::PeerJoined(member));
@@ -200,10 +199,6 @@ impl Membership {
     /// Probes settle it: the other is found replaced if this one answers
     /// there, and this one's next news moves it once the place is free.
     pub(super) fn refresh_member(&mut self, new: Candidate) {
-        let taken = self
-            .members
-            .values()
-            .any(|e| e.member.id != new.member.id && same_place(&e.member, &new.member));
         let Some(entry) = self.members.get_mut(&new.member.id) else {
             return;
         };
@@ -219,11 +214,11 @@ impl Membership {
             .take_if(|s| s.incarnation < entry.incarnation)
             .is_some();
         let data_changed = entry.member.data != new.member.data;
-        entry.member.data = new.member.data;
-        if !taken {
-            entry.member.host = new.member.host;
-            entry.member.port = new.member.port;
-        }
+        entry.member.data = new.member.data.clone();
+        self.members.relocate(&new.member.id, &new.member);
+        let Some(entry) = self.members.get(&new.member.id) else {
+            return;
+        };
         let member = entry.member.clone();
         let update = entry.alive_update();
         self.version += 1;
@@ -303,6 +298,10 @@ mod tests {
             port,
             data: serde_json::json!({}),
         }
+    }
+
+    fn same_place(a: &Member, b: &Member) -> bool {
+        super::super::members::Place::of(a) == super::super::members::Place::of(b)
     }
 
     #[test]

@@ -78,9 +78,14 @@ fn identity(id: &str, port: u16) -> Identity {
 
 /// The config of the tests that drive single cores: the LAN preset with
 /// a round one-second probe interval, so that ticks fall on whole seconds.
+///
+/// Gossip rounds are an hour apart, so that the probe tick is the next
+/// wake and news goes out only on probes and pushes, as each test expects;
+/// `tests/gossiping.rs` sets them where it tests them.
 fn test_config() -> Config {
     Config {
         probe_interval: Duration::from_secs(1),
+        gossip_interval: Duration::from_secs(3600),
         ..Config::new_lan()
     }
 }
@@ -290,8 +295,19 @@ fn joined_core_as_told(
     seed_incarnation: Option<u64>,
     peers: Vec<PeerInfo>,
 ) -> (Membership, Instant) {
+    joined_as_told_with(test_config(), me, seed, seed_incarnation, peers)
+}
+
+/// [`joined_core_as_told`] with another config.
+fn joined_as_told_with(
+    config: Config,
+    me: &str,
+    seed: &Member,
+    seed_incarnation: Option<u64>,
+    peers: Vec<PeerInfo>,
+) -> (Membership, Instant) {
     let t0 = base();
-    let mut core = core(me, 9338);
+    let mut core = Membership::new(identity(me, 9338), config, 1);
     core.start(t0, vec![seed.address()]);
     let join = only_call(&drain(&mut core), "/join");
     let reply = JoinReply {

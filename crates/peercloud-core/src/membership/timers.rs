@@ -13,6 +13,8 @@ use crate::io::CallId;
 pub(super) enum Timer {
     /// Probe the next member.
     ProbeTick,
+    /// Send the news waiting in the gossip queue to a few members.
+    GossipTick,
     /// Try seeds and failed members again.
     Reconnect,
     /// A member's suspicion may have run out (the entry says whether it

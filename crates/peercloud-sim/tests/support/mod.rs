@@ -14,11 +14,11 @@ pub(crate) const SEEDS: std::ops::Range<u64> = 0..8;
 /// How often `run_until` looks at its condition.
 pub(crate) const STEP: Duration = Duration::from_millis(100);
 
-/// Long enough for a burst of messages and the calls they cause to land
-/// (each takes at most 2 ms on [`NetConfig::lan`]), shorter than the first
-/// probe tick (1 s after a start): what happens in it is the burst's doing,
-/// not anti-entropy's.
-pub(crate) const SETTLE: Duration = Duration::from_millis(300);
+/// Long enough for a join's news to reach every peer of a small cloud by
+/// gossip (a round every 200 ms on the LAN preset, each to three members,
+/// and each message at most 2 ms on [`NetConfig::lan`]), and for a burst
+/// of goodbyes to land.
+pub(crate) const SETTLE: Duration = Duration::from_secs(1);
 
 pub(crate) fn secs(n: u64) -> Duration {
     Duration::from_secs(n)

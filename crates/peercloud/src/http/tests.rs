@@ -10,6 +10,7 @@ mod fuzz;
 mod join;
 mod message;
 mod notices;
+mod peer_state;
 mod routes;
 mod serving;
 

@@ -134,6 +134,8 @@ impl<T: Transport> Running<T> {
         if self.parts.core.version() != self.published {
             self.published = self.parts.core.version();
             let snapshot = Snapshot::of(&self.parts.core);
+            let addresses: Vec<Address> = snapshot.members.iter().map(|m| m.address()).collect();
+            self.parts.link.contacts.retain(addresses.iter());
             self.parts.snapshot_tx.send_replace(Arc::new(snapshot));
         }
         while let Some(action) = self.parts.core.poll_action() {
@@ -152,11 +154,11 @@ impl<T: Transport> Running<T> {
                     tokio::spawn(async move {
                         let _lane = lanes.acquire().await;
                         let path = request.path();
-                        let address = tracing::enabled!(tracing::Level::DEBUG).then(|| to.clone());
-                        let result = transport.call(to, from, request, timeout).await;
+                        let result = transport.call(to.clone(), from, request, timeout).await;
                         link.recorder().call(&result);
-                        if let (Err(error), Some(to)) = (&result, address) {
-                            tracing::debug!(%to, path, %error, "call failed");
+                        match &result {
+                            Ok(_) => link.contacts.answered(&to, now()),
+                            Err(error) => tracing::debug!(%to, path, %error, "call failed"),
                         }
                         let _ = results_tx.send((call, result));
                     });

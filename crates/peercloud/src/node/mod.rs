@@ -1,6 +1,7 @@
 //! The running peer: the driver task that owns the membership core, the
 //! listening socket, and the `Link` that handles share to reach the cloud.
 
+pub(crate) mod contact;
 pub(crate) mod driver;
 pub(crate) mod listener;
 pub(crate) mod outbox;
@@ -25,6 +26,7 @@ use crate::http::client::HttpClient;
 use crate::metrics::Recorder;
 use crate::peer::Peer;
 
+pub(crate) use contact::Contacts;
 pub(crate) use snapshot::Snapshot;
 
 /// What the driver is asked to do.
@@ -59,6 +61,8 @@ pub(crate) struct Link {
     /// Set by the driver just before it sends [`Event::Closed`].
     closed: AtomicBool,
     message_timeout: Duration,
+    /// When each member last answered.
+    pub(crate) contacts: Contacts,
     recorder: Recorder,
 }
 
@@ -79,6 +83,7 @@ impl Link {
             reserved_receivers: AtomicUsize::new(1),
             closed: AtomicBool::new(false),
             message_timeout,
+            contacts: Contacts::default(),
         }
     }
 
@@ -140,6 +145,10 @@ impl Link {
             .message(&peer.address(), &from, bytes, self.message_timeout)
             .await;
         self.recorder.message_sent(&reply, started.elapsed());
+        if reply.is_ok() {
+            self.contacts
+                .answered(&peer.address(), tokio::time::Instant::now().into_std());
+        }
         self.emit_with(|| Event::MessageSent {
             to: peer.clone(),
             body: body.clone(),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use peercloud_core::wire::{PeersReply, StatusReply};
-use peercloud_core::{Member, Membership, PeerId};
+use peercloud_core::{Member, MemberState, Membership, PeerId};
 use serde_json::Value;
 
 /// One published state of the membership.
@@ -22,6 +22,8 @@ pub(crate) struct Snapshot {
     peers: PeersReply,
     /// The members, ordered by id.
     pub(crate) members: Vec<Arc<Member>>,
+    /// Whether each member (at the same index) is alive or suspected.
+    states: Vec<MemberState>,
     by_id: HashMap<PeerId, usize>,
 }
 
@@ -34,12 +36,17 @@ impl Snapshot {
             .enumerate()
             .map(|(i, m)| (m.id.clone(), i))
             .collect();
+        let states = members
+            .iter()
+            .map(|m| core.member_state(&m.id).unwrap_or(MemberState::Alive))
+            .collect();
         Snapshot {
             id: core.id().clone(),
             data: Arc::new(core.identity().data.clone()),
             status: core.status(),
             peers: core.peers_reply(),
             members,
+            states,
             by_id,
         }
     }
@@ -47,6 +54,11 @@ impl Snapshot {
     /// A member by id.
     pub(crate) fn member(&self, id: &PeerId) -> Option<&Arc<Member>> {
         self.by_id.get(id).map(|&i| &self.members[i])
+    }
+
+    /// Whether a member is alive or suspected; `None` for a non-member.
+    pub(crate) fn state(&self, id: &PeerId) -> Option<MemberState> {
+        self.by_id.get(id).map(|&i| self.states[i])
     }
 
     /// What `/peers` answers.

@@ -1,6 +1,9 @@
 //! Tests of gossip's merge rules: incarnations, refutation, confirmations,
 //! first-hand and second-hand news, and what strangers may say.
 
+use std::collections::BTreeSet;
+use std::time::Duration;
+
 use super::*;
 use crate::wire::{Envelope, Update, UpdateKind};
 
@@ -213,9 +216,29 @@ fn a_strangers_news_about_others_changes_nothing() {
 }
 
 #[test]
-fn a_member_heard_of_second_hand_is_checked_before_it_is_added() {
+fn a_member_heard_of_from_a_member_is_added_and_passed_on() {
     let (mut p, t0) = rust_cloud();
     let actions = gossip(&mut p, t0, "m1", vec![alive("new", 0, json!({}))]);
+    assert_eq!(member_ids(&p), ["m1", "m2", "m3", "new"]);
+    assert!(
+        calls_to(&actions, "/status").is_empty(),
+        "taken without a check"
+    );
+    // The next message to a member carries the news on.
+    let probe = {
+        p.handle_timeout(t0 + secs(1));
+        calls_to(&drain(&mut p), "/status")
+    };
+    let Request::Status(envelope) = &probe[0].request else {
+        panic!("a probe: {probe:?}")
+    };
+    assert!(envelope.updates.iter().any(|u| u.id == pid("new")));
+}
+
+#[test]
+fn a_stranger_heard_of_from_a_stranger_is_checked_before_it_is_added() {
+    let (mut p, t0) = rust_cloud();
+    let actions = gossip(&mut p, t0, "stranger", vec![alive("new", 0, json!({}))]);
     assert_eq!(member_ids(&p), ["m1", "m2", "m3"], "not yet");
     let check = calls_to(&actions, "/status");
     assert_eq!(check.len(), 1);
@@ -378,4 +401,98 @@ fn a_member_said_to_move_onto_another_members_place_stays_where_it_was() {
         p.member(&pid("m2")).unwrap().address(),
         addr("10.0.0.3:9338")
     );
+}
+
+/// Peer "p" with gossip rounds every 100 ms to two members, probes an hour
+/// apart (so that only rounds send news), in a cloud of peercloud peers
+/// m1..=m4 and an original peer o5.
+fn gossiping_cloud() -> (Membership, Instant) {
+    let config = Config {
+        probe_interval: Duration::from_secs(3600),
+        gossip_interval: Duration::from_millis(100),
+        gossip_fanout: 2,
+        ..test_config()
+    };
+    let members: Vec<Member> = (1..=5)
+        .map(|i| {
+            let id = if i == 5 {
+                "o5".to_owned()
+            } else {
+                format!("m{i}")
+            };
+            member(&id, &format!("10.0.0.{i}:9338"))
+        })
+        .collect();
+    let peers = members[1..]
+        .iter()
+        .map(|m| PeerInfo::of(m, (m.id.as_str() != "o5").then_some(0)))
+        .collect();
+    joined_as_told_with(config, "p", &members[0], Some(0), peers)
+}
+
+#[test]
+fn a_gossip_round_sends_waiting_news_to_a_few_peercloud_members_and_nothing_without_news() {
+    for seed in 0..16u64 {
+        let (mut p, t0) = gossiping_cloud();
+        let round = |p: &mut Membership, at: Instant| {
+            assert_eq!(
+                p.poll_timeout(),
+                Some(at),
+                "seed {seed}: rounds every 100 ms"
+            );
+            p.handle_timeout(at);
+            drain(p)
+        };
+        let quiet = round(&mut p, t0 + Duration::from_millis(100));
+        assert!(
+            quiet.is_empty(),
+            "seed {seed}: no news, no calls: {quiet:?}"
+        );
+
+        // m1 tells of a newcomer: news to pass on.
+        gossip(
+            &mut p,
+            t0,
+            "m1",
+            vec![alive("new", 0, json!({"seed": seed}))],
+        );
+        let sent = round(&mut p, t0 + Duration::from_millis(200));
+        let to: BTreeSet<Address> = calls_to(&sent, "/gossip")
+            .into_iter()
+            .map(|c| c.to)
+            .collect();
+        assert!(
+            !to.is_empty() && to.len() <= 2,
+            "seed {seed}: at most the fanout: {to:?}"
+        );
+        assert!(
+            !to.contains(&addr("10.0.0.5:9338")),
+            "seed {seed}: never an original peer"
+        );
+        let told = pushed_about(&sent, "new");
+        assert_eq!(told.len(), to.len(), "seed {seed}: every round carries it");
+        assert_eq!(sent.len(), to.len(), "seed {seed}: nothing else: {sent:?}");
+    }
+}
+
+#[test]
+fn news_stops_after_its_retransmits_and_rounds_go_quiet() {
+    let (mut p, t0) = gossiping_cloud();
+    gossip(&mut p, t0, "m1", vec![alive("new", 0, json!({}))]);
+    let mut carried = 0;
+    let mut quiet_at = None;
+    // Bounded: the news rides a bounded number of messages.
+    for n in 1..=200u32 {
+        let at = t0 + Duration::from_millis(100) * n;
+        p.handle_timeout(at);
+        let sent = drain(&mut p);
+        carried += pushed_about(&sent, "new").len();
+        if sent.is_empty() {
+            quiet_at = Some(n);
+            break;
+        }
+    }
+    let limit = Config::new_lan().gossip_retransmits as usize;
+    assert!(quiet_at.is_some(), "the rounds went quiet");
+    assert!(carried >= 1 && carried <= limit, "carried {carried} times");
 }

@@ -380,6 +380,18 @@ fn a_new_member_is_probed_within_the_current_round() {
 #[test]
 fn a_helper_probes_the_target_and_answers_what_it_found() {
     let (mut h, t0, _) = with_members(2, true);
+    // News the helper has to pass on: a member m2 told it of.
+    let news = crate::wire::Update {
+        ip: Some(addr("10.0.0.9:9338").host),
+        port: Some(9338),
+        ..crate::wire::Update::about(UpdateKind::Alive, pid("n9"), 0)
+    };
+    let envelope = crate::wire::Envelope {
+        from: None,
+        updates: vec![news],
+    };
+    h.handle_request(t0, ReplyToken(9), origin("m2"), Request::Gossip(envelope));
+    drain(&mut h);
     for (answer, expected) in [
         (rust_status("m2"), ProbeOutcome::Alive),
         (Err(CallError::NoListener), ProbeOutcome::Refused),
@@ -400,7 +412,7 @@ fn a_helper_probes_the_target_and_answers_what_it_found() {
         };
         assert_eq!(found.outcome, expected);
         if expected == ProbeOutcome::Alive {
-            let news = found.envelope.updates.iter().any(|u| u.id == pid("m2"));
+            let news = found.envelope.updates.iter().any(|u| u.id == pid("n9"));
             assert!(news, "the answer carries news for the asker: {found:?}");
         }
     }

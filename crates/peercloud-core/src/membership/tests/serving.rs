@@ -1,6 +1,8 @@
 //! Tests of the server side of `/join`: the joiner's `/status` check, its
 //! announcement to the members, and the reply.
 
+use std::collections::BTreeSet;
+
 use super::*;
 use crate::error::CallError;
 
@@ -314,4 +316,61 @@ fn a_joiner_at_a_members_place_replaces_it_and_never_hears_of_its_former_self() 
         .collect();
     assert_eq!(told, [addr("10.0.0.2:9338")], "nobody tells c2 of itself");
     assert_eq!(member_ids(&s), ["b", "c2"]);
+}
+
+#[test]
+fn a_joiner_is_announced_by_gossip_to_peercloud_members_and_by_notice_to_original_ones() {
+    let (b, c, o) = (
+        member("b", "10.0.0.2:9338"),
+        member("c", "10.0.0.3:9338"),
+        member("o", "10.0.0.4:9338"),
+    );
+    let peers = vec![PeerInfo::of(&c, Some(0)), PeerInfo::of(&o, None)];
+    let (mut s, t0) = joined_core_as_told("s", &b, Some(0), peers);
+    let check = ask_to_join(&mut s, t0);
+    let mut answer = status_of("x");
+    if let Ok(Response::Status(status)) = &mut answer {
+        status.incarnation = Some(0);
+    }
+    s.handle_response(t0 + millis(5), check.call, answer);
+
+    let actions = drain(&mut s);
+    let x = Member {
+        data: json!({}),
+        ..member("x", "10.1.2.3:9338")
+    };
+    let notified: Vec<Address> = notices(&actions).into_iter().map(|(to, _)| to).collect();
+    assert_eq!(
+        notified,
+        [o.address()],
+        "only the original peer gets /joined"
+    );
+    let gossiped: BTreeSet<Address> = calls_to(&actions, "/gossip")
+        .into_iter()
+        .filter(|sent| match &sent.request {
+            Request::Gossip(envelope) => envelope.updates.first().is_some_and(|u| {
+                u.id == x.id
+                    && u.kind == crate::wire::UpdateKind::Alive
+                    && u.ip == Some(x.host.clone())
+            }),
+            _ => false,
+        })
+        .map(|sent| sent.to)
+        .collect();
+    assert_eq!(
+        gossiped,
+        BTreeSet::from([b.address(), c.address()]),
+        "a small cloud's peercloud members hear of the joiner at once"
+    );
+    assert!(
+        matches!(
+            actions.last(),
+            Some(Action::Reply {
+                token: JOINER_TOKEN,
+                reply: Ok(Response::Join(_))
+            })
+        ),
+        "the reply comes after the announcements"
+    );
+    assert_eq!(member_ids(&s), ["b", "c", "o", "x"]);
 }

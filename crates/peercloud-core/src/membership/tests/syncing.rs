@@ -84,57 +84,55 @@ fn an_equal_digest_or_none_at_all_asks_for_nothing() {
 }
 
 #[test]
-fn a_different_digest_pulls_the_list_and_adds_the_members_that_answer() {
+fn a_different_digest_pulls_the_list_and_adds_the_members_it_lists_in_one_call() {
     let (mut p, t0, members) = with_two_members();
     let at = t0 + secs(1);
     let (after, probed) = probe_answered_with(&mut p, at, &members, Some("9-0".into()));
     let pull = only_call(&after, "/peers");
     assert_eq!(pull.to, probed.address());
+    events(&mut p);
 
-    let (alive, dead) = (member("n1", "10.0.0.7:9338"), member("n2", "10.0.0.8:9338"));
+    let (n1, n2) = (member("n1", "10.0.0.7:9338"), member("n2", "10.0.0.8:9338"));
     let listed = [
         members[0].clone(),
         members[1].clone(),
-        alive.clone(),
-        dead.clone(),
+        n1.clone(),
+        n2.clone(),
         member("p", "10.0.0.99:9338"),
     ];
     p.handle_response(at, pull.call, peers_reply(&probed, &listed));
-    let checks = calls_to(&drain(&mut p), "/status");
-    let checked: Vec<Address> = checks.iter().map(|c| c.to.clone()).collect();
+    assert_eq!(member_ids(&p), ["m1", "m2", "n1", "n2"], "never itself");
     assert_eq!(
-        checked,
-        [alive.address(), dead.address()],
-        "only unknown members, never itself"
+        events(&mut p),
+        [Event::PeerJoined(n1), Event::PeerJoined(n2)]
     );
-    assert_eq!(checks[0].timeout, Config::default().check_timeout);
-    events(&mut p);
-
-    p.handle_response(at, checks[0].call, status_of("n1"));
-    p.handle_response(at, checks[1].call, Err(crate::error::CallError::Timeout));
-    assert_eq!(member_ids(&p), ["m1", "m2", "n1"]);
-    assert_eq!(events(&mut p), [Event::PeerJoined(alive)]);
     assert!(
         drain(&mut p).is_empty(),
-        "a member learned by sync is not announced"
+        "no check, and a member learned by sync is not announced"
     );
 }
 
 #[test]
-fn a_member_answering_with_another_id_is_not_added() {
+fn a_listed_member_at_a_members_place_is_checked_and_an_impostor_is_not_added() {
     let (mut p, t0, members) = with_two_members();
     let at = t0 + secs(1);
     let (after, probed) = probe_answered_with(&mut p, at, &members, Some("9-0".into()));
     let pull = only_call(&after, "/peers");
-    let impostor = member("n1", "10.0.0.7:9338");
+    let other = if probed.id == members[0].id {
+        &members[1]
+    } else {
+        &members[0]
+    };
+    let impostor = member("n1", &other.address().to_string());
     p.handle_response(at, pull.call, peers_reply(&probed, &[impostor]));
     let check = only_call(&drain(&mut p), "/status");
+    assert_eq!(check.to, other.address());
     p.handle_response(at, check.call, status_of("someone-else"));
     assert_eq!(member_ids(&p), ["m1", "m2"]);
 }
 
 #[test]
-fn a_huge_list_starts_a_bounded_number_of_checks_and_one_pull_at_a_time() {
+fn a_huge_list_is_taken_in_one_pull_up_to_the_member_limit() {
     let (mut p, t0, members) = with_two_members();
     let at = t0 + secs(1);
     let (after, probed) = probe_answered_with(&mut p, at, &members, Some("9-0".into()));
@@ -152,8 +150,8 @@ fn a_huge_list_starts_a_bounded_number_of_checks_and_one_pull_at_a_time() {
         })
         .collect();
     p.handle_response(at, pull.call, peers_reply(&probed, &many));
-    let checks = calls_to(&drain(&mut p), "/status");
-    assert_eq!(checks.len(), super::super::sync::MAX_SYNC_CHECKS);
+    assert!(calls_to(&drain(&mut p), "/status").is_empty());
+    assert_eq!(p.members().len(), Config::default().max_members);
 }
 
 #[test]
@@ -185,15 +183,17 @@ fn peers_is_answered_with_this_peer_and_its_members() {
 }
 
 #[test]
-fn while_the_list_is_still_changing_a_differing_digest_waits_for_quiet() {
+fn while_the_list_is_still_changing_a_differing_digest_waits_for_quiet_or_overdue() {
+    let wait = u64::from(super::super::sync::MAX_WAIT_INTERVALS);
+    assert!(wait >= 2, "a busy list waits at least one probe");
     let (mut p, t0, mut members) = with_two_members();
     // A first pull is made at once, and answered with nothing new.
     let at = t0 + secs(1);
     let (after, probed) = probe_answered_with(&mut p, at, &members, Some("9-0".into()));
     let pull = only_call(&after, "/peers");
     p.handle_response(at, pull.call, peers_reply(&probed, &members));
-    // Then notices keep arriving, one before each probe.
-    for n in 2..5u64 {
+    // Then news keeps arriving, one before each probe (a second apart).
+    for n in 2..2 + wait {
         let newcomer = member(&format!("n{n}"), &format!("10.0.1.{n}:9338"));
         p.handle_request(
             t0 + secs(n),
@@ -204,12 +204,19 @@ fn while_the_list_is_still_changing_a_differing_digest_waits_for_quiet() {
         drain(&mut p);
         members.push(newcomer);
         let (after, _) = probe_answered_with(&mut p, t0 + secs(n), &members, Some("9-0".into()));
-        assert!(
-            after.is_empty(),
-            "no pull while notices still arrive: {after:#?}"
+        let overdue = n > wait;
+        let pulls = calls_to(&after, "/peers").len();
+        assert_eq!(
+            pulls,
+            usize::from(overdue),
+            "at {n} s: a pull only once overdue while news still arrives: {after:#?}"
         );
+        if let Some(pull) = calls_to(&after, "/peers").first() {
+            p.handle_response(t0 + secs(n), pull.call, peers_reply(&probed, &members));
+        }
     }
-    // A second with no change: now the difference is worth a pull.
-    let (after, _) = probe_answered_with(&mut p, t0 + secs(5), &members, Some("9-0".into()));
+    // A quiet list pulls at the next differing digest.
+    let quiet_at = t0 + secs(3 + wait);
+    let (after, _) = probe_answered_with(&mut p, quiet_at, &members, Some("9-0".into()));
     only_call(&after, "/peers");
 }

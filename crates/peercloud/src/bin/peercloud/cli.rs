@@ -4,7 +4,7 @@
 //! This is a contract with users' scripts: subcommands, flags and their
 //! meanings are never renamed, only added to.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -45,6 +45,11 @@ pub(crate) enum Command {
     /// Print a new random cloud key: one line of 64 hex digits, for a key
     /// file (see `run --key-file`).
     Keygen,
+    /// Send a message through a running peer's admin listener (`run
+    /// --admin`): to every member, or with --to to one, and print the
+    /// replies. Exit 0 when the peer answered, 1 when it could not be
+    /// reached or answered an error, 2 on a usage error.
+    Send(SendArgs),
 }
 
 /// How a peer or a client protects its connections: open by default, or
@@ -218,6 +223,14 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) max_connections_per_ip: Option<u64>,
 
+    /// Serve the admin API and the live web console on this address,
+    /// IP:PORT (port 0: any free port), such as 127.0.0.1:9339 [default:
+    /// off]. Off unless asked for, since it has no authentication: whoever
+    /// reaches it reads the cloud and sends messages as this peer. Keep it
+    /// on loopback; any other address is taken, with a warning.
+    #[arg(long, value_name = "IP:PORT")]
+    pub(crate) admin: Option<SocketAddr>,
+
     #[command(flatten)]
     pub(crate) security: SecurityArgs,
 }
@@ -255,6 +268,27 @@ pub(crate) struct QueryArgs {
     pub(crate) security: SecurityArgs,
 }
 
+/// `peercloud send`.
+#[derive(Debug, Args)]
+pub(crate) struct SendArgs {
+    /// The admin listener of the peer to send through, HOST:PORT (as
+    /// given to its `run --admin`).
+    #[arg(value_name = "ADMIN_ADDR", value_parser = parse_address)]
+    pub(crate) admin: Address,
+
+    /// The message, a JSON value.
+    #[arg(value_name = "JSON", value_parser = parse_json)]
+    pub(crate) body: Value,
+
+    /// The id of the one member to send it to [default: every member].
+    #[arg(long, value_name = "ID")]
+    pub(crate) to: Option<String>,
+
+    /// Print the answer as JSON, `{"replies": [...]}`, instead of lines.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
 const AFTER_RUN_HELP: &str = "\
 Stdin: each line holding a JSON value is broadcast to every peer, and the
 replies are printed. A line that starts with ':' is a command:
@@ -284,6 +318,16 @@ With --json, stdout has one object per line, with \"event\" one of:
                                          that could not be re-read)
   lagged       {missed}                 (events were lost: output too slow)
   closed       {}                       (left the cloud; the process exits 0)
+  admin_listening {addr}                (--admin: the admin API and console listen
+                                         at http://ADDR/)
+
+With --admin ADDR, the admin listener serves (see the README):
+  GET  /              the live web console
+  GET  /api/members   this peer and its members: state, last contact
+  GET  /api/events    the events above as server-sent events (and
+                      message_sent {to, to_id, body, value|error})
+  POST /api/send      {\"body\": JSON, \"to\"?: ID}: the replies, as `replies`
+`peercloud send ADMIN_ADDR JSON [--to ID]` sends through it.
 
 --exec CMD runs CMD (sh -c) for each message: the body as JSON on stdin;
 PEERCLOUD_FROM_ID, PEERCLOUD_FROM_DATA (JSON), PEERCLOUD_FROM_ADDRESS

@@ -1,6 +1,7 @@
 //! The `peercloud` command: parses the arguments, sets up logging on
 //! stderr, and hands over to the subcommand.
 
+mod admin;
 mod cli;
 mod hooks;
 mod metrics;
@@ -8,6 +9,7 @@ mod output;
 mod query;
 mod run;
 mod security;
+mod send;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
             Command::Peers(args) => query::peers(args).await,
             Command::Status(args) => query::status(args).await,
             Command::Keygen => security::keygen(),
+            Command::Send(args) => send::send(args).await,
         }
     });
     // Stdin is read on a blocking thread that cannot be interrupted; waiting

@@ -6,8 +6,11 @@
 //! are never renamed, only added to.
 
 use std::io::Write;
+use std::net::SocketAddr;
 
-use peercloud::{Address, CallError, Event, FailureCause, LeftReason, Peer, Replies, Start};
+use peercloud::{
+    Address, CallError, Event, FailureCause, LeftReason, Peer, Replies, SendError, Start,
+};
 use serde_json::{json, Value};
 
 /// One thing to print.
@@ -44,6 +47,16 @@ pub(crate) enum Line<'a> {
     },
     /// `message {from, from_id, body}`.
     Message { from: &'a Peer, body: &'a Value },
+    /// `message_sent {to, to_id, body, value | error}`: one message this
+    /// peer sent, and its reply. Streamed by the admin listener only: `run`
+    /// prints a broadcast's replies together, as `replies`.
+    MessageSent {
+        to: &'a Peer,
+        body: &'a Value,
+        reply: &'a Result<Value, SendError>,
+    },
+    /// `admin_listening {addr}`: the admin listener (`--admin`) is up.
+    AdminListening { addr: SocketAddr },
     /// `replies {replies: [...]}`.
     Replies(&'a Replies),
     /// Events were lost because they came faster than they were printed:
@@ -87,6 +100,18 @@ impl<'a> Line<'a> {
         }
     }
 
+    /// The line for any event of the stream, as the admin listener streams
+    /// them: those `run` prints, and also how the start ended, each message
+    /// sent, and the close.
+    pub(crate) fn of_streamed(event: &'a Event) -> Option<Self> {
+        match event {
+            Event::Started(start) => Some(Line::of_start(start)),
+            Event::MessageSent { to, body, reply } => Some(Line::MessageSent { to, body, reply }),
+            Event::Closed => Some(Line::Closed),
+            other => Line::of_event(other),
+        }
+    }
+
     /// The peer the line is about, if it is about one.
     pub(crate) fn peer(&self) -> Option<&'a Peer> {
         match self {
@@ -114,6 +139,8 @@ impl<'a> Line<'a> {
             Line::DataSet(_) => "data_set",
             Line::PeerLeft { .. } => "peer_left",
             Line::Message { .. } => "message",
+            Line::MessageSent { .. } => "message_sent",
+            Line::AdminListening { .. } => "admin_listening",
             Line::Replies(_) => "replies",
             Line::Lagged { .. } => "lagged",
             Line::Error(_) => "error",
@@ -137,7 +164,7 @@ impl<'a> Line<'a> {
     }
 
     /// The fields of the JSON form, without `event`: always an object.
-    fn json_fields(&self) -> Value {
+    pub(crate) fn json_fields(&self) -> Value {
         match self {
             Line::Started { id, port } => json!({"id": id, "port": port}),
             Line::Joined { via, peers } => json!({"via": via.to_string(), "peers": peers}),
@@ -156,6 +183,15 @@ impl<'a> Line<'a> {
             Line::Message { from, body } => {
                 json!({"from": from.data(), "from_id": from.id(), "body": body})
             }
+            Line::MessageSent { to, body, reply } => {
+                let mut fields = json!({"to": to.data(), "to_id": to.id(), "body": body});
+                match reply {
+                    Ok(value) => fields["value"] = value.clone(),
+                    Err(e) => fields["error"] = json!(e.to_string()),
+                }
+                fields
+            }
+            Line::AdminListening { addr } => json!({"addr": addr.to_string()}),
             Line::Replies(replies) => json!({"replies": replies_json(replies)}),
             Line::Lagged { missed } => json!({"missed": missed}),
             Line::Error(error) => json!({"error": error}),
@@ -196,6 +232,15 @@ impl<'a> Line<'a> {
             Line::Message { from, body } => {
                 format!("message from {} ({}): {body}", from.data(), from.id())
             }
+            Line::MessageSent { to, body, reply } => match reply {
+                Ok(value) => format!(
+                    "message to {} ({}): {body}, reply {value}",
+                    to.data(),
+                    to.id()
+                ),
+                Err(e) => format!("message to {} ({}): {body}, error: {e}", to.data(), to.id()),
+            },
+            Line::AdminListening { addr } => format!("admin console on http://{addr}/"),
             Line::Replies(replies) => replies_human(replies),
             Line::Lagged { missed } => {
                 format!(
@@ -239,7 +284,8 @@ impl Output {
     }
 }
 
-fn peer_json(peer: &Peer) -> Value {
+/// A peer as every line shows it: `{id, ip, port, data}`.
+pub(crate) fn peer_json(peer: &Peer) -> Value {
     json!({"id": peer.id(), "ip": peer.ip(), "port": peer.port(), "data": peer.data()})
 }
 
@@ -271,13 +317,16 @@ fn cause_name(cause: &FailureCause) -> &'static str {
 fn replies_json(replies: &Replies) -> Vec<Value> {
     replies
         .iter()
-        .map(|reply| match &reply.result {
-            Ok(value) => json!({"peer": reply.peer.data(), "id": reply.peer.id(), "value": value}),
-            Err(e) => {
-                json!({"peer": reply.peer.data(), "id": reply.peer.id(), "error": e.to_string()})
-            }
-        })
+        .map(|reply| reply_json(&reply.peer, &reply.result))
         .collect()
+}
+
+/// One entry of `replies`: `{peer, id, value}` or `{peer, id, error}`.
+pub(crate) fn reply_json(peer: &Peer, result: &Result<Value, SendError>) -> Value {
+    match result {
+        Ok(value) => json!({"peer": peer.data(), "id": peer.id(), "value": value}),
+        Err(e) => json!({"peer": peer.data(), "id": peer.id(), "error": e.to_string()}),
+    }
 }
 
 fn reason_human(reason: &LeftReason) -> String {
@@ -354,6 +403,17 @@ mod tests {
             json!({"event": "joined", "via": "[::1]:9338", "peers": 3})
         );
         assert_eq!(line.human(), "joined the cloud via [::1]:9338: 3 peers");
+    }
+
+    #[test]
+    fn the_admin_listener_is_named_with_its_address() {
+        let addr: SocketAddr = "[::1]:9339".parse().expect("an address");
+        let line = Line::AdminListening { addr };
+        assert_eq!(
+            line.json(),
+            json!({"event": "admin_listening", "addr": "[::1]:9339"})
+        );
+        assert_eq!(line.human(), "admin console on http://[::1]:9339/");
     }
 
     #[test]

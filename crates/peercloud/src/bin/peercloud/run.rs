@@ -12,6 +12,7 @@ use peercloud::{Cloud, CloudBuilder, Config, Event, Events, Keyring, Limits, Sta
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 
+use crate::admin::{self, AdminState};
 use crate::cli::{Preset, RunArgs};
 use crate::hooks::exec::Exec;
 use crate::hooks::on_event::{self, EventHook};
@@ -39,6 +40,15 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Bound before the peer starts: a taken admin address stops it before
+    // it joins a cloud.
+    let admin_listener = match args.admin {
+        Some(addr) => match admin::bind(addr).await {
+            Ok(listener) => Some(listener),
+            Err(e) => return fail(&format!("cannot listen on --admin {addr}: {e}")),
+        },
+        None => None,
+    };
     // `--exec` runs wait for the id: it is only final once started.
     let (self_id_tx, self_id_rx) = watch::channel(String::new());
     let cloud = match builder(&args, self_id_rx).security(security).start().await {
@@ -51,6 +61,12 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
     output.print(&Line::Started {
         id: &cloud.id(),
         port: cloud.port(),
+    });
+    let admin_server = admin_listener.and_then(|listener| {
+        let addr = listener.local_addr().ok()?;
+        output.print(&Line::AdminListening { addr });
+        let state = AdminState::listening_on(cloud.clone(), addr);
+        Some(tokio::spawn(admin::serve(listener, state)))
     });
 
     let (hook, hook_runner) = match &args.on_event {
@@ -101,6 +117,9 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         {
             runner.abort();
         }
+    }
+    if let Some(admin_server) = admin_server {
+        admin_server.abort();
     }
     output.print(&Line::Closed);
     if signalled.is_some() {

@@ -8,8 +8,8 @@ use std::time::Instant;
 use super::run::Run;
 use crate::io::CallId;
 use crate::membership::health::MAX_SCORE;
+use crate::membership::members::Place;
 use crate::membership::sync::MAX_SYNC_CHECKS;
-use crate::membership::table::same_place;
 use crate::membership::timers::Timer;
 use crate::membership::{Membership, Pending, Phase, MAX_EARLY_NOTICES};
 
@@ -21,6 +21,7 @@ pub(super) fn state(run: &Run, woken: bool) -> Checked {
     let core = &run.core;
     no_member_is_this_peer(core)?;
     no_two_members_at_one_place(core)?;
+    core.members.indexes_agree()?;
     no_member_is_also_remembered_gone(core)?;
     the_phase_holds(core)?;
     suspicions_stand_at_their_members_incarnation(core)?;
@@ -49,7 +50,10 @@ fn no_member_is_this_peer(core: &Membership) -> Checked {
 fn no_two_members_at_one_place(core: &Membership) -> Checked {
     let members: Vec<_> = core.members().collect();
     for (i, a) in members.iter().enumerate() {
-        if let Some(b) = members[i + 1..].iter().find(|b| same_place(a, b)) {
+        if let Some(b) = members[i + 1..]
+            .iter()
+            .find(|b| Place::of(a) == Place::of(b))
+        {
             return Err(format!(
                 "two members at one place: {} at {} and {} at {}",
                 a.id,
@@ -252,7 +256,12 @@ fn checks_and_waiting_requests_match_the_calls(run: &Run) -> Checked {
 fn timers_match_the_phase(core: &Membership) -> Checked {
     match core.phase {
         Phase::Running => {
-            for (name, timer) in [("probe", Timer::ProbeTick), ("reconnect", Timer::Reconnect)] {
+            let ticks = [
+                ("probe", Timer::ProbeTick),
+                ("gossip", Timer::GossipTick),
+                ("reconnect", Timer::Reconnect),
+            ];
+            for (name, timer) in ticks {
                 let set = core.timers.all().filter(|(_, t)| **t == timer).count();
                 if set != 1 {
                     return Err(format!("running with {set} {name} ticks set"));

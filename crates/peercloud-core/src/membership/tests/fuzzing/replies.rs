@@ -11,12 +11,16 @@ use crate::error::CallError;
 use crate::id::PeerId;
 use crate::io::{CallId, CallResult, Response};
 use crate::member::{Address, Member};
-use crate::membership::table::same_place;
+use crate::membership::members::Place;
 use crate::membership::Pending;
 use crate::wire::{
     decode_reply, encode_reply, Ack, JoinReply, PeersReply, ProbeReply, ServerInfo, StatusReply,
     STATUS_ADDED, STATUS_JOINED, STATUS_REMOVED,
 };
+
+fn same_place(a: &Member, b: &Member) -> bool {
+    Place::of(a) == Place::of(b)
+}
 
 impl Run {
     /// The result the driver hands back: a reply goes through the codec,
