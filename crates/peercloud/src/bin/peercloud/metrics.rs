@@ -1,8 +1,8 @@
 //! A peer's metrics in the Prometheus text format (OpenMetrics, as the
-//! `prometheus-client` crate writes it), for a `GET /metrics` route:
-//! `peercloud_` names, `_total` counters, `_seconds` histograms, a HELP and
-//! a TYPE line for each. Reads a [`Cloud::metrics`] snapshot; touches
-//! nothing else.
+//! `prometheus-client` crate writes it), for the admin listener's `GET
+//! /metrics`: `peercloud_` names, `_total` counters, `_seconds`
+//! histograms, a HELP and a TYPE line for each. Reads a
+//! [`Cloud::metrics`] snapshot; touches nothing else.
 
 use std::fmt;
 
@@ -13,11 +13,9 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
 /// The `Content-Type` of what [`encode`] returns.
-#[allow(dead_code)] // for the admin listener's route
 pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The peer's metrics now, as text.
-#[allow(dead_code)] // for the admin listener's route
 pub(crate) fn encode(cloud: &Cloud) -> String {
     encode_metrics(cloud.metrics())
 }
