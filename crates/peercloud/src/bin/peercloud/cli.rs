@@ -370,4 +370,32 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
     }
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let line = ["peercloud", "run"].iter().chain(args);
+        match Cli::try_parse_from(line).expect("valid arguments").command {
+            Command::Run(args) => *args,
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn exec_timeout_is_also_spelled_without_ms_and_the_defaults_hold() {
+        let defaults = run_args(&["--exec", "cat"]);
+        assert_eq!(
+            (defaults.exec_timeout_ms, defaults.exec_concurrency),
+            (4000, 8)
+        );
+        assert_eq!(defaults.on_event_timeout_ms, 30_000);
+        let short = run_args(&["--exec", "cat", "--exec-timeout", "250"]);
+        assert_eq!(short.exec_timeout_ms, 250);
+    }
+
+    #[test]
+    fn log_format_is_global_and_text_by_default() {
+        let cli = Cli::try_parse_from(["peercloud", "status", "127.0.0.1:1"]).expect("valid");
+        assert_eq!(cli.log_format, LogFormat::Text);
+        let cli = Cli::try_parse_from(["peercloud", "run", "--log-format", "json"]).expect("valid");
+        assert_eq!(cli.log_format, LogFormat::Json);
+    }
 }
