@@ -11,6 +11,7 @@ use std::time::Duration;
 use peercloud::{Cloud, CloudBuilder, Config, Event, Events, Keyring, Limits, StartError};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::admin::{self, AdminState};
 use crate::cli::{Preset, RunArgs};
@@ -69,15 +70,7 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         Some(tokio::spawn(admin::serve(listener, state)))
     });
 
-    let (hook, hook_runner) = match &args.on_event {
-        Some(command) => {
-            let timeout = Duration::from_millis(args.on_event_timeout_ms);
-            let script = Script::new(command, timeout, "on-event");
-            let (hook, runner) = EventHook::start(script, cloud.id(), on_event::QUEUE);
-            (Some(hook), Some(runner))
-        }
-        None => (None, None),
-    };
+    let (hook, hook_runner) = event_hook(&args, &cloud).unzip();
     let mut printer = tokio::spawn(print_events(events, output, hook));
     let reader = tokio::spawn(broadcast_stdin(cloud.clone(), output));
     let reloader = args
@@ -127,6 +120,14 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// `--on-event`'s queue and the task that runs it, if asked for.
+fn event_hook(args: &RunArgs, cloud: &Cloud) -> Option<(EventHook, JoinHandle<()>)> {
+    let command = args.on_event.as_deref()?;
+    let timeout = Duration::from_millis(args.on_event_timeout_ms);
+    let script = Script::new(command, timeout, "on-event");
+    Some(EventHook::start(script, cloud.id(), on_event::QUEUE))
 }
 
 /// The builder for the arguments; every message is answered by `--exec`,
