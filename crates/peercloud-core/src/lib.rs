@@ -40,4 +40,4 @@ pub use io::{
     Response, Start,
 };
 pub use member::{source_of, Address, Host, Member};
-pub use membership::{Identity, MemberState, Membership};
+pub use membership::{Counters, Evictions, Identity, MemberState, Membership};

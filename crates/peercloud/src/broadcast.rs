@@ -109,6 +109,7 @@ pub(crate) async fn broadcast(
     body: Value,
     concurrency: usize,
 ) -> Replies {
+    let started = tokio::time::Instant::now();
     let bytes = encode(&body);
     let body = &body;
     let replies = stream::iter(peers)
@@ -122,5 +123,6 @@ pub(crate) async fn broadcast(
         .buffered(concurrency.max(1))
         .collect()
         .await;
+    link.recorder().broadcast(started.elapsed());
     Replies { replies }
 }

@@ -13,6 +13,7 @@ use crate::broadcast::{broadcast, Replies};
 use crate::builder::CloudBuilder;
 use crate::error::{SendError, SetDataError};
 use crate::event::{Event, Events};
+use crate::metrics::Metrics;
 use crate::node::{Input, Link};
 use crate::peer::Peer;
 use crate::security::{Keyring, ReplaceKeyringError, Tls};
@@ -156,6 +157,33 @@ impl Cloud {
             return Err(SetDataError::Closed);
         }
         done_rx.await.map_err(|_| SetDataError::Closed)
+    }
+
+    /// What this peer has done so far, as numbers: its members by state,
+    /// what the membership did (probes, suspicions, evictions...), the
+    /// messages and calls it sent and received by outcome, with latency
+    /// histograms, and the bytes on the wire. Never waits; each call is a
+    /// fresh snapshot.
+    ///
+    /// ```no_run
+    /// # async fn demo(cloud: peercloud::Cloud) {
+    /// let metrics = cloud.metrics();
+    /// println!(
+    ///     "{} alive, {} suspected; {} probes sent, {} failed; {} messages answered",
+    ///     metrics.members.alive,
+    ///     metrics.members.suspected,
+    ///     metrics.membership.probes_sent,
+    ///     metrics.membership.probes_failed,
+    ///     metrics.messages_received.ok,
+    /// );
+    /// let latency = &metrics.message_latency;
+    /// if latency.count > 0 {
+    ///     println!("mean reply time: {:.3} s", latency.sum / latency.count as f64);
+    /// }
+    /// # }
+    /// ```
+    pub fn metrics(&self) -> Metrics {
+        self.link.recorder().snapshot()
     }
 
     /// Broadcasts a message to every member at once and gathers every reply.

@@ -54,6 +54,7 @@ mod event;
 mod handler;
 mod http;
 mod limits;
+mod metrics;
 mod node;
 mod peer;
 mod remote;
@@ -65,6 +66,10 @@ pub use cloud::Cloud;
 pub use error::{HandlerError, SendError, SetDataError, StartError};
 pub use event::{Event, Events, FailureCause, LeftReason, Start};
 pub use limits::Limits;
+pub use metrics::{
+    CallOutcomes, Counters, Evictions, Histogram, MemberCounts, Metrics, ReceiveOutcomes,
+    SendOutcomes, LATENCY_BUCKETS,
+};
 pub use peer::{Peer, PeerState};
 pub use peercloud_core::wire;
 pub use peercloud_core::{Address, CallError, Config};

@@ -349,6 +349,7 @@ impl Membership {
         self.incarnation = self.incarnation.max(accused).saturating_add(1);
         self.version += 1;
         self.health.worse(1);
+        self.counters.refutations += 1;
         let update = self.self_update();
         self.gossip.queue(update.clone());
         self.push_to_all(now, &update);

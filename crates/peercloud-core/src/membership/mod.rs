@@ -9,6 +9,7 @@
 //! of `poll_timeout`. Each concern lives in its own file below this one.
 
 mod admission;
+mod counters;
 mod gossip;
 mod health;
 mod join;
@@ -48,6 +49,7 @@ use self::table::{Candidate, Entry, Tombstone};
 use self::timers::{Timer, TimerKey, Timers};
 use self::update::Reintroducer;
 
+pub use self::counters::{Counters, Evictions};
 pub use self::table::MemberState;
 
 /// Who this peer is.
@@ -217,6 +219,8 @@ pub struct Membership {
     join_rate: JoinRate,
     /// Bumped on every change of `members`, of `me` or of the incarnation.
     version: u64,
+    /// What it has done so far, for metrics.
+    counters: Counters,
 }
 
 impl Membership {
@@ -248,6 +252,7 @@ impl Membership {
             goodbyes: 0,
             join_rate: JoinRate::default(),
             version: 0,
+            counters: Counters::default(),
         }
     }
 
@@ -473,6 +478,7 @@ impl Membership {
     }
 
     fn emit(&mut self, event: Event) {
+        self.counters.count(&event);
         self.events.push_back(event);
     }
 

@@ -110,6 +110,7 @@ impl Membership {
             target,
             voided: false,
         };
+        self.counters.probes_sent += 1;
         self.call(now, to, Request::Status(envelope), timeout, pending);
     }
 
@@ -139,6 +140,12 @@ impl Membership {
         result: CallResult,
     ) {
         self.prober.in_flight.remove(&target);
+        let acked = matches!(&result, Ok(Response::Status(s)) if s.id.as_ref() == Some(&target));
+        if acked {
+            self.counters.probes_acked += 1;
+        } else {
+            self.counters.probes_failed += 1;
+        }
         if !self.members.contains_key(&target) || !self.is_running() {
             return;
         }
@@ -232,6 +239,7 @@ impl Membership {
         );
         // The helper probes, then answers: give it the time of both.
         let timeout = self.health.scaled(self.config.probe_timeout) * 2;
+        self.counters.indirect_probes_sent += helpers.len() as u64;
         for (helper, to) in helpers {
             let envelope = self.envelope_for(&helper, true);
             let request = Request::Probe(ProbeRequest {
@@ -269,6 +277,7 @@ impl Membership {
         match outcome {
             Some(ProbeOutcome::Alive) => {
                 self.prober.runs.remove(&target);
+                self.counters.indirect_probes_acked += 1;
                 return;
             }
             Some(ProbeOutcome::Refused) => run.refused += 1,

@@ -6,6 +6,7 @@
 //! `peercloud-sim`'s tests. Touches no clock but one `Instant` taken per
 //! test as a base.
 
+mod counting;
 mod determinism;
 mod fuzzing;
 mod gossiping;
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{Identity, MemberState, Membership};
+use super::{Evictions, Identity, MemberState, Membership};
 use crate::config::Config;
 use crate::error::Refusal;
 use crate::id::PeerId;

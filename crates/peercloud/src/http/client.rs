@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::SendError;
+use crate::metrics::Traffic;
 use crate::security::{classify_failure, Tls};
 
 /// How long an idle connection is kept for reuse: longer than the gaps of
@@ -52,6 +53,8 @@ pub(crate) trait Transport: Clone + Send + Sync + 'static {
 #[derive(Clone, Debug)]
 pub(crate) struct HttpClient {
     inner: Inner,
+    /// The body bytes of every request and reply, for metrics.
+    traffic: Arc<Traffic>,
 }
 
 /// Plain HTTP for open peers, TLS only for private ones.
@@ -164,7 +167,15 @@ impl HttpClient {
             None => Inner::Plain(pooled().build(http_connector(connect_timeout))),
             Some(tls) => Inner::Tls(Arc::new(TlsPool::new(tls, connect_timeout))),
         };
-        HttpClient { inner }
+        HttpClient {
+            inner,
+            traffic: Arc::default(),
+        }
+    }
+
+    /// The bytes this client (and its clones) sent and received.
+    pub(crate) fn traffic(&self) -> Arc<Traffic> {
+        self.traffic.clone()
     }
 
     async fn post(
@@ -183,6 +194,7 @@ impl HttpClient {
             .map_err(|e| NoAnswer::Unreachable(format!("invalid address {to}: {e}")))?;
         let id = HeaderValue::from_str(from.as_str())
             .map_err(|e| NoAnswer::Unreachable(e.to_string()))?;
+        self.traffic.sent(body.len());
         let mut request = hyper::Request::new(Full::new(body));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = uri;
@@ -203,6 +215,7 @@ impl HttpClient {
                 .await
                 .map_err(|e| NoAnswer::Unreachable(format!("cannot read the reply: {e}")))?
                 .to_bytes();
+            self.traffic.received(bytes.len());
             Ok(if status.is_success() {
                 Answer::Ok(bytes)
             } else {

@@ -1,7 +1,7 @@
 //! The HTTP server: the protocol's endpoints. Handlers only parse,
-//! validate and forward, membership bodies through the wire codec that
-//! the client and the simulator use too: membership requests go to the driver, `/status`
-//! and `/peers` are read from the published snapshot, and `/message` goes to
+//! validate and forward: membership requests go, read by the wire codec
+//! that the client and the simulator use too, to the driver; `/status`
+//! and `/peers` are read from the published snapshot; `/message` goes to
 //! the application's handler.
 
 use std::net::SocketAddr;
@@ -9,8 +9,9 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::HttpBody;
 use axum::extract::{ConnectInfo, Request as HttpRequest, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response as HttpResponse};
@@ -27,6 +28,7 @@ use super::extract::{JsonBody, LimitedBody, SenderId, StatusBody};
 use crate::event::Event;
 use crate::handler::Handler;
 use crate::limits::Limits;
+use crate::metrics::Received;
 use crate::node::{Input, Link};
 use crate::peer::Peer;
 
@@ -88,7 +90,27 @@ impl AppState {
 /// [`serve`](super::serve::serve) (or with a `ConnectInfo<SocketAddr>`
 /// extension some other way) so that joiners' addresses can be inferred.
 pub(crate) fn router(state: AppState) -> Router {
-    guarded(routes(state))
+    let counted = routes(state.clone()).layer(middleware::from_fn_with_state(state, count_bytes));
+    guarded(counted)
+}
+
+/// Counts the body bytes of each request (as its `Content-Length` says)
+/// and of each answer (all of ours have a known length).
+async fn count_bytes(
+    State(state): State<AppState>,
+    request: HttpRequest,
+    next: Next,
+) -> HttpResponse {
+    let traffic = &state.inner.link.recorder().server;
+    let length = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+    traffic.received(length.unwrap_or(0));
+    let response = next.run(request).await;
+    let sent = response.body().size_hint().exact().unwrap_or(0);
+    traffic.sent(usize::try_from(sent).unwrap_or(usize::MAX));
+    response
 }
 
 /// Answers a request whose handling panicked with a JSON `500`, on every
@@ -207,11 +229,11 @@ async fn message(
 ) -> Result<Json<Value>, ApiError> {
     let sender = sender.ok_or(Refusal::MissingSender)?;
     let link = &state.inner.link;
-    let member = link
-        .snapshot()
-        .member(&sender)
-        .cloned()
-        .ok_or(Refusal::UnknownSender(sender))?;
+    let recorder = link.recorder();
+    let Some(member) = link.snapshot().member(&sender).cloned() else {
+        recorder.message_received(Received::UnknownSender, None);
+        return Err(Refusal::UnknownSender(sender).into());
+    };
     let from = Peer::new(member, link.clone());
     link.emit_with(|| Event::MessageReceived {
         from: from.clone(),
@@ -220,16 +242,23 @@ async fn message(
     // A panicking handler must not take the connection down with it: the
     // call goes inside the caught future, so that a handler that panics
     // before it returns its future is caught too.
-    match AssertUnwindSafe(async { (state.inner.handler)(from, body).await })
+    let started = tokio::time::Instant::now();
+    let answer = AssertUnwindSafe(async { (state.inner.handler)(from, body).await })
         .catch_unwind()
-        .await
-    {
-        Ok(Ok(reply)) => Ok(Json(reply)),
+        .await;
+    let took = Some(started.elapsed());
+    match answer {
+        Ok(Ok(reply)) => {
+            recorder.message_received(Received::Ok, took);
+            Ok(Json(reply))
+        }
         Ok(Err(e)) => {
+            recorder.message_received(Received::HandlerFailed, took);
             tracing::debug!(error = %e, "message handler failed");
             Err(ApiError::handler_failed(e.message()))
         }
         Err(_) => {
+            recorder.message_received(Received::HandlerPanicked, took);
             tracing::error!("message handler panicked");
             Err(ApiError::handler_failed("the handler panicked"))
         }

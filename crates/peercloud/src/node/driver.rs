@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use peercloud_core::{
-    Action, Address, CallError, CallId, CallResult, Event as CoreEvent, Membership, Refusal,
-    ReplyToken, Response, Start,
+    Action, Address, CallError, CallId, CallResult, Counters, Event as CoreEvent, MemberState,
+    Membership, Refusal, ReplyToken, Response, Start,
 };
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
@@ -17,6 +17,7 @@ use super::outbox::Outbox;
 use super::{Input, Link, Snapshot};
 use crate::event::Event;
 use crate::http::client::Transport;
+use crate::metrics::MemberCounts;
 use crate::peer::Peer;
 
 /// The driver's channels and state; `run` consumes it.
@@ -43,6 +44,8 @@ struct Running<T> {
     outbox: Outbox,
     /// The core's local health when last looked at.
     health: u32,
+    /// The core's counters when last published.
+    counters: Counters,
 }
 
 impl<T: Transport> Driver<T> {
@@ -58,6 +61,7 @@ impl<T: Transport> Driver<T> {
             leaving: false,
             outbox: Outbox::default(),
             health: 0,
+            counters: Counters::default(),
         };
         this.parts.core.start(now(), seeds);
         this.flush();
@@ -126,6 +130,7 @@ impl<T: Transport> Running<T> {
             tracing::debug!(health, "local health changed");
             self.health = health;
         }
+        self.publish_counters();
         if self.parts.core.version() != self.published {
             self.published = self.parts.core.version();
             let snapshot = Snapshot::of(&self.parts.core);
@@ -150,6 +155,7 @@ impl<T: Transport> Running<T> {
                         let _lane = lanes.acquire().await;
                         let path = request.path();
                         let result = transport.call(to.clone(), from, request, timeout).await;
+                        link.recorder().call(&result);
                         match &result {
                             Ok(_) => link.contacts.answered(&to, now()),
                             Err(error) => tracing::debug!(%to, path, %error, "call failed"),
@@ -167,6 +173,27 @@ impl<T: Transport> Running<T> {
         while let Some(event) = self.parts.core.poll_event() {
             self.on_event(event);
         }
+    }
+
+    /// Hands the membership's numbers to the metrics when they changed
+    /// (a probe moves them even when the member list does not change).
+    fn publish_counters(&mut self) {
+        let core = &self.parts.core;
+        if *core.counters() == self.counters && core.version() == self.published {
+            return;
+        }
+        self.counters = core.counters().clone();
+        let mut members = MemberCounts::default();
+        for member in core.members() {
+            match core.member_state(&member.id) {
+                Some(MemberState::Suspected) => members.suspected += 1,
+                _ => members.alive += 1,
+            }
+        }
+        self.parts
+            .link
+            .recorder()
+            .publish_membership(members, &self.counters);
     }
 
     fn on_event(&mut self, event: CoreEvent) {

@@ -23,6 +23,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::error::SendError;
 use crate::event::Event;
 use crate::http::client::HttpClient;
+use crate::metrics::Recorder;
 use crate::peer::Peer;
 
 pub(crate) use contact::Contacts;
@@ -62,6 +63,7 @@ pub(crate) struct Link {
     message_timeout: Duration,
     /// When each member last answered.
     pub(crate) contacts: Contacts,
+    recorder: Recorder,
 }
 
 impl Link {
@@ -73,6 +75,7 @@ impl Link {
         message_timeout: Duration,
     ) -> Self {
         Link {
+            recorder: Recorder::new(client.traffic()),
             client,
             inputs_tx,
             snapshot,
@@ -82,6 +85,11 @@ impl Link {
             message_timeout,
             contacts: Contacts::default(),
         }
+    }
+
+    /// What the peer has recorded for its metrics.
+    pub(crate) fn recorder(&self) -> &Recorder {
+        &self.recorder
     }
 
     /// Hands an input to the driver; `false` if it has stopped.
@@ -131,10 +139,12 @@ impl Link {
         body: &Value,
     ) -> Result<Value, SendError> {
         let from = self.snapshot.borrow().id.clone();
+        let started = tokio::time::Instant::now();
         let reply = self
             .client
             .message(&peer.address(), &from, bytes, self.message_timeout)
             .await;
+        self.recorder.message_sent(&reply, started.elapsed());
         if reply.is_ok() {
             self.contacts
                 .answered(&peer.address(), tokio::time::Instant::now().into_std());

@@ -21,6 +21,11 @@ pub(crate) struct Cli {
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
 
+    /// How logs on stderr are written: text, for people, or json, one
+    /// object per line (timestamp, level, fields, target), for machines.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub(crate) log_format: LogFormat,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -119,6 +124,57 @@ pub(crate) struct RunArgs {
     )]
     pub(crate) reply: Value,
 
+    /// Answer each message by running this command (through `sh -c`): the
+    /// body as JSON on its stdin, the sender in PEERCLOUD_FROM_ID,
+    /// PEERCLOUD_FROM_DATA (JSON) and PEERCLOUD_FROM_ADDRESS (ip:port), this
+    /// peer's id in PEERCLOUD_SELF_ID. Its stdout, one JSON value, is the
+    /// reply; a non-zero exit, output that is not JSON or a timeout answers
+    /// the sender an error. Cannot be given with --reply.
+    #[arg(long, value_name = "CMD", conflicts_with = "reply")]
+    pub(crate) exec: Option<String>,
+
+    /// How long one --exec run may take, in milliseconds, before its
+    /// process group is killed and the sender is answered an error; keep it
+    /// below the senders' message timeout (5000 by default).
+    #[arg(
+        long,
+        visible_alias = "exec-timeout",
+        value_name = "MS",
+        default_value_t = 4000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub(crate) exec_timeout_ms: u64,
+
+    /// The most --exec runs at once; further messages wait for a free
+    /// slot.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub(crate) exec_concurrency: u32,
+
+    /// Run this command (through `sh -c`) for each membership event: the
+    /// start (joined, alone), peer_joined, peer_suspected, peer_alive,
+    /// peer_updated, peer_left. Its stdin is the event's --json line; its
+    /// environment has PEERCLOUD_EVENT (the event's name), PEERCLOUD_SELF_ID
+    /// and, for an event about a peer, PEERCLOUD_PEER_ID,
+    /// PEERCLOUD_PEER_ADDRESS (ip:port) and PEERCLOUD_PEER_DATA (JSON).
+    /// Events run one at a time, in order; a failed run is logged.
+    #[arg(long, value_name = "CMD")]
+    pub(crate) on_event: Option<String>,
+
+    /// How long one --on-event run may take, in milliseconds, before its
+    /// process group is killed (and the next event runs).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 30_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub(crate) on_event_timeout_ms: u64,
+
     /// Print one JSON object per line on stdout, each with an "event" field,
     /// instead of lines for humans.
     #[arg(long)]
@@ -177,6 +233,15 @@ pub(crate) struct RunArgs {
 
     #[command(flatten)]
     pub(crate) security: SecurityArgs,
+}
+
+/// The forms of the log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// One line per record, for people.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// The membership presets.
@@ -264,6 +329,20 @@ With --admin ADDR, the admin listener serves (see the README):
   POST /api/send      {\"body\": JSON, \"to\"?: ID}: the replies, as `replies`
 `peercloud send ADMIN_ADDR JSON [--to ID]` sends through it.
 
+--exec CMD runs CMD (sh -c) for each message: the body as JSON on stdin;
+PEERCLOUD_FROM_ID, PEERCLOUD_FROM_DATA (JSON), PEERCLOUD_FROM_ADDRESS
+(ip:port) and PEERCLOUD_SELF_ID in the environment; its stdout, one JSON
+value, is the reply. A non-zero exit, output that is not JSON (or none), or
+a run past --exec-timeout-ms (its process group is killed) answers the
+sender 500 {\"error\": \"handler failed\", \"message\": why}.
+
+--on-event CMD runs CMD for each of these events, one at a time, in order,
+with the event's --json line on stdin: joined, alone, peer_joined,
+peer_suspected, peer_alive, peer_updated, peer_left. Environment:
+PEERCLOUD_EVENT (the name), PEERCLOUD_SELF_ID, and for peer_* events
+PEERCLOUD_PEER_ID, PEERCLOUD_PEER_ADDRESS (ip:port), PEERCLOUD_PEER_DATA.
+Failed runs and events dropped past a queue of 1024 are logged.
+
 Exit codes: 0 after leaving on SIGINT/SIGTERM, 1 on a runtime error (such as
 a taken --port), 2 on a usage error (such as invalid JSON in --data).";
 
@@ -290,5 +369,33 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let line = ["peercloud", "run"].iter().chain(args);
+        match Cli::try_parse_from(line).expect("valid arguments").command {
+            Command::Run(args) => *args,
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn exec_timeout_is_also_spelled_without_ms_and_the_defaults_hold() {
+        let defaults = run_args(&["--exec", "cat"]);
+        assert_eq!(
+            (defaults.exec_timeout_ms, defaults.exec_concurrency),
+            (4000, 8)
+        );
+        assert_eq!(defaults.on_event_timeout_ms, 30_000);
+        let short = run_args(&["--exec", "cat", "--exec-timeout", "250"]);
+        assert_eq!(short.exec_timeout_ms, 250);
+    }
+
+    #[test]
+    fn log_format_is_global_and_text_by_default() {
+        let cli = Cli::try_parse_from(["peercloud", "status", "127.0.0.1:1"]).expect("valid");
+        assert_eq!(cli.log_format, LogFormat::Text);
+        let cli = Cli::try_parse_from(["peercloud", "run", "--log-format", "json"]).expect("valid");
+        assert_eq!(cli.log_format, LogFormat::Json);
     }
 }

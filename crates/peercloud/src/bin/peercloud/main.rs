@@ -3,6 +3,8 @@
 
 mod admin;
 mod cli;
+mod hooks;
+mod metrics;
 mod output;
 mod query;
 mod run;
@@ -15,11 +17,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -47,7 +49,7 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr, never stdout (which belongs to the output). `RUST_LOG`
 /// overrides `-v`.
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, format: LogFormat) {
     let default = match verbose {
         0 => "warn",
         1 => "warn,peercloud=info,peercloud_core=info",
@@ -55,9 +57,13 @@ fn init_tracing(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        // Flattened: a record's fields sit beside `level` and `target`, as
+        // log collectors expect.
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
 }

@@ -112,6 +112,18 @@ impl<'a> Line<'a> {
         }
     }
 
+    /// The peer the line is about, if it is about one.
+    pub(crate) fn peer(&self) -> Option<&'a Peer> {
+        match self {
+            Line::PeerJoined(peer)
+            | Line::PeerSuspected(peer)
+            | Line::PeerAlive(peer)
+            | Line::PeerUpdated(peer)
+            | Line::PeerLeft { peer, .. } => Some(peer),
+            _ => None,
+        }
+    }
+
     /// The event name of the JSON form.
     pub(crate) fn name(&self) -> &'static str {
         match self {

@@ -10,9 +10,14 @@ use std::time::Duration;
 
 use peercloud::{Cloud, CloudBuilder, Config, Event, Events, Keyring, Limits, StartError};
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::admin::{self, AdminState};
 use crate::cli::{Preset, RunArgs};
+use crate::hooks::exec::Exec;
+use crate::hooks::on_event::{self, EventHook};
+use crate::hooks::script::Script;
 use crate::output::{Line, Output};
 use crate::security;
 
@@ -45,10 +50,13 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         },
         None => None,
     };
-    let cloud = match builder(&args).security(security).start().await {
+    // `--exec` runs wait for the id: it is only final once started.
+    let (self_id_tx, self_id_rx) = watch::channel(String::new());
+    let cloud = match builder(&args, self_id_rx).security(security).start().await {
         Ok(cloud) => Arc::new(cloud),
         Err(e) => return start_failed(&e),
     };
+    self_id_tx.send_replace(cloud.id());
     // The first call sees every event since the start.
     let events = cloud.events();
     output.print(&Line::Started {
@@ -62,7 +70,8 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         Some(tokio::spawn(admin::serve(listener, state)))
     });
 
-    let mut printer = tokio::spawn(print_events(events, output));
+    let (hook, hook_runner) = event_hook(&args, &cloud).unzip();
+    let mut printer = tokio::spawn(print_events(events, output, hook));
     let reader = tokio::spawn(broadcast_stdin(cloud.clone(), output));
     let reloader = args
         .security
@@ -93,6 +102,15 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
     {
         printer.abort();
     }
+    // The printer held the hook's queue: what is queued runs, for a while.
+    if let Some(mut runner) = hook_runner {
+        if tokio::time::timeout(DRAIN_GRACE, &mut runner)
+            .await
+            .is_err()
+        {
+            runner.abort();
+        }
+    }
     if let Some(admin_server) = admin_server {
         admin_server.abort();
     }
@@ -104,16 +122,35 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-/// The builder for the arguments; every message is answered with `--reply`.
-fn builder(args: &RunArgs) -> CloudBuilder {
-    let reply = args.reply.clone();
+/// `--on-event`'s queue and the task that runs it, if asked for.
+fn event_hook(args: &RunArgs, cloud: &Cloud) -> Option<(EventHook, JoinHandle<()>)> {
+    let command = args.on_event.as_deref()?;
+    let timeout = Duration::from_millis(args.on_event_timeout_ms);
+    let script = Script::new(command, timeout, "on-event");
+    Some(EventHook::start(script, cloud.id(), on_event::QUEUE))
+}
+
+/// The builder for the arguments; every message is answered by `--exec`,
+/// else with `--reply`.
+fn builder(args: &RunArgs, self_id: watch::Receiver<String>) -> CloudBuilder {
     let mut builder = Cloud::builder()
         .seeds(args.peers.iter().map(ToString::to_string))
-        .data(args.data.clone())
-        .on_message(move |_, _| {
-            let reply = reply.clone();
-            async move { Ok(reply) }
-        });
+        .data(args.data.clone());
+    builder = match &args.exec {
+        Some(command) => {
+            let timeout = Duration::from_millis(args.exec_timeout_ms);
+            let concurrency = usize::try_from(args.exec_concurrency).unwrap_or(usize::MAX);
+            let exec = Exec::new(command, timeout, concurrency, self_id);
+            builder.on_message(move |from, body| exec.clone().reply(from, body))
+        }
+        None => {
+            let reply = args.reply.clone();
+            builder.on_message(move |_, _| {
+                let reply = reply.clone();
+                async move { Ok(reply) }
+            })
+        }
+    };
     builder = match args.port {
         Some(0) => builder.random_port(),
         Some(port) => builder.port(port),
@@ -162,18 +199,24 @@ fn limits(args: &RunArgs) -> Limits {
     limits
 }
 
-/// Prints the events of the stream until the cloud has closed.
-async fn print_events(mut events: Events, output: Output) {
+/// Prints the events of the stream until the cloud has closed, and hands
+/// each to `--on-event`'s queue.
+async fn print_events(mut events: Events, output: Output, mut hook: Option<EventHook>) {
     while let Some(event) = events.recv().await {
         if matches!(event, Event::Closed) {
             return;
         }
         // The stream holds the start too, after the seeds that failed, so
         // `joined` or `alone` comes after the `seed_failed` lines.
-        if let Event::Started(start) = &event {
-            output.print(&Line::of_start(start));
-        } else if let Some(line) = Line::of_event(&event) {
+        let line = match &event {
+            Event::Started(start) => Some(Line::of_start(start)),
+            event => Line::of_event(event),
+        };
+        if let Some(line) = line {
             output.print(&line);
+            if let Some(hook) = &mut hook {
+                hook.offer(&line);
+            }
         }
     }
 }

@@ -2,7 +2,8 @@
 //! apart from the peer protocol's port, for people and scripts on this
 //! machine. It serves the members (`GET /api/members`), the events as
 //! server-sent events (`GET /api/events`), sending messages (`POST
-//! /api/send`) and a live web console (`GET /`). Touches the network
+//! /api/send`), the metrics for Prometheus (`GET /metrics`) and a live web
+//! console (`GET /`). Touches the network
 //! through its listener and the cloud.
 
 mod api;
@@ -16,7 +17,10 @@ mod tests;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
 use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use peercloud::Cloud;
@@ -58,9 +62,16 @@ pub(crate) fn router(state: AdminState) -> Router {
         .route("/api/members", get(api::members))
         .route("/api/send", post(api::send))
         .route("/api/events", get(events::stream))
+        .route("/metrics", get(metrics))
         .fallback(api::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), host::check))
         .with_state(state)
+}
+
+/// `GET /metrics`: the peer's metrics, for Prometheus.
+async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
+    let text = crate::metrics::encode(&state.cloud);
+    ([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text)
 }
 
 /// Binds the admin address. Done before the peer starts, so that a taken
