@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
-use process::{cloud_of, peers_of, status_of, unused_port, RunningPeer, DEADLINE};
+use process::{cloud_of, free_port, peers_of, status_of, RunningPeer, DEADLINE};
 use process_wait::{drain_all, hold_all, wait_all};
 
 /// The peer the pause, kill and restart scenarios pick: not the seed.
@@ -292,7 +292,7 @@ fn a_peer_restarted_on_the_same_port_replaces_its_old_self_everywhere() {
 
 #[test]
 fn clouds_formed_apart_merge_once_the_seed_is_up() {
-    let c_port = unused_port();
+    let c_port = free_port();
     let mut a = RunningPeer::start(c_port, &[]);
     a.expect_event(1, "alone");
     let mut b = RunningPeer::start(a.port, &[]);

@@ -409,8 +409,16 @@ pub(crate) fn joined_ids(events: &[Value]) -> BTreeSet<String> {
         .collect()
 }
 
-/// A port that nobody listens on (bound, then let go).
+/// A port on 127.0.0.1 that nobody listens on, ever: below the ephemeral
+/// range that every test's ports come from. A peer keeps retrying a seed
+/// that did not answer (to merge clouds), so a seed port that was free
+/// once could later be another test's peer, and the two clouds would merge.
 pub(crate) fn unused_port() -> u16 {
+    1
+}
+
+/// A port free now, for a peer to listen on later (bound, then let go).
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
