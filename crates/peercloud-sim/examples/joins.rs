@@ -6,6 +6,7 @@
 //! `cargo run --release -p peercloud-sim --example joins -- 1000 [peercloud|original] [step-ms]`
 use std::time::{Duration, Instant};
 
+use peercloud_core::Config;
 use peercloud_sim::{NetConfig, Protocol, Sim};
 
 fn main() {
@@ -17,7 +18,13 @@ fn main() {
     if original {
         watch(Sim::original(1, NetConfig::lan()), size, step);
     } else {
-        watch(Sim::new(1, NetConfig::lan()), size, step);
+        // Room for every simulated peer: the default `max_members` (1024)
+        // guards a real peer against a flood, it is not what is watched.
+        let config = Config {
+            max_members: 1 << 20,
+            ..Config::default()
+        };
+        watch(Sim::with_config(1, NetConfig::lan(), config), size, step);
     }
 }
 
