@@ -265,9 +265,12 @@ impl Membership {
         self.checking.remove(&candidate.member.id);
         let verdict = match result {
             Ok(Response::Status(status)) if status.id.as_ref() == Some(&candidate.member.id) => {
-                if status.incarnation.is_none() {
-                    candidate.kind = Kind::Original;
-                }
+                // Its answer tells what it speaks: only peercloud peers
+                // answer with an incarnation.
+                candidate.kind = match status.incarnation {
+                    Some(_) => Kind::Rust,
+                    None => Kind::Original,
+                };
                 Ok(())
             }
             Ok(Response::Status(status)) if made_id && status.id.is_none() => Ok(()),
@@ -312,13 +315,16 @@ impl Membership {
         let incarnation = (joiner.kind == Kind::Rust).then_some(joiner.incarnation);
         let notice = PeerInfo::of(&joiner.member, incarnation);
         // Original peers hear of the joiner by `/joined`, as the protocol
-        // has it. peercloud members hear of it by gossip (the joiner's
-        // alive update, queued as it is added): a notice to every member
-        // made N joins cost N² calls, where gossip batches them.
+        // has it. peercloud members hear of a peercloud joiner by gossip
+        // (its alive update, queued as it is added): a notice to every
+        // member made N joins cost N² calls, where gossip batches them.
+        // Gossip speaks of peercloud peers only, so an original joiner is
+        // announced to everyone by notice.
+        let by_gossip = joiner.kind == Kind::Rust;
         let addresses: Vec<Address> = self
             .members
             .values()
-            .filter(|e| e.kind != Kind::Rust)
+            .filter(|e| !by_gossip || e.kind != Kind::Rust)
             .map(|e| e.member.address())
             .collect();
         for to in addresses {
@@ -340,7 +346,12 @@ impl Membership {
         if self.insert_member(now, joiner, true) {
             // In a small cloud every member hears of the joiner about as
             // soon as it hears of them.
-            if let Some(update) = self.members.get(&id).map(|e| e.alive_update()) {
+            if let Some(update) = self
+                .members
+                .get(&id)
+                .filter(|e| e.kind == Kind::Rust)
+                .map(|e| e.alive_update())
+            {
                 self.spread_now(now, &update, Some(&id));
             }
         }

@@ -374,3 +374,20 @@ fn a_joiner_is_announced_by_gossip_to_peercloud_members_and_by_notice_to_origina
     );
     assert_eq!(member_ids(&s), ["b", "c", "o", "x"]);
 }
+
+#[test]
+fn an_original_joiner_is_announced_to_every_member_by_notice() {
+    let (b, c) = (member("b", "10.0.0.2:9338"), member("c", "10.0.0.3:9338"));
+    let peers = vec![PeerInfo::of(&c, Some(0))];
+    let (mut s, t0) = joined_core_as_told("s", &b, Some(0), peers);
+    let check = ask_to_join(&mut s, t0);
+    // An original peer's status has no incarnation.
+    s.handle_response(t0 + millis(5), check.call, status_of("x"));
+    let actions = drain(&mut s);
+    let notified: BTreeSet<Address> = notices(&actions).into_iter().map(|(to, _)| to).collect();
+    assert_eq!(notified, BTreeSet::from([b.address(), c.address()]));
+    assert!(
+        calls_to(&actions, "/gossip").is_empty(),
+        "gossip speaks of peercloud peers only"
+    );
+}
