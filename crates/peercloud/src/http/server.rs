@@ -241,7 +241,7 @@ async fn gossip(
 
 /// The member list, for operators (a Rust-only endpoint).
 async fn peers(State(state): State<AppState>) -> Json<PeersReply> {
-    Json(state.inner.link.snapshot().peers_reply().clone())
+    Json(state.inner.link.snapshot().peers_reply())
 }
 
 /// An application message from a member, handed to the message handler.
