@@ -1,6 +1,7 @@
 //! `all`, `faults`, `private` and `scale`: run the benchmarks in turn
 //! (every one, only the fault scenarios and data updates, open against
-//! private peercloud, or only the swarm), side by side, and print one table, the machine and the
+//! private peercloud, or only the swarm; `unicast`: only peercloud's
+//! unicast against the ceiling), side by side, and print one table, the machine and the
 //! command. Progress goes to stderr, the table to stdout.
 
 use std::time::Instant;
@@ -24,6 +25,8 @@ pub(crate) enum Suite {
     Private,
     /// Only the swarm: many peers in one process (`scale`).
     Scale,
+    /// Only unicast, peercloud against the ceiling (`unicast`).
+    Unicast,
 }
 
 /// The arguments every suite takes.
@@ -45,6 +48,7 @@ impl Suite {
             Suite::Faults => (&Layout::MAIN, &Figure::FAULTS),
             Suite::Private => (&Layout::PRIVATE, &Figure::PRIVATE),
             Suite::Scale => (&Layout::MAIN, &Figure::SWARM),
+            Suite::Unicast => (&Layout::MAIN, &Figure::UNICAST),
         }
     }
 }
@@ -63,7 +67,7 @@ pub(crate) fn main(suite: Suite, args: Args) -> Result<()> {
     let figures = runtime.block_on(measure(suite, &budget))?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let runs = match suite {
-        Suite::All | Suite::Private => budget.runs,
+        Suite::All | Suite::Private | Suite::Unicast => budget.runs,
         Suite::Faults => budget.faults_runs,
         Suite::Scale => budget.swarm_runs,
     };
@@ -90,6 +94,11 @@ async fn measure(suite: Suite, budget: &Budget) -> Result<Figures> {
             measure_main(suite, &env, budget, &mut figures, progress).await
         }
         Suite::Private => measure_private(&env, budget, &mut figures, progress).await,
+        Suite::Unicast => {
+            progress("unicast: peercloud, ceiling; 1 and 64 in flight");
+            let systems = [Sys::Peercloud, Sys::Ceiling];
+            bench::unicast::run(&env, budget, &mut figures, &systems).await;
+        }
         Suite::Scale => {
             progress(&format!(
                 "{} peercloud peers in one process",

@@ -193,6 +193,14 @@ impl Figure {
         Figure::SwarmBroadcastP99,
     ];
 
+    /// The rows of the `unicast` table: peercloud against the ceiling.
+    pub(crate) const UNICAST: [Figure; 4] = [
+        Figure::Unicast1,
+        Figure::Unicast64,
+        Figure::UnicastP50,
+        Figure::UnicastP99,
+    ];
+
     /// The rows of the `scale` table: the swarm alone.
     pub(crate) const SWARM: [Figure; 8] = [
         Figure::SwarmTime,

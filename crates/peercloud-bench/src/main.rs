@@ -10,7 +10,9 @@
 //! peercloud side by side (unicast, broadcast, memory in a cloud of 20,
 //! joins) in a table of its own. `scale` takes them too, and `--peers N`
 //! (which `all` takes as well), and runs only the swarm: N peers (1,000
-//! unless told) in one process. The other subcommands are the roles those
+//! unless told) in one process. `unicast` measures only peercloud's
+//! unicast against the ceiling; with `PEERCLOUD_BENCH_EXE=PATH` every
+//! role is started from another build, for A/B runs. The other subcommands are the roles those
 //! children play; they speak JSON lines on stdin/stdout and exit when stdin
 //! closes. This file only parses the arguments.
 
@@ -40,7 +42,8 @@ usage: peercloud-bench all [--quick] [--runs N]
        peercloud-bench faults [--quick] [--runs N]   (only the membership-under-faults and data-update figures)
        peercloud-bench private [--quick] [--runs N]  (open against private peercloud: unicast, broadcast, joins)
        peercloud-bench scale [--quick] [--runs N] [--peers N]  (only the swarm: N peers in one process, 1,000 unless told)
-       (all also takes --peers N, the swarm's size)
+       peercloud-bench unicast [--quick] [--runs N]  (only unicast: peercloud against the ceiling)
+       (all also takes --peers N, the swarm's size; PEERCLOUD_BENCH_EXE=PATH runs the roles of another build)
        (roles started by those: rust-peer CONFIG | ceiling-server | ceiling-client PORT | swarm N)";
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Some("faults") => all_args(&args[1..]).and_then(|a| all::main(Suite::Faults, a)),
         Some("private") => all_args(&args[1..]).and_then(|a| all::main(Suite::Private, a)),
         Some("scale") => all_args(&args[1..]).and_then(|a| all::main(Suite::Scale, a)),
+        Some("unicast") => all_args(&args[1..]).and_then(|a| all::main(Suite::Unicast, a)),
         Some("rust-peer") => roles::peer::main(args.get(1).map_or("{}", String::as_str)),
         Some("ceiling-server") => roles::ceiling::server_main(),
         Some("ceiling-client") => port_arg(args.get(1)).and_then(roles::ceiling::client_main),

@@ -111,9 +111,7 @@ impl HttpClient {
     ) -> Result<Answer, NoAnswer> {
         let id = HeaderValue::from_str(from.as_str())
             .map_err(|e| NoAnswer::Unreachable(e.to_string()))?;
-        let host = HeaderValue::try_from(to.to_string())
-            .map_err(|e| NoAnswer::Unreachable(format!("invalid address {to}: {e}")))?;
-        let request = || {
+        let request = |host: &HeaderValue| {
             let mut request = hyper::Request::new(Full::new(body.clone()));
             *request.method_mut() = Method::POST;
             *request.uri_mut() = Uri::from_static(path);
@@ -127,7 +125,8 @@ impl HttpClient {
         // The timeout covers the whole exchange, the reply's body included.
         let exchange = async {
             let mut checkout = self.pool.get(to).await.map_err(dial_failure)?;
-            let response = match checkout.sender.try_send_request(request()).await {
+            let first = request(&checkout.host);
+            let response = match checkout.sender.try_send_request(first).await {
                 Ok(response) => response,
                 Err(mut e) => {
                     // A reused connection that closed before it took the
@@ -140,7 +139,7 @@ impl HttpClient {
                     checkout = self.pool.fresh(to).await.map_err(dial_failure)?;
                     checkout
                         .sender
-                        .send_request(request())
+                        .send_request(request(&checkout.host))
                         .await
                         .map_err(no_answer)?
                 }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use hyper::header::HeaderValue;
 use peercloud_core::Address;
 use tokio::time::Instant;
 
@@ -19,6 +20,8 @@ use super::dial::{DialError, Dialer, Sender};
 #[derive(Debug)]
 pub(crate) struct Checkout {
     pub(crate) sender: Sender,
+    /// The `host` header of its requests, made once per connection.
+    pub(crate) host: HeaderValue,
     /// Whether it served a request before: a request it could not take
     /// (closed meanwhile) is worth trying once on a fresh one.
     pub(crate) reused: bool,
@@ -59,6 +62,7 @@ struct Entry {
     address: Address,
     since: Instant,
     sender: Sender,
+    host: HeaderValue,
 }
 
 impl Pool {
@@ -82,12 +86,13 @@ impl Pool {
     /// open and ready, else a new one.
     pub(crate) async fn get(&self, to: &Address) -> Result<Checkout, DialError> {
         let generation = self.dialer.generation();
-        while let Some(mut sender) = self.take(to, generation) {
+        while let Some((mut sender, host)) = self.take(to, generation) {
             // Ready at once unless the connection is still finishing its
             // last exchange; an error means it closed meanwhile.
             if sender.ready().await.is_ok() {
                 return Ok(Checkout {
                     sender,
+                    host,
                     reused: true,
                     generation,
                 });
@@ -99,9 +104,12 @@ impl Pool {
     /// A new connection to `to`, whatever the pool holds.
     pub(crate) async fn fresh(&self, to: &Address) -> Result<Checkout, DialError> {
         let generation = self.dialer.generation();
+        let host = HeaderValue::try_from(to.to_string())
+            .map_err(|e| DialError::Unreachable(format!("invalid address {to}: {e}")))?;
         let sender = self.dialer.dial(to).await?;
         Ok(Checkout {
             sender,
+            host,
             reused: false,
             generation,
         })
@@ -121,7 +129,7 @@ impl Pool {
             if checkout.generation != generation {
                 return;
             }
-            let evicted = idle.push(to.clone(), checkout.sender, self.shared.max_idle);
+            let evicted = idle.push(to, checkout.sender, checkout.host, self.shared.max_idle);
             let start_reaper = !idle.reaping;
             idle.reaping = true;
             (evicted, start_reaper)
@@ -139,14 +147,14 @@ impl Pool {
         self.shared.lock().order.len()
     }
 
-    fn take(&self, to: &Address, generation: u64) -> Option<Sender> {
+    fn take(&self, to: &Address, generation: u64) -> Option<(Sender, HeaderValue)> {
         let timeout = self.shared.idle_timeout;
         let mut idle = self.shared.lock();
         idle.renew(generation);
         loop {
             let entry = idle.pop_newest(to)?;
             if !entry.sender.is_closed() && entry.since.elapsed() < timeout {
-                return Some(entry.sender);
+                return Some((entry.sender, entry.host));
             }
         }
     }
@@ -176,7 +184,13 @@ impl Idle {
 
     /// Adds an idle connection; returns the ones evicted to stay within
     /// `max_idle`, least recently used first.
-    fn push(&mut self, address: Address, sender: Sender, max_idle: usize) -> Vec<Sender> {
+    fn push(
+        &mut self,
+        address: &Address,
+        sender: Sender,
+        host: HeaderValue,
+        max_idle: usize,
+    ) -> Vec<Sender> {
         let mut evicted = Vec::new();
         while self.order.len() >= max_idle {
             match self.pop_oldest() {
@@ -186,17 +200,22 @@ impl Idle {
         }
         let seq = self.next;
         self.next += 1;
-        self.by_address
-            .entry(address.clone())
-            .or_default()
-            .push_back(seq);
+        match self.by_address.get_mut(address) {
+            Some(seqs) => seqs.push_back(seq),
+            None => {
+                self.by_address
+                    .insert(address.clone(), VecDeque::from([seq]));
+            }
+        }
         let since = Instant::now();
+        let address = address.clone();
         self.order.insert(
             seq,
             Entry {
                 address,
                 since,
                 sender,
+                host,
             },
         );
         evicted
