@@ -1,8 +1,9 @@
 //! The swarm: N peercloud peers in one process (the `swarm` role, 1,000
 //! unless `--peers` says otherwise), joining at once through one seed: time
 //! to converge; then the process's resident memory (and its share per
-//! peer), threads and open sockets 1 s after, open sockets 10 s after; then
-//! broadcasts from one peer to all the others, timed.
+//! peer), threads and open sockets 1 s after, open sockets 10 s after (also
+//! when it did not converge: after it gave up); then broadcasts from one
+//! peer to all the others, timed.
 
 use std::time::Duration;
 
@@ -43,12 +44,10 @@ async fn once(env: &Env, budget: &Budget, figures: &mut Figures) -> Result<()> {
     let line = swarm.expect("converged", WITHIN).await?;
     let converged = Instant::now();
     eprintln!("  swarm of {peers}: {}", line.value);
-    if let Some(error) = line.value["error"].as_str() {
-        return Err(error.into());
-    }
-    let secs = line.value["secs"]
-        .as_f64()
-        .ok_or("no time in the swarm's answer")?;
+    // A swarm that did not converge still has a footprint worth reading
+    // (from the moment it gave up); only its broadcasts are not timed.
+    let failure = line.value["error"].as_str().map(str::to_owned);
+    let secs = line.value["secs"].as_f64();
     sleep_until(converged + SETTLE).await;
     let pid = swarm.pid().ok_or("the swarm exited")?.to_string();
     let print = footprint(&pid)?;
@@ -58,7 +57,6 @@ async fn once(env: &Env, budget: &Budget, figures: &mut Figures) -> Result<()> {
         "  1 s after: {:.1} MiB, {} threads, {} sockets; 10 s after: {:.1} MiB, {} sockets",
         print.rss_mib, print.threads, print.sockets, later.rss_mib, later.sockets
     );
-    figures.record(Figure::SwarmTime, Sys::Peercloud, secs);
     figures.record(Figure::SwarmMemory, Sys::Peercloud, print.rss_mib);
     figures.record(
         Figure::SwarmPerPeer,
@@ -72,6 +70,11 @@ async fn once(env: &Env, budget: &Budget, figures: &mut Figures) -> Result<()> {
         Sys::Peercloud,
         later.sockets as f64,
     );
+    if let Some(error) = failure {
+        return Err(error.into());
+    }
+    let secs = secs.ok_or("no time in the swarm's answer")?;
+    figures.record(Figure::SwarmTime, Sys::Peercloud, secs);
     let count = budget.swarm_broadcasts;
     let command = serde_json::json!({"cmd": "broadcast", "count": count});
     let within = BROADCAST_WITHIN * count as u32;
