@@ -197,6 +197,14 @@ mod tests {
             ..Limits::default()
         };
         assert!(limits.validate().is_err());
+        let no_reuse = Limits {
+            max_idle_connections: 0,
+            ..Limits::default()
+        };
+        assert!(
+            no_reuse.validate().is_ok(),
+            "zero idle connections is valid"
+        );
     }
 
     #[test]
