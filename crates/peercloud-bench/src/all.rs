@@ -1,6 +1,7 @@
-//! `all`, `faults` and `private`: run the benchmarks in turn (every one,
-//! only the fault scenarios and data updates, or open against private
-//! peercloud), side by side, and print one table, the machine and the
+//! `all`, `faults`, `private` and `scale`: run the benchmarks in turn
+//! (every one, only the fault scenarios and data updates, open against
+//! private peercloud, or only the swarm; `unicast`: only peercloud's
+//! unicast against the ceiling), side by side, and print one table, the machine and the
 //! command. Progress goes to stderr, the table to stdout.
 
 use std::time::Instant;
@@ -22,6 +23,21 @@ pub(crate) enum Suite {
     /// Open and private peercloud side by side: unicast, broadcast and
     /// memory in a cloud of 20, joins (`private`).
     Private,
+    /// Only the swarm: many peers in one process (`scale`).
+    Scale,
+    /// Only unicast, peercloud against the ceiling (`unicast`).
+    Unicast,
+}
+
+/// The arguments every suite takes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Args {
+    /// `--quick`: shorter windows, fewer runs.
+    pub(crate) quick: bool,
+    /// `--runs N`.
+    pub(crate) runs: Option<usize>,
+    /// `--peers N`: the swarm's size.
+    pub(crate) peers: Option<usize>,
 }
 
 impl Suite {
@@ -31,13 +47,18 @@ impl Suite {
             Suite::All => (&Layout::MAIN, &Figure::ALL),
             Suite::Faults => (&Layout::MAIN, &Figure::FAULTS),
             Suite::Private => (&Layout::PRIVATE, &Figure::PRIVATE),
+            Suite::Scale => (&Layout::MAIN, &Figure::SWARM),
+            Suite::Unicast => (&Layout::MAIN, &Figure::UNICAST),
         }
     }
 }
 
 /// Runs the benchmarks of `suite` (`--quick`: shorter) and prints the table.
-pub(crate) fn main(suite: Suite, quick: bool, runs: Option<usize>) -> Result<()> {
-    let budget = Budget::new(quick, runs);
+pub(crate) fn main(suite: Suite, args: Args) -> Result<()> {
+    let mut budget = Budget::new(args.quick, args.runs);
+    if let Some(peers) = args.peers {
+        budget.swarm_peers = peers;
+    }
     // The orchestrator mostly waits; one thread keeps it out of the way of
     // the processes it measures.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -46,11 +67,15 @@ pub(crate) fn main(suite: Suite, quick: bool, runs: Option<usize>) -> Result<()>
     let figures = runtime.block_on(measure(suite, &budget))?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let runs = match suite {
-        Suite::All | Suite::Private => budget.runs,
+        Suite::All | Suite::Private | Suite::Unicast => budget.runs,
         Suite::Faults => budget.faults_runs,
+        Suite::Scale => budget.swarm_runs,
     };
     let (layout, rows) = suite.table();
     println!("{}", figures.render(layout, rows));
+    if matches!(suite, Suite::All | Suite::Scale) {
+        println!("swarm: N = {} peers", budget.swarm_peers);
+    }
     println!("machine: {}", machine::describe());
     println!(
         "runs: {runs} ({}), command: `{command}`",
@@ -69,6 +94,18 @@ async fn measure(suite: Suite, budget: &Budget) -> Result<Figures> {
             measure_main(suite, &env, budget, &mut figures, progress).await
         }
         Suite::Private => measure_private(&env, budget, &mut figures, progress).await,
+        Suite::Unicast => {
+            progress("unicast: peercloud, ceiling; 1 and 64 in flight");
+            let systems = [Sys::Peercloud, Sys::Ceiling];
+            bench::unicast::run(&env, budget, &mut figures, &systems).await;
+        }
+        Suite::Scale => {
+            progress(&format!(
+                "{} peercloud peers in one process",
+                budget.swarm_peers
+            ));
+            bench::swarm::run(&env, budget, &mut figures).await;
+        }
     }
     progress("done");
     Ok(figures)
@@ -100,7 +137,10 @@ async fn measure_main(
     progress("data updates: 1 of 10 peercloud peers; a peercloud peer beside 5 originals");
     bench::update::run(env, budget, figures).await;
     if suite == Suite::All {
-        progress("200 peercloud peers in one process");
+        progress(&format!(
+            "{} peercloud peers in one process",
+            budget.swarm_peers
+        ));
         bench::swarm::run(env, budget, figures).await;
     }
 }

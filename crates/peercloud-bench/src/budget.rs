@@ -41,9 +41,16 @@ pub(crate) struct Budget {
     /// the `set_data` command: past it, "never". Each data-update scenario
     /// runs `faults_runs` times.
     pub(crate) update_within: Duration,
-    /// Repetitions of the 200-peer swarm.
+    /// Repetitions of the swarm.
     pub(crate) swarm_runs: usize,
+    /// Peers in the swarm's one process (`--peers`).
+    pub(crate) swarm_peers: usize,
+    /// Broadcasts timed in each swarm run.
+    pub(crate) swarm_broadcasts: usize,
 }
+
+/// The swarm's size unless `--peers` says otherwise: issue 7's cloud.
+pub(crate) const SWARM_PEERS: usize = 1_000;
 
 impl Budget {
     /// The full run (5 runs unless `runs` says otherwise), or `--quick`
@@ -70,6 +77,8 @@ impl Budget {
                 heal_within: HEAL_WITHIN,
                 update_within: UPDATE_WITHIN,
                 swarm_runs: 1,
+                swarm_peers: SWARM_PEERS,
+                swarm_broadcasts: 10,
             }
         } else {
             let runs = runs.unwrap_or(5);
@@ -93,6 +102,8 @@ impl Budget {
                 heal_within: HEAL_WITHIN,
                 update_within: UPDATE_WITHIN,
                 swarm_runs: runs.min(3),
+                swarm_peers: SWARM_PEERS,
+                swarm_broadcasts: 20,
             }
         }
     }

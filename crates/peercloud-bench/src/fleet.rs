@@ -83,7 +83,12 @@ impl Env {
     /// Finds this binary, the repo root, checks the original package, and
     /// makes the run's cloud key.
     pub(crate) fn discover() -> Result<Env> {
-        let exe = std::env::current_exe()?;
+        // `PEERCLOUD_BENCH_EXE`: the roles of another build, for A/B runs
+        // against the same orchestrator.
+        let exe = match std::env::var_os("PEERCLOUD_BENCH_EXE") {
+            Some(exe) => PathBuf::from(exe),
+            None => std::env::current_exe()?,
+        };
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
         let root = root.canonicalize().unwrap_or(root);
         let manifest = root.join("node_modules/peercloud/package.json");

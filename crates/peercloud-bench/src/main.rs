@@ -8,7 +8,11 @@
 //! arguments and runs only the membership-under-faults scenarios and the
 //! data updates. `private` takes them too, and measures open and private
 //! peercloud side by side (unicast, broadcast, memory in a cloud of 20,
-//! joins) in a table of its own. The other subcommands are the roles those
+//! joins) in a table of its own. `scale` takes them too, and `--peers N`
+//! (which `all` takes as well), and runs only the swarm: N peers (1,000
+//! unless told) in one process. `unicast` measures only peercloud's
+//! unicast against the ceiling; with `PEERCLOUD_BENCH_EXE=PATH` every
+//! role is started from another build, for A/B runs. The other subcommands are the roles those
 //! children play; they speak JSON lines on stdin/stdout and exit when stdin
 //! closes. This file only parses the arguments.
 
@@ -37,20 +41,19 @@ const USAGE: &str = "\
 usage: peercloud-bench all [--quick] [--runs N]
        peercloud-bench faults [--quick] [--runs N]   (only the membership-under-faults and data-update figures)
        peercloud-bench private [--quick] [--runs N]  (open against private peercloud: unicast, broadcast, joins)
+       peercloud-bench scale [--quick] [--runs N] [--peers N]  (only the swarm: N peers in one process, 1,000 unless told)
+       peercloud-bench unicast [--quick] [--runs N]  (only unicast: peercloud against the ceiling)
+       (all also takes --peers N, the swarm's size; PEERCLOUD_BENCH_EXE=PATH runs the roles of another build)
        (roles started by those: rust-peer CONFIG | ceiling-server | ceiling-client PORT | swarm N)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("all") => {
-            all_args(&args[1..]).and_then(|(quick, runs)| all::main(Suite::All, quick, runs))
-        }
-        Some("faults") => {
-            all_args(&args[1..]).and_then(|(quick, runs)| all::main(Suite::Faults, quick, runs))
-        }
-        Some("private") => {
-            all_args(&args[1..]).and_then(|(quick, runs)| all::main(Suite::Private, quick, runs))
-        }
+        Some("all") => all_args(&args[1..]).and_then(|a| all::main(Suite::All, a)),
+        Some("faults") => all_args(&args[1..]).and_then(|a| all::main(Suite::Faults, a)),
+        Some("private") => all_args(&args[1..]).and_then(|a| all::main(Suite::Private, a)),
+        Some("scale") => all_args(&args[1..]).and_then(|a| all::main(Suite::Scale, a)),
+        Some("unicast") => all_args(&args[1..]).and_then(|a| all::main(Suite::Unicast, a)),
         Some("rust-peer") => roles::peer::main(args.get(1).map_or("{}", String::as_str)),
         Some("ceiling-server") => roles::ceiling::server_main(),
         Some("ceiling-client") => port_arg(args.get(1)).and_then(roles::ceiling::client_main),
@@ -66,19 +69,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// `[--quick] [--runs N]`.
-fn all_args(args: &[String]) -> Result<(bool, Option<usize>)> {
-    let mut quick = false;
-    let mut runs = None;
+/// `[--quick] [--runs N] [--peers N]`.
+fn all_args(args: &[String]) -> Result<all::Args> {
+    let mut parsed = all::Args::default();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--quick" => quick = true,
-            "--runs" => runs = Some(count_arg(args.next())?),
+            "--quick" => parsed.quick = true,
+            "--runs" => parsed.runs = Some(count_arg(args.next())?),
+            "--peers" => parsed.peers = Some(count_arg(args.next())?),
             _ => return Err(format!("unknown argument {arg:?}\n{USAGE}").into()),
         }
     }
-    Ok((quick, runs))
+    Ok(parsed)
 }
 
 fn count_arg(arg: Option<&String>) -> Result<usize> {

@@ -191,6 +191,7 @@ fn show_value(value: f64, unit: Unit) -> String {
         Unit::Millis if value < 10.0 => format!("{value:.2} ms"),
         Unit::Millis => format!("{value:.1} ms"),
         Unit::Secs => format!("{value:.2} s"),
+        Unit::Mib if value < 1.0 => format!("{value:.2} MiB"),
         Unit::Mib => format!("{value:.1} MiB"),
         Unit::Count => thousands(value.round() as u64),
     }
@@ -222,6 +223,7 @@ fn verdict(target: Target, cells: &[Cell; Sys::COUNT], stat: Stat, subject: Sys)
     let subject_cell = &cells[subject as usize];
     let (text, met) = match target {
         Target::Info => return String::new(),
+        Target::AtMost(r) => (format!("≤ {r}"), value(subject).map(|x| x <= r)),
         Target::CeilingAtLeast(r) => (
             format!("≥ {r}× ceiling"),
             ratio_of(value(subject), value(Sys::Ceiling)).map(|x| x >= r),
@@ -243,10 +245,6 @@ fn verdict(target: Target, cells: &[Cell; Sys::COUNT], stat: Stat, subject: Sys)
             (!subject_cell.values.is_empty()).then(|| {
                 subject_cell.failures.is_empty() && subject_cell.values.iter().all(|v| *v > 0.5)
             }),
-        ),
-        Target::NoFailure => (
-            "converges".to_owned(),
-            (!subject_cell.values.is_empty()).then_some(subject_cell.failures.is_empty()),
         ),
     };
     match met {

@@ -338,7 +338,11 @@ impl CloudBuilder {
         };
         let rng_seed = self.rng_seed.unwrap_or_else(rand::random);
         let core = Membership::new(identity, config, rng_seed);
-        let client = HttpClient::with_tls(self.connect_timeout, tls.as_ref());
+        let client = HttpClient::with_tls(
+            self.connect_timeout,
+            tls.as_ref(),
+            self.limits.max_idle_connections,
+        );
         let node = setup::assemble(core, client.clone(), client, self.message_timeout);
         let app = router(AppState::new(node.link.clone(), self.handler, &self.limits));
         if let Some(dir) = self.state_dir {

@@ -121,6 +121,12 @@ impl Cloud {
             .collect()
     }
 
+    /// How many members this peer lists: `peers().len()` without making
+    /// the list, for callers that watch many peers.
+    pub fn peer_count(&self) -> usize {
+        self.link.snapshot().members.len()
+    }
+
     /// One member by id.
     pub fn peer(&self, id: &str) -> Option<Peer> {
         let id = PeerId::parse(id).ok()?;

@@ -96,6 +96,17 @@ pub struct Limits {
     /// member data. Every peer of a cloud should have the same limit, above
     /// the cloud's size. Sets [`Config::max_members`](peercloud_core::Config::max_members).
     pub max_members: usize,
+    /// The most idle keep-alive connections this peer's client keeps open
+    /// for reuse, to all members together; when one more goes idle, the
+    /// least recently used is closed. Idle ones are also closed after 3 s
+    /// unused. A connection serves one request at a time, so a peer holds
+    /// at most as many client connections as requests in flight, plus
+    /// these. Default 16: the members a peer talks to in a second of
+    /// steady state (gossip to three, probes, a few messages) all reuse
+    /// theirs, and a burst (a broadcast to a thousand members) leaves
+    /// sixteen behind, not a thousand. Any value is valid; 0 reuses
+    /// nothing (a connection per request).
+    pub max_idle_connections: usize,
 }
 
 impl Default for Limits {
@@ -110,13 +121,15 @@ impl Default for Limits {
             body_limit: DEFAULT_BODY_LIMIT,
             max_joins_per_ip_per_minute: DEFAULT_MAX_JOINS_PER_IP_PER_MINUTE,
             max_members: DEFAULT_MAX_MEMBERS,
+            max_idle_connections: crate::http::client::DEFAULT_MAX_IDLE,
         }
     }
 }
 
 impl Limits {
     /// Checks that no limit is zero (a zero count or timeout would refuse
-    /// or close everything) and that the header timeout is longer than the
+    /// or close everything; `max_idle_connections` may be zero, which only
+    /// stops reuse) and that the header timeout is longer than the
     /// idle timeout. `start` refuses limits that fail this.
     pub fn validate(&self) -> Result<(), StartError> {
         let counts = [
@@ -184,6 +197,14 @@ mod tests {
             ..Limits::default()
         };
         assert!(limits.validate().is_err());
+        let no_reuse = Limits {
+            max_idle_connections: 0,
+            ..Limits::default()
+        };
+        assert!(
+            no_reuse.validate().is_ok(),
+            "zero idle connections is valid"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use peercloud_core::wire::{PeersReply, StatusReply};
 use peercloud_core::{Address, CallError, PeerId, Request, Response};
 use thiserror::Error;
 
-use crate::http::client::{HttpClient, Transport};
+use crate::http::client::{HttpClient, Transport, DEFAULT_MAX_IDLE};
 use crate::security::{Security, Tls, TlsSetupError};
 
 /// How long connecting to the peer may take.
@@ -128,7 +128,7 @@ impl Remote {
     /// ```
     pub fn security(mut self, security: &Security) -> Result<Self, TlsSetupError> {
         let tls = Tls::new(security)?;
-        self.client = HttpClient::with_tls(CONNECT_TIMEOUT, tls.as_ref());
+        self.client = HttpClient::with_tls(CONNECT_TIMEOUT, tls.as_ref(), DEFAULT_MAX_IDLE);
         Ok(self)
     }
 

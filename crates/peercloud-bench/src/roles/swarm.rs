@@ -1,37 +1,54 @@
 //! The `swarm N` role: N peercloud peers in this one process on 127.0.0.1.
 //! A seed starts first; then the other N-1 start at the same moment, each
 //! joining through the seed. Prints `converged {secs}` once every peer lists
-//! the N-1 others (or `converged {error}` after a minute), then idles until
-//! stdin ends, so the orchestrator can read its footprint.
+//! the N-1 others (or `converged {error}` after a minute), then answers
+//! `broadcast {count}` commands (one peer sends to all the others, `count`
+//! times, one after the other) until stdin ends, so the orchestrator can
+//! read its footprint between them.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use peercloud::{Cloud, Limits, Start};
-use serde_json::json;
-use tokio::io::AsyncReadExt;
+use serde_json::{json, Value};
 use tokio::time::{sleep, Instant};
 
-use super::{emit, runtime};
+use super::{emit, runtime, serve_commands, unknown, BODY};
+use crate::stats::percentile;
 use crate::Result;
 
 /// How long the swarm may take to converge.
-const WITHIN: Duration = Duration::from_secs(20);
+const WITHIN: Duration = Duration::from_secs(60);
 
 /// How often the member lists are looked at.
-const POLL: Duration = Duration::from_millis(20);
+const POLL: Duration = Duration::from_millis(50);
 
 /// Runs the role until stdin ends.
 pub(crate) fn main(n: usize) -> Result<()> {
-    runtime()?.block_on(run(n))
+    let open_files = raise_open_files();
+    runtime()?.block_on(run(n, open_files))
 }
 
-async fn run(n: usize) -> Result<()> {
-    let seed = builder(n).start().await?;
+/// Raises this process's soft limit on open files to its hard limit: each
+/// peer holds a listener, and both ends of every connection between peers
+/// are in this process. Returns the limit in force.
+fn raise_open_files() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return 0;
+    };
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        return hard;
+    }
+    soft
+}
+
+async fn run(n: usize, open_files: u64) -> Result<()> {
+    let seed = builder(n, open_files).start().await?;
     let seed_address = format!("127.0.0.1:{}", seed.port());
     let started = Instant::now();
     let joins: Vec<_> = (1..n)
-        .map(|_| tokio::spawn(builder(n).seed(seed_address.clone()).start()))
+        .map(|_| tokio::spawn(builder(n, open_files).seed(seed_address.clone()).start()))
         .collect();
     let mut clouds = vec![seed];
     for join in joins {
@@ -39,54 +56,96 @@ async fn run(n: usize) -> Result<()> {
     }
     let deadline = started + WITHIN;
     let line = loop {
-        let complete = clouds.iter().filter(|c| c.peers().len() == n - 1).count();
+        let complete = clouds.iter().filter(|c| c.peer_count() == n - 1).count();
         if complete == n {
-            break json!({"event": "converged", "secs": started.elapsed().as_secs_f64(), "peers": n});
+            break json!({"event": "converged", "secs": started.elapsed().as_secs_f64(),
+                         "peers": n, "open_files": open_files});
         }
         if Instant::now() >= deadline {
-            break json!({"event": "converged", "error": shortfall(&clouds, complete)});
+            break json!({"event": "converged", "open_files": open_files,
+                         "error": shortfall(&clouds, complete, open_files)});
         }
         sleep(POLL).await;
     };
     emit(&line);
-    let mut sink = Vec::new();
-    let _ = tokio::io::stdin().read_to_end(&mut sink).await;
-    // Exit without 200 goodbyes: the orchestrator is gone.
+    // The last peer to join broadcasts: not the seed, which every other
+    // peer talked to while joining.
+    let sender = clouds.last().ok_or("no peers")?;
+    serve_commands(|command| async move {
+        match command["cmd"].as_str() {
+            Some("broadcast") => broadcasts(sender, n - 1, &command).await,
+            _ => unknown(&command),
+        }
+    })
+    .await;
+    // Exit without a thousand goodbyes: the orchestrator is gone.
     std::process::exit(0)
 }
 
+/// `count` broadcasts one after the other, each timed until all `expect`
+/// replies are in; a broadcast with a missing reply counts as failed.
+async fn broadcasts(sender: &Cloud, expect: usize, command: &Value) -> Value {
+    let count = command["count"].as_u64().unwrap_or(1);
+    let Ok(body) = serde_json::from_slice::<Value>(BODY) else {
+        return json!({"event": "broadcast", "error": "bad body"});
+    };
+    let mut micros = Vec::new();
+    let mut failed = 0;
+    for _ in 0..count {
+        let start = Instant::now();
+        let replies = sender.send(body.clone()).await;
+        if replies.all_ok() && replies.len() == expect {
+            micros.push(start.elapsed().as_micros() as u64);
+        } else {
+            failed += 1;
+        }
+    }
+    micros.sort_unstable();
+    let ms = |p| percentile(&micros, p).map(|us| us as f64 / 1000.0);
+    json!({"event": "broadcast", "p50_ms": ms(50.0), "p99_ms": ms(99.0), "failed": failed})
+}
+
 /// What a swarm that did not converge looks like.
-fn shortfall(clouds: &[Cloud], complete: usize) -> String {
-    let counts: Vec<usize> = clouds.iter().map(|c| c.peers().len()).collect();
+fn shortfall(clouds: &[Cloud], complete: usize, open_files: u64) -> String {
+    let counts: Vec<usize> = clouds.iter().map(Cloud::peer_count).collect();
     let alone = clouds
         .iter()
         .filter(|c| matches!(c.start_outcome(), Start::Alone))
         .count();
     format!(
-        "{complete} of {} peers had the full list after {WITHIN:?}; they listed {} to {} peers; {alone} started alone",
+        "{complete} of {} peers had the full list after {WITHIN:?}; they listed {} to {} peers; \
+         {alone} started alone (open files allowed: {open_files})",
         clouds.len(),
         counts.iter().min().unwrap_or(&0),
         counts.iter().max().unwrap_or(&0),
     )
 }
 
-fn builder(n: usize) -> peercloud::CloudBuilder {
+fn builder(n: usize, open_files: u64) -> peercloud::CloudBuilder {
     Cloud::builder()
         .random_port()
         .bind(IpAddr::V4(Ipv4Addr::LOCALHOST))
-        .limits(limits(n))
+        .limits(limits(n, open_files))
 }
 
 /// The limits of a peer among `n` in one process: every connection and
 /// every join comes from 127.0.0.1, which the defaults would take for one
 /// stranger. The seed takes `n - 1` joins at once, and each peer may get
 /// the connections of every other (up to four lanes each, and messages).
-fn limits(n: usize) -> Limits {
+/// `open_files` is the process's limit on open files.
+fn limits(n: usize, open_files: u64) -> Limits {
     let mut limits = Limits::default();
     limits.max_members = limits.max_members.max(n);
     let joins = u32::try_from(2 * n).unwrap_or(u32::MAX);
     limits.max_joins_per_ip_per_minute = limits.max_joins_per_ip_per_minute.max(joins);
     limits.max_connections = limits.max_connections.max(8 * n);
     limits.max_connections_per_ip = limits.max_connections;
+    // Both ends of every connection are in this one process, under one
+    // limit on open files: the default sixteen idle connections of each of
+    // a thousand peers would be 32,000 descriptors, past the 20,000 this
+    // machine allows. Idle ones may take half of the limit; the rest is
+    // for listeners and connections in use.
+    let idle = usize::try_from(open_files).unwrap_or(usize::MAX) / (4 * n);
+    limits.max_idle_connections = idle.clamp(1, limits.max_idle_connections);
     limits
 }

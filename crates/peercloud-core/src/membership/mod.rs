@@ -276,6 +276,18 @@ impl Membership {
         self.members.values().map(|e| &e.member)
     }
 
+    /// The other members, ordered by id, each with its state and, for a
+    /// peercloud peer, its incarnation (original peers have none): what a
+    /// published view of the members needs, in one pass.
+    pub fn member_records(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (&Member, MemberState, Option<u64>)> {
+        self.members.values().map(|e| {
+            let incarnation = (e.kind == table::Kind::Rust).then_some(e.incarnation);
+            (&e.member, e.state(), incarnation)
+        })
+    }
+
     /// One member by id.
     pub fn member(&self, id: &PeerId) -> Option<&Member> {
         self.members.get(id).map(|e| &e.member)

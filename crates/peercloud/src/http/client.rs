@@ -1,27 +1,26 @@
-//! The HTTP client: one pooled keep-alive client for every outgoing request,
-//! membership calls and messages alike. It is hyper's own pooled client:
-//! peers speak HTTP/1.1 to addresses they are given, so proxies and
-//! redirects have no place here; see BENCHMARKS.md for what this saves per
-//! message over a general-purpose client. A private peer's client speaks
-//! TLS only (`https`), never falling back to plain HTTP.
+//! The HTTP client: one client for every outgoing request, membership
+//! calls and messages alike, over a bounded pool of keep-alive HTTP/1.1
+//! connections of our own (`pool.rs`, `dial.rs`): peers speak HTTP/1.1 to
+//! addresses they are given, so proxies and redirects have no place here,
+//! and a peer of a large cloud must hold a few idle connections, not one
+//! per member it talked to. A private peer's client speaks TLS only
+//! (`https`), never falling back to plain HTTP.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
+use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, HOST};
 use hyper::{Method, Uri};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use peercloud_core::wire::{decode_reply, encode_request, ErrorBody, ID_HEADER};
 use peercloud_core::{Address, CallError, CallResult, PeerId, Request};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::dial::{DialError, Dialer};
+use super::pool::Pool;
 use crate::error::SendError;
 use crate::metrics::Traffic;
 use crate::security::{classify_failure, Tls};
@@ -31,6 +30,11 @@ use crate::security::{classify_failure, Tls};
 /// in all but the smallest clouds (members x the probe interval), whose
 /// connections would otherwise stay open for good, a buffer each.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The most idle connections a client keeps when not told
+/// ([`Limits::max_idle_connections`](crate::Limits::max_idle_connections)'s
+/// default).
+pub(crate) const DEFAULT_MAX_IDLE: usize = 16;
 
 /// The largest reply read from a peer (a `/peers` list of 10,000 members
 /// is about 1 MiB); a longer one fails the call instead of filling memory.
@@ -49,90 +53,15 @@ pub(crate) trait Transport: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = CallResult> + Send;
 }
 
-/// The pooled HTTP client.
+/// The pooled HTTP client. A private peer's pool is made once: its
+/// connections made before a keyring replacement are not reused, since
+/// they were authenticated with the keys of their day and the other end
+/// may be about to drop the old key.
 #[derive(Clone, Debug)]
 pub(crate) struct HttpClient {
-    inner: Inner,
+    pool: Arc<Pool>,
     /// The body bytes of every request and reply, for metrics.
     traffic: Arc<Traffic>,
-}
-
-/// Plain HTTP for open peers, TLS only for private ones.
-#[derive(Clone, Debug)]
-enum Inner {
-    Plain(Client<HttpConnector, Full<Bytes>>),
-    Tls(Arc<TlsPool>),
-}
-
-type TlsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-/// A private peer's pooled client, made anew when its keyring changes: the
-/// connections in the pool were authenticated with the keys of their day,
-/// and a peer that moved to a new key must not go on using connections
-/// made with the old one (the other end may be about to drop that key).
-#[derive(Debug)]
-struct TlsPool {
-    tls: Tls,
-    connect_timeout: Duration,
-    /// The client, and the keyring replacement it was made after.
-    current: Mutex<(u64, Arc<TlsClient>)>,
-}
-
-impl TlsPool {
-    fn new(tls: &Tls, connect_timeout: Duration) -> Self {
-        let generation = tls.keys.as_ref().map_or(0, |keys| keys.generation());
-        TlsPool {
-            tls: tls.clone(),
-            connect_timeout,
-            current: Mutex::new((generation, Arc::new(Self::client(tls, connect_timeout)))),
-        }
-    }
-
-    fn client(tls: &Tls, connect_timeout: Duration) -> TlsClient {
-        let mut connector = http_connector(connect_timeout);
-        connector.enforce_http(false);
-        let https = HttpsConnectorBuilder::new()
-            .with_tls_config((*tls.client).clone())
-            .https_only()
-            .enable_http1()
-            .wrap_connector(connector);
-        pooled().build(https)
-    }
-
-    /// The client of the keyring in force.
-    fn get(&self) -> Arc<TlsClient> {
-        let generation = self.tls.keys.as_ref().map_or(0, |keys| keys.generation());
-        let mut current = match self.current.lock() {
-            Ok(current) => current,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if current.0 != generation {
-            *current = (
-                generation,
-                Arc::new(Self::client(&self.tls, self.connect_timeout)),
-            );
-        }
-        current.1.clone()
-    }
-}
-
-fn http_connector(connect_timeout: Duration) -> HttpConnector {
-    let mut connector = HttpConnector::new();
-    // Small requests and replies: never wait for Nagle.
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(connect_timeout));
-    connector
-}
-
-fn pooled() -> hyper_util::client::legacy::Builder {
-    let mut builder = Client::builder(TokioExecutor::new());
-    builder
-        .pool_timer(TokioTimer::new())
-        // Hot paths reuse a connection at once; membership calls to one
-        // member of a large cloud are many seconds apart, and keeping their
-        // connections would only hold sockets.
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT);
-    builder
 }
 
 /// The status a private peer answers a plain HTTP request with.
@@ -155,20 +84,17 @@ enum NoAnswer {
 }
 
 impl HttpClient {
-    /// An open peer's client: plain HTTP.
+    /// An open peer's client: plain HTTP, the default idle pool.
     pub(crate) fn new(connect_timeout: Duration) -> Self {
-        Self::with_tls(connect_timeout, None)
+        Self::with_tls(connect_timeout, None, DEFAULT_MAX_IDLE)
     }
 
     /// A client that speaks TLS with `tls`'s settings, or plain HTTP
-    /// without.
-    pub(crate) fn with_tls(connect_timeout: Duration, tls: Option<&Tls>) -> Self {
-        let inner = match tls {
-            None => Inner::Plain(pooled().build(http_connector(connect_timeout))),
-            Some(tls) => Inner::Tls(Arc::new(TlsPool::new(tls, connect_timeout))),
-        };
+    /// without, keeping at most `max_idle` idle connections.
+    pub(crate) fn with_tls(connect_timeout: Duration, tls: Option<&Tls>, max_idle: usize) -> Self {
+        let dialer = Dialer::new(connect_timeout, tls);
         HttpClient {
-            inner,
+            pool: Arc::new(Pool::new(dialer, max_idle, POOL_IDLE_TIMEOUT)),
             traffic: Arc::default(),
         }
     }
@@ -178,37 +104,56 @@ impl HttpClient {
         self.traffic.clone()
     }
 
+    /// The pool, for tests that look at what it holds.
+    #[cfg(test)]
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     async fn post(
         &self,
         to: &Address,
-        path: &str,
+        path: &'static str,
         from: &PeerId,
         body: Bytes,
         timeout: Duration,
     ) -> Result<Answer, NoAnswer> {
-        let scheme = match self.inner {
-            Inner::Plain(_) => "http",
-            Inner::Tls(_) => "https",
-        };
-        let uri = Uri::try_from(format!("{scheme}://{to}{path}"))
-            .map_err(|e| NoAnswer::Unreachable(format!("invalid address {to}: {e}")))?;
         let id = HeaderValue::from_str(from.as_str())
             .map_err(|e| NoAnswer::Unreachable(e.to_string()))?;
         self.traffic.sent(body.len());
-        let mut request = hyper::Request::new(Full::new(body));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        headers.insert(HeaderName::from_static(ID_HEADER), id);
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let request = |host: &HeaderValue| {
+            let mut request = hyper::Request::new(Full::new(body.clone()));
+            *request.method_mut() = Method::POST;
+            *request.uri_mut() = Uri::from_static(path);
+            let headers = request.headers_mut();
+            headers.insert(HOST, host.clone());
+            headers.insert(HeaderName::from_static(ID_HEADER), id.clone());
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+            request
+        };
         // The timeout covers the whole exchange, the reply's body included.
         let exchange = async {
-            let response = match &self.inner {
-                Inner::Plain(client) => client.request(request).await,
-                Inner::Tls(pool) => pool.get().request(request).await,
-            }
-            .map_err(no_answer)?;
+            let mut checkout = self.pool.get(to).await.map_err(dial_failure)?;
+            let first = request(&checkout.host);
+            let response = match checkout.sender.try_send_request(first).await {
+                Ok(response) => response,
+                Err(mut e) => {
+                    // A reused connection that closed before it took the
+                    // request (the other end timed it out): once more, on
+                    // a new one. A request it took may have been acted on:
+                    // not again.
+                    if !checkout.reused || e.take_message().is_none() {
+                        return Err(no_answer(e.into_error()));
+                    }
+                    checkout = self.pool.fresh(to).await.map_err(dial_failure)?;
+                    checkout
+                        .sender
+                        .send_request(request(&checkout.host))
+                        .await
+                        .map_err(no_answer)?
+                }
+            };
             let status = response.status();
             let bytes = Limited::new(response.into_body(), MAX_REPLY_BYTES)
                 .collect()
@@ -216,6 +161,8 @@ impl HttpClient {
                 .map_err(|e| NoAnswer::Unreachable(format!("cannot read the reply: {e}")))?
                 .to_bytes();
             self.traffic.received(bytes.len());
+            // Read whole: the connection is free for the next request.
+            self.pool.put(to, checkout);
             Ok(if status.is_success() {
                 Answer::Ok(bytes)
             } else {
@@ -330,6 +277,15 @@ fn refusal(peer: String, status: u16, bytes: &[u8]) -> SendError {
         }
     }
     SendError::Refused { peer, status, body }
+}
+
+fn dial_failure(e: DialError) -> NoAnswer {
+    match e {
+        DialError::Timeout => NoAnswer::Timeout,
+        DialError::Refused(reason) => NoAnswer::Refused(reason),
+        DialError::Unauthorized(reason) => NoAnswer::Unauthorized(reason),
+        DialError::Unreachable(reason) => NoAnswer::Unreachable(reason),
+    }
 }
 
 /// A failed exchange: a connect timeout counts as a timeout, a refused

@@ -5,9 +5,13 @@
 mod api_error;
 pub(crate) mod client;
 pub(crate) mod connection;
+mod dial;
 mod extract;
 mod gate;
 mod idle;
+mod pool;
+#[cfg(test)]
+mod pool_tests;
 mod serve;
 mod server;
 #[cfg(test)]

@@ -216,9 +216,7 @@ async fn status(
 
 /// The member list, for operators (a Rust-only endpoint).
 async fn peers(State(state): State<AppState>) -> WireReply {
-    WireReply(Response::Peers(
-        state.inner.link.snapshot().peers_reply().clone(),
-    ))
+    WireReply(Response::Peers(state.inner.link.snapshot().peers_reply()))
 }
 
 /// An application message from a member, handed to the message handler.

@@ -13,6 +13,7 @@ mod notices;
 mod peer_state;
 mod routes;
 mod serving;
+mod snapshot;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;

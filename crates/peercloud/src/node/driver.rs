@@ -133,7 +133,10 @@ impl<T: Transport> Running<T> {
         self.publish_counters();
         if self.parts.core.version() != self.published {
             self.published = self.parts.core.version();
-            let snapshot = Snapshot::of(&self.parts.core);
+            let snapshot = {
+                let previous = self.parts.snapshot_tx.borrow();
+                Snapshot::of(&self.parts.core, Some(&previous))
+            };
             let addresses: Vec<Address> = snapshot.members.iter().map(|m| m.address()).collect();
             self.parts.link.contacts.retain(addresses.iter());
             self.parts.snapshot_tx.send_replace(Arc::new(snapshot));

@@ -42,7 +42,7 @@ pub(crate) fn assemble<T: Transport>(
     client: HttpClient,
     message_timeout: Duration,
 ) -> Assembled<T> {
-    let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::of(&core)));
+    let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::of(&core, None)));
     let (events_tx, first_events) = broadcast::channel(EVENT_BUFFER);
     let (inputs_tx, inputs) = mpsc::channel(INPUT_BUFFER);
     let link = Arc::new(Link::new(

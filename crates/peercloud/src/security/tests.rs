@@ -28,6 +28,8 @@ struct Server {
     answered: Arc<AtomicUsize>,
     /// TLS connections that ended.
     closed: Arc<AtomicUsize>,
+    /// TLS handshakes that succeeded.
+    handshakes: Arc<AtomicUsize>,
 }
 
 async fn serve(tls: Option<Tls>) -> Server {
@@ -37,6 +39,8 @@ async fn serve(tls: Option<Tls>) -> Server {
     let counter = answered.clone();
     let closed = Arc::new(AtomicUsize::new(0));
     let closed_count = closed.clone();
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let handshake_count = handshakes.clone();
     let accept = tls.map(|tls| TlsAccept::new(&tls, Duration::from_secs(2)));
     tokio::spawn(async move {
         // Bounded: each test makes a handful of connections.
@@ -45,6 +49,7 @@ async fn serve(tls: Option<Tls>) -> Server {
                 return;
             };
             let (accept, counter, closed) = (accept.clone(), counter.clone(), closed_count.clone());
+            let handshakes = handshake_count.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |_request| {
                     counter.fetch_add(1, Ordering::SeqCst);
@@ -58,6 +63,7 @@ async fn serve(tls: Option<Tls>) -> Server {
                 match accept {
                     Some(accept) => {
                         if let Some(stream) = accept.handshake(tcp, remote).await {
+                            handshakes.fetch_add(1, Ordering::SeqCst);
                             let distrusted = accept.distrusted(&stream);
                             let connection = http.serve_connection(TokioIo::new(stream), service);
                             tokio::pin!(connection, distrusted);
@@ -82,6 +88,7 @@ async fn serve(tls: Option<Tls>) -> Server {
         address: address.parse().expect("an address"),
         answered,
         closed,
+        handshakes,
     }
 }
 
@@ -107,7 +114,7 @@ async fn send(client: &HttpClient, to: &Server) -> Result<serde_json::Value, Sen
 
 fn client_of(security: &Security) -> HttpClient {
     let tls = Tls::new(security).expect("settings");
-    HttpClient::with_tls(Duration::from_secs(1), tls.as_ref())
+    HttpClient::with_tls(Duration::from_secs(1), tls.as_ref(), 16)
 }
 
 fn unauthorized(result: Result<serde_json::Value, SendError>) -> String {
@@ -124,6 +131,18 @@ async fn peers_of_one_key_talk() {
     let reply = send(&client_of(&key_mode(&[&key])), &server).await;
     assert_eq!(reply.expect("a reply"), serde_json::json!({"ok": true}));
     assert_eq!(server.answered.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_private_client_reuses_its_connection_one_handshake_for_many_requests() {
+    let key = CloudKey::generate();
+    let server = serve(Some(tls(&key_mode(&[&key])))).await;
+    let client = client_of(&key_mode(&[&key]));
+    for _ in 0..5 {
+        send(&client, &server).await.expect("a reply");
+    }
+    assert_eq!(server.answered.load(Ordering::SeqCst), 5);
+    assert_eq!(server.handshakes.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -158,7 +177,7 @@ async fn rotation_in_three_steps_never_breaks_a_link() {
     let client_tls = tls(&key_mode(&[&old]));
     // A fresh client per step: each step's first connection handshakes
     // with the keyring of the moment.
-    let client = || HttpClient::with_tls(Duration::from_secs(1), Some(&client_tls));
+    let client = || HttpClient::with_tls(Duration::from_secs(1), Some(&client_tls), 16);
     let ring =
         |keys: &[&CloudKey]| Keyring::from_keys(keys.iter().map(|k| (*k).clone())).expect("a key");
     let steps: [&[&CloudKey]; 3] = [&[&old, &new], &[&new, &old], &[&new]];

@@ -223,6 +223,12 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) max_connections_per_ip: Option<u64>,
 
+    /// The most idle keep-alive connections this peer keeps open to other
+    /// members, all together; past it, the least recently used is closed.
+    /// 0: a new connection for every request [default: 16].
+    #[arg(long, value_name = "N")]
+    pub(crate) max_idle_connections: Option<u64>,
+
     /// Serve the admin API and the live web console on this address,
     /// IP:PORT (port 0: any free port), such as 127.0.0.1:9339 [default:
     /// off]. Off unless asked for, since it has no authentication: whoever

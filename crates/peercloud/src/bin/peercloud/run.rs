@@ -196,6 +196,9 @@ fn limits(args: &RunArgs) -> Limits {
     if let Some(n) = args.max_connections_per_ip {
         limits.max_connections_per_ip = count(n);
     }
+    if let Some(n) = args.max_idle_connections {
+        limits.max_idle_connections = count(n);
+    }
     limits
 }
 
