@@ -208,16 +208,3 @@ pub(crate) fn response() -> impl Strategy<Value = Response> {
         envelope().prop_map(Response::Gossip),
     ]
 }
-
-/// The path a response answers.
-pub(crate) fn path_of(response: &Response) -> &'static str {
-    match response {
-        Response::Join(_) => "/join",
-        Response::Joined(_) => "/joined",
-        Response::Left(_) => "/left",
-        Response::Status(_) => "/status",
-        Response::Peers(_) => "/peers",
-        Response::Probe(_) => "/probe",
-        Response::Gossip(_) => "/gossip",
-    }
-}

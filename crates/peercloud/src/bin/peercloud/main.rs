@@ -10,6 +10,7 @@ mod query;
 mod run;
 mod security;
 mod send;
+mod table;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -85,19 +85,7 @@ fn peers_table(peers: &[PeerInfo]) -> String {
             [p.id.as_str().to_owned(), address, p.data.to_string()]
         })
         .collect();
-    let width = |column: usize, title: &str| {
-        rows.iter()
-            .map(|row| row[column].chars().count())
-            .chain([title.len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let (id_width, address_width) = (width(0, "ID"), width(1, "ADDRESS"));
-    let mut table = format!("{:id_width$}  {:address_width$}  DATA\n", "ID", "ADDRESS");
-    for [id, address, data] in &rows {
-        table += &format!("{id:id_width$}  {address:address_width$}  {data}\n");
-    }
-    table
+    crate::table::three_columns(["ID", "ADDRESS", "DATA"], &rows)
 }
 
 fn print_json<T: Serialize>(value: &T) {

@@ -124,19 +124,7 @@ fn replies_table(replies: &[Value]) -> String {
             [id, reply["peer"].to_string(), answer]
         })
         .collect();
-    let width = |column: usize, title: &str| {
-        rows.iter()
-            .map(|row| row[column].chars().count())
-            .chain([title.len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let (id_width, peer_width) = (width(0, "ID"), width(1, "PEER"));
-    let mut table = format!("{:id_width$}  {:peer_width$}  REPLY\n", "ID", "PEER");
-    for [id, peer, answer] in &rows {
-        table += &format!("{id:id_width$}  {peer:peer_width$}  {answer}\n");
-    }
-    table
+    crate::table::three_columns(["ID", "PEER", "REPLY"], &rows)
 }
 
 fn fail(message: &str) -> ExitCode {
