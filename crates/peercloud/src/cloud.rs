@@ -17,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::node::{Input, Link};
 use crate::peer::Peer;
 use crate::security::{Keyring, ReplaceKeyringError, Tls};
+use crate::watch::PeersWatch;
 
 /// A running peer, member of a cloud. Made by [`Cloud::builder`].
 ///
@@ -119,6 +120,22 @@ impl Cloud {
             .iter()
             .map(|m| Peer::new(m.clone(), self.link.clone()))
             .collect()
+    }
+
+    /// A watch on the member list: it waits for the list to change, or
+    /// to hold what the caller needs, without polling [`Cloud::peers`].
+    ///
+    /// ```no_run
+    /// # async fn demo(cloud: peercloud::Cloud) -> Result<(), peercloud::Stopped> {
+    /// let mut watch = cloud.watch_peers();
+    /// loop {
+    ///     println!("{} peers", watch.peers().len());
+    ///     watch.changed().await?; // Err once the peer has stopped
+    /// }
+    /// # }
+    /// ```
+    pub fn watch_peers(&self) -> PeersWatch {
+        PeersWatch::new(self.link.clone())
     }
 
     /// How many members this peer lists: `peers().len()` without making

@@ -36,8 +36,9 @@
 //!
 //! The pieces: [`CloudBuilder`] configures and starts a peer; [`Cloud`] is
 //! the running peer (members, broadcast, events, close); [`Peer`] is another
-//! member (with its [`PeerState`] and last contact); [`Event`] is what happens; [`Remote`] asks a running peer from
-//! outside. A peer is open by default, as the original's are; with a
+//! member (with its [`PeerState`] and last contact); [`PeersWatch`] waits
+//! for the member list to change; [`Event`] is what happens; [`Remote`]
+//! asks a running peer from outside. A peer is open by default, as the original's are; with a
 //! [`CloudKey`] ([`CloudBuilder::key`]) or [`Certificates`] it is private:
 //! every connection is TLS 1.3 and only holders of the key (or of a
 //! certificate of the CA) can talk to it. [`Limits`] bound what any one
@@ -59,6 +60,7 @@ mod node;
 mod peer;
 mod remote;
 mod security;
+mod watch;
 
 pub use broadcast::{Replies, Reply};
 pub use builder::{CloudBuilder, DATA_LIMIT, DEFAULT_BODY_LIMIT};
@@ -78,6 +80,7 @@ pub use security::{
     CertificateError, Certificates, CloudKey, IdentityError, KeyError, Keyring,
     ReplaceKeyringError, Security, TlsSetupError, KEY_BYTES,
 };
+pub use watch::{PeersWatch, Stopped};
 
 /// The README's Rust examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

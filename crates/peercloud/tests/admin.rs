@@ -9,11 +9,12 @@
 mod admin;
 #[path = "support/process.rs"]
 mod process;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{json, Value};
 
@@ -181,18 +182,27 @@ fn members_shows_a_stopped_peer_as_suspected_then_drops_it() {
     let stopped = peers[2].id.clone();
     assert_eq!(state_of(&admin, &stopped), "alive");
     peers[2].guard.signal(Signal::SIGSTOP);
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + DEADLINE * 2;
-    // Polled: the API has no way to wait. Bounded by the deadline.
-    while seen.last() != Some(&Value::Null) {
-        assert!(Instant::now() < deadline, "states seen: {seen:?}");
+    // Polled: the API has no way to wait. Each change of state is noted.
+    let seen = std::cell::RefCell::new(Vec::new());
+    let gone = || {
         let state = state_of(&admin, &stopped);
+        let mut seen = seen.borrow_mut();
         if seen.last() != Some(&state) {
             seen.push(state);
         }
-        thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(seen, [json!("alive"), json!("suspected"), Value::Null]);
+        seen.last() == Some(&Value::Null)
+    };
+    let describe = || format!("states seen: {:?}", seen.borrow());
+    wait::until_true(
+        Instant::now() + DEADLINE * 2,
+        "it is dropped",
+        describe,
+        gone,
+    );
+    assert_eq!(
+        seen.into_inner(),
+        [json!("alive"), json!("suspected"), Value::Null]
+    );
     peers[2].guard.kill_now();
 }
 

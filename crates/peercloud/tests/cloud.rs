@@ -2,6 +2,9 @@
 //! talking HTTP to each other: joining, converging, messaging, leaving.
 //! Every wait is on a condition with a deadline, never a bare sleep.
 
+#[path = "support/wait.rs"]
+mod wait;
+
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -71,28 +74,6 @@ async fn start(name: &str, seeds: &[String], config: Config) -> Cloud {
         .unwrap_or_else(|e| panic!("{name} did not start: {e}"))
 }
 
-/// Polls `cond` every 20 ms until it holds; false if `timeout` ran out.
-async fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Waits until `cond` holds, or fails the test saying `what` did not happen.
-async fn wait_until(timeout: Duration, what: &str, cond: impl FnMut() -> bool) {
-    assert!(
-        poll_until(timeout, cond).await,
-        "timed out after {timeout:?} waiting until {what}"
-    );
-}
-
 fn peer_ids(cloud: &Cloud) -> BTreeSet<String> {
     cloud.peers().iter().map(|p| p.id().to_owned()).collect()
 }
@@ -129,13 +110,20 @@ fn mesh_gaps(clouds: &[Cloud]) -> Option<String> {
 }
 
 async fn wait_for_mesh(clouds: &[Cloud], timeout: Duration) {
-    if !poll_until(timeout, || mesh_gaps(clouds).is_none()).await {
-        let gaps = mesh_gaps(clouds).unwrap_or_default();
-        panic!(
-            "no full mesh of {} peers after {timeout:?}:\n{gaps}",
-            clouds.len()
-        );
-    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    let all: Vec<&Cloud> = clouds.iter().collect();
+    wait::mesh(&all, deadline, || mesh_gaps(clouds).unwrap_or_default()).await;
+}
+
+/// Waits on `cloud`'s list until `done` holds for it, at most [`DEADLINE`].
+async fn wait_for_peers(cloud: &Cloud, what: &str, done: impl FnMut(&[Peer]) -> bool) {
+    wait::peers_until(cloud, tokio::time::Instant::now() + DEADLINE, what, done).await;
+}
+
+/// Waits until `cloud` lists the member `id`.
+async fn wait_lists(cloud: &Cloud, id: &str) {
+    let what = format!("{} lists {id}", cloud.data()["name"]);
+    wait_for_peers(cloud, &what, |peers| peers.iter().any(|p| p.id() == id)).await;
 }
 
 /// Starts p0 alone, then p1 and p2 through p0, p3 through p1, and p4
@@ -465,10 +453,12 @@ async fn a_dropped_cloud_does_not_hang_and_the_others_drop_it() {
         "drop took {:?}",
         started.elapsed()
     );
-    wait_until(DEADLINE, "a and b no longer list the dropped peer", || {
-        clouds.iter().all(|cloud| !lists(cloud, &id))
-    })
-    .await;
+    for cloud in &clouds {
+        wait_for_peers(cloud, "it no longer lists the dropped peer", |peers| {
+            peers.iter().all(|p| p.id() != id)
+        })
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -487,7 +477,7 @@ async fn a_peer_joins_through_a_seed_given_by_host_name() {
     }
     let seen_by_b = b.peer(&a.id()).expect("b lists a");
     assert_eq!((seen_by_b.ip(), seen_by_b.port()), ("localhost", a.port()));
-    wait_until(DEADLINE, "a lists b", || lists(&a, &b.id())).await;
+    wait_lists(&a, &b.id()).await;
     let reply = b
         .send_to(&a.id(), json!({}))
         .await
@@ -556,11 +546,15 @@ async fn a_restarted_peer_rejoins_through_the_members_it_remembers_when_its_seed
     wait_for_mesh(&clouds, DEADLINE).await;
     let file = dir.join("members.json");
     let seed_port = clouds[0].port().to_string();
-    wait_until(DEADLINE, "b remembers both members", || {
-        std::fs::read_to_string(&file)
-            .is_ok_and(|text| text.contains(&other_port.to_string()) && text.contains(&seed_port))
-    })
-    .await;
+    let remembers = || async {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        match text.contains(&other_port.to_string()) && text.contains(&seed_port) {
+            true => Ok(()),
+            false => Err(text),
+        }
+    };
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    wait::until_async(deadline, "b remembers both members", remembers).await;
     let b = clouds.pop().expect("b");
     b.close().await;
     let seed = clouds.remove(0);
@@ -573,7 +567,7 @@ async fn a_restarted_peer_rejoins_through_the_members_it_remembers_when_its_seed
         Start::Joined { via, .. } => assert_eq!(via.port, other_port),
         alone => panic!("b did not rejoin through what it remembered: {alone:?}"),
     }
-    wait_until(DEADLINE, "other lists b again", || lists(&other, &b.id())).await;
+    wait_lists(&other, &b.id()).await;
     b.close().await;
     other.close().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -583,7 +577,7 @@ async fn a_restarted_peer_rejoins_through_the_members_it_remembers_when_its_seed
 async fn new_data_reaches_the_other_peers_as_an_update_and_oversized_data_is_refused() {
     let a = start("a", &[], fast()).await;
     let b = start("b", &[seed_of(&a)], fast()).await;
-    wait_until(DEADLINE, "b lists a", || lists(&b, &a.id())).await;
+    wait_lists(&b, &a.id()).await;
     let mut b_events = b.events();
 
     a.set_data(json!({"name": "a", "v": 2})).await.expect("set");
@@ -614,4 +608,58 @@ async fn new_data_reaches_the_other_peers_as_an_update_and_oversized_data_is_ref
         Err(peercloud::SetDataError::Closed)
     );
     b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_wakes_when_a_peer_joins_and_when_it_leaves() {
+    let a = start("a", &[], no_probes()).await;
+    let mut watch = a.watch_peers();
+    assert!(watch.peers().is_empty());
+    let b = start("b", &[seed_of(&a)], no_probes()).await;
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    tokio::time::timeout_at(deadline, watch.changed())
+        .await
+        .expect("a change within the deadline")
+        .expect("a is running");
+    let joined = watch
+        .wait_for(|peers| peers.iter().any(|p| p.id() == b.id()))
+        .await
+        .expect("a is running");
+    assert_eq!(joined.len(), 1);
+    assert_eq!(watch.peers()[0].data()["name"], "b");
+
+    b.close().await;
+    let left = tokio::time::timeout_at(deadline, watch.wait_for(<[Peer]>::is_empty))
+        .await
+        .expect("b gone within the deadline");
+    assert!(left.expect("a is running").is_empty());
+    a.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_of_a_closed_peer_says_it_stopped() {
+    let a = start("a", &[], no_probes()).await;
+    let mut watch = a.watch_peers();
+    a.close().await;
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let mut ended = None;
+    // Bounded: a closing peer publishes at most a few last snapshots.
+    for _ in 0..10 {
+        match tokio::time::timeout_at(deadline, watch.changed()).await {
+            Ok(Ok(())) => {
+                watch.peers();
+            }
+            Ok(Err(stopped)) => {
+                ended = Some(stopped);
+                break;
+            }
+            Err(_) => panic!("the watch neither changed nor ended in time"),
+        }
+    }
+    assert_eq!(ended, Some(peercloud::Stopped));
+    assert_eq!(
+        watch.wait_for(|_| false).await.err(),
+        Some(peercloud::Stopped),
+        "a condition that never holds ends with the peer"
+    );
 }

@@ -16,6 +16,8 @@
 mod netns_peer;
 #[path = "support/netns_wait.rs"]
 mod netns_wait;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::ops::Deref;
 use std::sync::{Mutex, MutexGuard, PoisonError};

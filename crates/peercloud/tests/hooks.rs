@@ -8,9 +8,11 @@
 
 #[path = "support/process.rs"]
 mod process;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use peercloud::{Cloud, Config, SendError};
 use serde_json::{json, Value};
@@ -89,21 +91,13 @@ fn a_failing_exec_script_answers_the_sender_a_clear_error() {
     }
     // The script's stderr went to the peer's log.
     first.pipes.drain();
-    let deadline = Instant::now() + DEADLINE;
-    while !first
-        .pipes
-        .stderr
-        .lock()
-        .unwrap()
-        .contains("something broke")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "stderr not logged: {}",
-            first.pipes.stderr.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let stderr = || first.pipes.stderr.lock().unwrap().clone();
+    wait::until_true(
+        Instant::now() + DEADLINE,
+        "the script's stderr is logged",
+        stderr,
+        || stderr().contains("something broke"),
+    );
 }
 
 #[test]
@@ -201,18 +195,20 @@ async fn a_rust_sender_sees_a_failed_exec_as_a_handler_error() {
 
 /// Waits until the file has a line for which `done` holds; returns its lines.
 fn wait_for_line(path: &Path, done: impl Fn(&str) -> bool) -> Vec<String> {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        if text.lines().any(&done) {
-            return text.lines().map(str::to_owned).collect();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out; the file holds:\n{text}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let text = || std::fs::read_to_string(path).unwrap_or_default();
+    let lines = || {
+        let text = text();
+        text.lines()
+            .any(&done)
+            .then(|| text.lines().map(str::to_owned).collect())
+    };
+    wait::until(
+        Instant::now() + DEADLINE,
+        "the file has the line",
+        text,
+        lines,
+    )
+    .0
 }
 
 #[test]
@@ -261,17 +257,18 @@ fn a_failing_on_event_command_is_logged_and_the_next_event_still_runs() {
     first.wait_for_peers(&[&second.id]);
     let lines = wait_for_line(&log, |line| line == "peer_joined");
     assert_eq!(lines, ["alone", "peer_joined"]);
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let stderr = first.pipes.stderr.lock().unwrap().clone();
-        if stderr.matches("the handler exited with status 5").count() >= 2 {
-            assert!(
-                stderr.contains("--on-event failed for peer_joined"),
-                "{stderr}"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "not logged: {stderr}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let stderr = || first.pipes.stderr.lock().unwrap().clone();
+    let (logged, _) = wait::until(
+        Instant::now() + DEADLINE,
+        "both failures are logged",
+        stderr,
+        || {
+            let stderr = stderr();
+            (stderr.matches("the handler exited with status 5").count() >= 2).then_some(stderr)
+        },
+    );
+    assert!(
+        logged.contains("--on-event failed for peer_joined"),
+        "{logged}"
+    );
 }

@@ -13,6 +13,8 @@
 mod mixed;
 #[path = "support/node.rs"]
 mod node;
+#[path = "support/wait.rs"]
+mod wait;
 
 #[cfg(feature = "cli")]
 use std::process::Stdio;

@@ -15,6 +15,8 @@
 mod mixed;
 #[path = "support/node.rs"]
 mod node;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::time::Duration;
 

@@ -4,6 +4,9 @@
 //! address per minute, members) reached through the builder. Every wait has
 //! a deadline; none is a bare sleep.
 
+#[path = "support/wait.rs"]
+mod wait;
+
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
@@ -64,22 +67,11 @@ fn peer_ids(cloud: &Cloud) -> BTreeSet<String> {
 
 /// Waits until every peer lists exactly every other one.
 async fn wait_for_mesh(clouds: &[&Cloud]) {
-    let all: BTreeSet<String> = clouds.iter().map(|c| c.id()).collect();
-    let meshed = || {
-        clouds.iter().all(|c| {
-            let mut others = all.clone();
-            others.remove(&c.id());
-            peer_ids(c) == others
-        })
+    let describe = || {
+        let lists: Vec<_> = clouds.iter().map(|c| (c.id(), peer_ids(c))).collect();
+        format!("{lists:#?}")
     };
-    let deadline = Instant::now() + DEADLINE;
-    while !meshed() {
-        assert!(
-            Instant::now() < deadline,
-            "no full mesh within {DEADLINE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait::mesh(clouds, Instant::now() + DEADLINE, describe).await;
 }
 
 /// Makes sure this process may hold the stranger's sockets, the peers'

@@ -15,6 +15,8 @@
 mod process;
 #[path = "support/process_wait.rs"]
 mod process_wait;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::collections::BTreeSet;
 use std::thread;

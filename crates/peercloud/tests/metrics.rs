@@ -5,8 +5,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/wait.rs"]
+mod wait;
+
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use peercloud::{Cloud, Config, HandlerError, Metrics};
 use serde_json::json;
@@ -38,20 +41,18 @@ async fn start(seed: Option<String>) -> Cloud {
     builder.start().await.unwrap()
 }
 
-/// Polls the metrics of `cloud` until `done` holds for them.
+/// Polls the metrics of `cloud` until `done` holds for them (metrics have
+/// no watch: they change with every request).
 async fn wait_until(cloud: &Cloud, what: &str, done: impl Fn(&Metrics) -> bool) -> Metrics {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let look = || {
         let metrics = cloud.metrics();
-        if done(&metrics) {
-            return metrics;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out until {what}: {metrics:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        std::future::ready(match done(&metrics) {
+            true => Ok(metrics),
+            false => Err(metrics),
+        })
+    };
+    wait::until_async(deadline, what, look).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

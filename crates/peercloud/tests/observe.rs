@@ -10,11 +10,13 @@
 mod admin;
 #[path = "support/process.rs"]
 mod process;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::sys::signal::Signal;
 use serde_json::Value;
@@ -102,16 +104,12 @@ fn scrape_until(
     what: &str,
     done: impl Fn(&BTreeMap<String, f64>) -> bool,
 ) -> BTreeMap<String, f64> {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let (_, _, text) = get_text(admin, "/metrics");
-        let samples = samples(&text);
-        if done(&samples) {
-            return samples;
-        }
-        assert!(Instant::now() < deadline, "timed out until {what}:\n{text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let text = || get_text(admin, "/metrics").2;
+    let look = || {
+        let samples = samples(&text());
+        done(&samples).then_some(samples)
+    };
+    wait::until(Instant::now() + DEADLINE, what, text, look).0
 }
 
 #[test]

@@ -16,6 +16,8 @@ mod process;
 mod process_wait;
 #[path = "support/proxy.rs"]
 mod proxy;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

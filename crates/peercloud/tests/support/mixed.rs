@@ -1,6 +1,7 @@
 //! Rust peers beside original ones, for the interop test files: an
 //! in-process Rust peer ([`RustPeer`]), the node peers' harness config, and
 //! waits on every list with a deadline. Touches only the peers it starts.
+//! Needs the `node` and `wait` support modules beside it.
 
 #![allow(dead_code)] // each test file uses a different part of it
 
@@ -10,7 +11,7 @@ use std::time::Duration;
 use peercloud::{Cloud, Config, HandlerError, Peer};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
-use tokio::time::{sleep, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
 
 use crate::node::{NodeMember, NodePeer, DEADLINE};
 
@@ -99,27 +100,15 @@ impl RustPeer {
         self.cloud.id()
     }
 
-    /// Polls its list until `done` holds; fails after [`DEADLINE`] with the
-    /// last list seen.
+    /// Waits on its list (its watch, no polling) until `done` holds; fails
+    /// after [`DEADLINE`] with the last list seen. Returns that list.
     pub(crate) async fn wait_for_peers(
         &self,
         what: &str,
-        done: impl Fn(&[Peer]) -> bool,
+        done: impl FnMut(&[Peer]) -> bool,
     ) -> Vec<Peer> {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let peers = self.cloud.peers();
-            if done(&peers) {
-                return peers;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "rust peer {}: {what}: not true after {DEADLINE:?}; its list: {peers:#?}",
-                    self.name
-                );
-            }
-            sleep(POLL).await;
-        }
+        let what = format!("rust peer {}: {what}", self.name);
+        crate::wait::peers_until(&self.cloud, Instant::now() + DEADLINE, &what, done).await
     }
 
     pub(crate) async fn next_message(&mut self) -> Received {

@@ -16,13 +16,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
-use tokio::time::{sleep, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
 
 /// How long any one wait on a node peer may take before the test fails.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
-
-/// How often list conditions are polled.
-const POLL: Duration = Duration::from_millis(50);
 
 /// The repository root, where `interop/` and `node_modules/` live.
 pub(crate) fn repo_root() -> PathBuf {
@@ -159,27 +156,26 @@ impl NodePeer {
             .unwrap_or_default()
     }
 
-    /// Polls its list until `done` holds, failing after [`DEADLINE`] with
-    /// the last list seen. Returns that list.
+    /// Polls its list (a node peer has no way to wait on it) until `done`
+    /// holds, failing after [`DEADLINE`] with the last list seen. Returns
+    /// that list.
     pub(crate) async fn wait_for_peers(
         &mut self,
         what: &str,
         done: impl Fn(&[NodeMember]) -> bool,
     ) -> Vec<NodeMember> {
+        let what = format!("node peer {}: {what}", self.name);
         let deadline = Instant::now() + DEADLINE;
-        loop {
-            let peers = self.peers().await;
-            if done(&peers) {
-                return peers;
+        let peer = tokio::sync::Mutex::new(self);
+        let look = || async {
+            let mut peer = peer.lock().await;
+            let peers = peer.peers().await;
+            match done(&peers) {
+                true => Ok(peers),
+                false => Err(peers),
             }
-            if Instant::now() >= deadline {
-                panic!(
-                    "node peer {}: {what}: not true after {DEADLINE:?}; its list: {peers:#?}",
-                    self.name
-                );
-            }
-            sleep(POLL).await;
-        }
+        };
+        crate::wait::until_async(deadline, &what, look).await
     }
 
     /// Broadcasts a message (the proxy's `send`); the answer line, with

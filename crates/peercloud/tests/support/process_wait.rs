@@ -3,19 +3,18 @@
 //! while. A failure shows what each peer lists and printed. Touches
 //! nothing but the peers' pipes and the clock.
 //!
-//! Needs the `process` support module beside it (as `mod process`). Every
-//! loop is bounded in time and in count.
+//! Needs the `process` and `wait` support modules beside it (as `mod
+//! process` and `mod wait`), whose loops bound every wait in time and in
+//! count.
 
 #![allow(dead_code)] // each test file uses a different part of it
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::process::RunningPeer;
-
-/// How often a condition is looked at again.
-const POLL: Duration = Duration::from_millis(50);
+use crate::wait;
 
 /// Reads what every peer printed and polls `done` until it holds; returns
 /// how long that took. Fails the test at `deadline`, saying what it waited
@@ -26,26 +25,15 @@ pub(crate) fn wait_all(
     what: &str,
     done: impl Fn(&[RunningPeer]) -> bool,
 ) -> Duration {
-    let start = Instant::now();
-    for _ in 0..polls_within(deadline.saturating_duration_since(start)) {
-        drain_all(peers);
-        if done(peers) {
-            return start.elapsed();
-        }
-        if Instant::now() >= deadline {
-            break;
-        }
-        thread::sleep(POLL);
-    }
-    drain_all(peers);
-    if done(peers) {
-        return start.elapsed();
-    }
-    panic!(
-        "timed out after {:.1?} waiting until {what}\n{}",
-        start.elapsed(),
-        describe(peers)
-    )
+    // The polls read the pipes, the account of a failure reads them too:
+    // one cell lends the peers to both, one at a time.
+    let peers = RefCell::new(peers);
+    let look = || {
+        let mut peers = peers.borrow_mut();
+        drain_all(&mut peers);
+        done(&peers)
+    };
+    wait::until_true(deadline, what, || describe(&peers.borrow()), look)
 }
 
 /// Reads what every peer printed and checks `holds` every poll for
@@ -57,22 +45,13 @@ pub(crate) fn hold_all(
     what: &str,
     holds: impl Fn(&[RunningPeer]) -> bool,
 ) {
-    let start = Instant::now();
-    let end = start + period;
-    for _ in 0..polls_within(period) {
-        drain_all(peers);
-        if !holds(peers) {
-            panic!(
-                "after {:.1?} of {period:?}, it no longer holds that {what}\n{}",
-                start.elapsed(),
-                describe(peers)
-            );
-        }
-        if Instant::now() >= end {
-            return;
-        }
-        thread::sleep(POLL);
-    }
+    let peers = RefCell::new(peers);
+    let look = || {
+        let mut peers = peers.borrow_mut();
+        drain_all(&mut peers);
+        holds(&peers)
+    };
+    wait::hold(period, what, || describe(&peers.borrow()), look);
 }
 
 /// Takes the lines every peer printed so far.
@@ -80,12 +59,6 @@ pub(crate) fn drain_all(peers: &mut [RunningPeer]) {
     for peer in peers {
         peer.pipes.drain();
     }
-}
-
-/// Enough polls for `period`, and a few more for slow wake-ups; the time
-/// check in each loop is what normally ends it.
-fn polls_within(period: Duration) -> u128 {
-    period.as_millis() / POLL.as_millis() + 10
 }
 
 /// For each peer: its id and port, the ids it lists, its stdout lines and
