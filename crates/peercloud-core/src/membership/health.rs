@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Membership, Pending, Timer};
+use super::{Membership, Timer};
 
 /// The highest score: timeouts and intervals grow at most this many times
 /// plus one.
@@ -57,11 +57,7 @@ impl Membership {
     /// refuted while this peer could not listen).
     pub(super) fn on_stall(&mut self, now: Instant) {
         self.health.worse(2);
-        for outstanding in self.pending.values_mut() {
-            if let Pending::Probe { voided, .. } = &mut outstanding.what {
-                *voided = true;
-            }
-        }
+        self.pending.void_probes();
         self.prober.void_runs();
         let floor = now + self.config.suspicion_min;
         let mut extended = Vec::new();

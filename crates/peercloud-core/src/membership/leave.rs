@@ -58,15 +58,7 @@ impl Membership {
     /// Answers every request still waiting on a call (joiners being
     /// checked, indirect probes relayed): this peer is going away.
     fn refuse_waiting_callers(&mut self) {
-        let mut tokens = Vec::new();
-        self.pending
-            .retain(|_, outstanding| match outstanding.what {
-                Pending::JoinCheck { token, .. } | Pending::Relay { token, .. } => {
-                    tokens.push(token);
-                    false
-                }
-                _ => true,
-            });
+        let tokens = self.pending.take_waiting();
         self.checking.clear();
         for token in tokens {
             self.reply(token, Err(Refusal::ShuttingDown));

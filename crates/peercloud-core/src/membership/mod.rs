@@ -9,6 +9,7 @@
 //! of `poll_timeout`. Each concern lives in its own file below this one.
 
 mod admission;
+mod calls;
 mod counters;
 mod gossip;
 mod health;
@@ -39,6 +40,7 @@ use crate::member::{Address, Host, Member};
 use crate::wire::{PeerInfo, PeersReply, StatusReply};
 
 use self::admission::JoinRate;
+use self::calls::{Calls, Outstanding};
 use self::gossip::Gossip;
 use self::health::Health;
 use self::members::Members;
@@ -46,7 +48,7 @@ use self::probe::Prober;
 use self::reconnect::Reconnector;
 use self::sync::Syncer;
 use self::table::{Candidate, Entry, Tombstone};
-use self::timers::{Timer, TimerKey, Timers};
+use self::timers::{Timer, Timers};
 use self::update::Reintroducer;
 
 pub use self::counters::{Counters, Evictions};
@@ -136,23 +138,16 @@ enum Pending {
 }
 
 impl Pending {
-    /// Whether the call probes or checks the member `id` (directly, through
-    /// a helper, or after an accusation).
-    fn probes(&self, id: &PeerId) -> bool {
+    /// The member the call probes or checks (directly, through a helper,
+    /// or after an accusation), if it does.
+    fn probed(&self) -> Option<&PeerId> {
         match self {
             Pending::Probe { target, .. }
             | Pending::IndirectProbe { target, .. }
-            | Pending::Verify { target, .. } => target == id,
-            _ => false,
+            | Pending::Verify { target, .. } => Some(target),
+            _ => None,
         }
     }
-}
-
-/// An outstanding call: what it is for, and its deadline in the timers.
-#[derive(Debug)]
-struct Outstanding {
-    what: Pending,
-    deadline: TimerKey,
 }
 
 /// The most `/joined` and `/left` notices kept while joining.
@@ -193,7 +188,7 @@ pub struct Membership {
     members: Members,
     /// Members that left or failed, remembered for a while.
     tombstones: BTreeMap<PeerId, Tombstone>,
-    pending: BTreeMap<CallId, Outstanding>,
+    pending: Calls,
     timers: Timers,
     next_call: u64,
     rng: ChaCha8Rng,
@@ -235,7 +230,7 @@ impl Membership {
             phase: Phase::Idle,
             members: Members::default(),
             tombstones: BTreeMap::new(),
-            pending: BTreeMap::new(),
+            pending: Calls::default(),
             timers: Timers::default(),
             next_call: 0,
             rng: ChaCha8Rng::seed_from_u64(rng_seed),
@@ -367,7 +362,7 @@ impl Membership {
     /// Results of unknown, timed-out or forgotten calls are ignored.
     pub fn handle_response(&mut self, now: Instant, call: CallId, result: CallResult) {
         self.observe(now);
-        let Some(outstanding) = self.pending.remove(&call) else {
+        let Some(outstanding) = self.pending.remove(call) else {
             return;
         };
         self.timers.cancel(outstanding.deadline);
@@ -418,7 +413,7 @@ impl Membership {
                 Timer::Reconnect => self.on_reconnect_tick(now),
                 Timer::Suspicion(id) => self.on_suspicion_timeout(now, &id),
                 Timer::Call(call) => {
-                    if let Some(outstanding) = self.pending.remove(&call) {
+                    if let Some(outstanding) = self.pending.remove(call) {
                         self.on_result(now, outstanding.what, Err(CallError::Timeout));
                     }
                 }

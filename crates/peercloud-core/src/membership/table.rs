@@ -243,11 +243,7 @@ impl Membership {
         // The probes of it under way are forgotten with their runs: a
         // stale timeout must not count against the member if it is added
         // again (a goodbye then a join, a failure then a refutation).
-        for outstanding in self.pending.values_mut() {
-            if outstanding.what.probes(id) {
-                outstanding.what = super::Pending::Forgotten;
-            }
-        }
+        self.pending.forget_probes_of(id);
         let memory = if left {
             self.config.left_memory
         } else {

@@ -26,6 +26,9 @@ pub(super) fn state(run: &Run, woken: bool) -> Checked {
     the_phase_holds(core)?;
     suspicions_stand_at_their_members_incarnation(core)?;
     every_pending_call_was_made_and_has_its_deadline(run)?;
+    if !core.pending.index_is_exact() {
+        return Err("the index of probing calls differs from the calls".to_owned());
+    }
     one_call_at_a_time_where_the_code_says_so(core)?;
     checks_and_waiting_requests_match_the_calls(run)?;
     timers_match_the_phase(core)?;
@@ -134,7 +137,7 @@ fn suspicions_stand_at_their_members_incarnation(core: &Membership) -> Checked {
 /// are still taken, and the end of the leave forgets them.)
 fn every_pending_call_was_made_and_has_its_deadline(run: &Run) -> Checked {
     let leaving = matches!(run.core.phase, Phase::Leaving);
-    for (call, outstanding) in &run.core.pending {
+    for (call, outstanding) in run.core.pending.iter() {
         let Some(made) = run.calls.get(call) else {
             return Err(format!(
                 "{call:?} ({:?}) is outstanding, but was never asked for or was answered",
@@ -212,7 +215,7 @@ fn checks_and_waiting_requests_match_the_calls(run: &Run) -> Checked {
     let core = &run.core;
     let mut checked = BTreeSet::new();
     let mut goodbyes = 0;
-    for (call, outstanding) in &core.pending {
+    for (call, outstanding) in core.pending.iter() {
         match &outstanding.what {
             Pending::JoinCheck {
                 token, candidate, ..
