@@ -11,12 +11,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
+use tokio::net::TcpStream;
 
 use crate::cli::SendArgs;
 
@@ -69,21 +68,31 @@ pub(crate) async fn send(args: SendArgs) -> ExitCode {
 }
 
 /// POSTs `body` as JSON to `/api/send` at `address`: the status and the
-/// body of the answer.
+/// body of the answer. One request on a connection of its own: a command
+/// that sends once needs no pool.
 async fn post(address: &str, body: &Value) -> Result<(StatusCode, Bytes), String> {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
     let mut request = Request::new(Full::new(Bytes::from(body.to_string())));
     *request.method_mut() = Method::POST;
-    *request.uri_mut() = format!("http://{address}/api/send")
-        .parse()
-        .map_err(|e| format!("invalid address: {e}"))?;
+    *request.uri_mut() = hyper::Uri::from_static("/api/send");
     let headers = request.headers_mut();
+    let host = HeaderValue::from_str(address).map_err(|e| format!("invalid address: {e}"))?;
+    headers.insert(HOST, host);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
     let exchange = async {
-        let response = client.request(request).await.map_err(|e| deepest(&e))?;
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
+            .await
+            .map_err(|_| format!("could not connect within {CONNECT_TIMEOUT:?}"))?
+            .map_err(|e| e.to_string())?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| deepest(&e))?;
+        // The connection ends with the command: nothing waits for it.
+        tokio::spawn(connection);
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| deepest(&e))?;
         let status = response.status();
         let bytes = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
             .collect()
