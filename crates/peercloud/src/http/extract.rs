@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::body::HttpBody;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header::CONTENT_LENGTH, HeaderMap, StatusCode};
+use axum::http::{header::CONTENT_LENGTH, HeaderMap, HeaderName, StatusCode};
 use axum::BoxError;
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -177,10 +177,14 @@ impl<S: Send + Sync> FromRequestParts<S> for SenderId {
     }
 }
 
+/// The id header's name, made once: looked up by a `&str`, it would be
+/// parsed again for every request.
+static SENDER: HeaderName = HeaderName::from_static(ID_HEADER);
+
 /// The sender a request's `x-peercloud-id` header names, if it has one;
 /// one that is not a valid id is a bad request.
 pub(crate) fn sender_of(headers: &HeaderMap) -> Result<Option<PeerId>, ApiError> {
-    let Some(value) = headers.get(ID_HEADER) else {
+    let Some(value) = headers.get(&SENDER) else {
         return Ok(None);
     };
     value
