@@ -122,8 +122,5 @@ const HEAL_WITHIN: Duration = Duration::from_secs(60);
 const UPDATE_WITHIN: Duration = Duration::from_secs(30);
 
 fn window(warmup_ms: u64, ms: u64) -> Window {
-    Window {
-        warmup: Duration::from_millis(warmup_ms),
-        measure: Duration::from_millis(ms),
-    }
+    Window::of_ms(warmup_ms, ms)
 }

@@ -15,7 +15,7 @@ use crate::cloud::Cloud;
 use crate::error::{HandlerError, StartError};
 use crate::handler::{self, Handler};
 use crate::http::client::HttpClient;
-use crate::http::{router, serve, AppState, Plain};
+use crate::http::{serve, App, AppState, Plain};
 use crate::limits::Limits;
 use crate::node::driver::Driver;
 use crate::node::{listener, setup, state};
@@ -344,7 +344,7 @@ impl CloudBuilder {
             self.limits.max_idle_connections,
         );
         let node = setup::assemble(core, client.clone(), client, self.message_timeout);
-        let app = router(AppState::new(node.link.clone(), self.handler, &self.limits));
+        let app = App::new(AppState::new(node.link.clone(), self.handler, &self.limits));
         if let Some(dir) = self.state_dir {
             tokio::spawn(state::keep(dir, node.link.snapshots()));
         }
@@ -393,7 +393,7 @@ fn advertised_host(
 /// What the peer serves, and how.
 struct Server {
     listener: tokio::net::TcpListener,
-    app: axum::Router,
+    app: App,
     limits: Limits,
     /// A private peer's TLS handshakes; plain HTTP without.
     accept: Option<TlsAccept>,

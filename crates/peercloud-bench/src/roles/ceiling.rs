@@ -76,7 +76,8 @@ async fn reply(
 }
 
 /// Measures against the ceiling server on `port`, on command, until stdin
-/// ends. Answers `unicast {inflight, warmup_ms, ms}` like a peer does.
+/// ends. Answers `unicast {inflight, warmup_ms, ms, requests}` like a peer
+/// does.
 pub(crate) fn client_main(port: u16) -> Result<()> {
     let uri: Uri = format!("http://127.0.0.1:{port}/message").parse()?;
     runtime()?.block_on(async move {

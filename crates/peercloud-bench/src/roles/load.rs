@@ -2,9 +2,12 @@
 //! other, first for a warm-up, then for a measured window. The figures are
 //! the requests that completed inside the window: how many, how many
 //! failed, and their latency percentiles. `interop/bench-peer.js` measures
-//! the original the same way.
+//! the original the same way. A load may also be bounded by a number of
+//! requests, so that a profiler counting instructions (which has no clock
+//! of its own to go by) can divide by an exact count.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,22 +26,38 @@ pub(crate) struct Window {
     pub(crate) warmup: Duration,
     /// Counted.
     pub(crate) measure: Duration,
+    /// At most this many requests are sent in all, warm-up included, when
+    /// given: the loops stop early once they are all sent.
+    pub(crate) requests: Option<u64>,
 }
 
 impl Window {
-    /// The window fields of a command: `warmup_ms`, `ms`.
-    pub(crate) fn to_json(self) -> Value {
-        json!({"warmup_ms": self.warmup.as_millis() as u64, "ms": self.measure.as_millis() as u64})
+    /// A window of `warmup_ms` then `ms`, unbounded in requests.
+    pub(crate) fn of_ms(warmup_ms: u64, ms: u64) -> Window {
+        Window {
+            warmup: Duration::from_millis(warmup_ms),
+            measure: Duration::from_millis(ms),
+            requests: None,
+        }
     }
 
-    /// Reads `warmup_ms` and `ms` from a command; each at most a minute.
+    /// The window fields of a command: `warmup_ms`, `ms`, and `requests`
+    /// if bounded.
+    pub(crate) fn to_json(self) -> Value {
+        let mut fields = json!({"warmup_ms": self.warmup.as_millis() as u64, "ms": self.measure.as_millis() as u64});
+        if let Some(requests) = self.requests {
+            fields["requests"] = json!(requests);
+        }
+        fields
+    }
+
+    /// Reads `warmup_ms` and `ms` from a command, each at most a minute,
+    /// and `requests` if there.
     pub(crate) fn from_command(command: &Value) -> Window {
-        let ms = |field: &str, default: u64| {
-            Duration::from_millis(command[field].as_u64().unwrap_or(default).min(60_000))
-        };
+        let ms = |field: &str, default: u64| command[field].as_u64().unwrap_or(default).min(60_000);
         Window {
-            warmup: ms("warmup_ms", 200),
-            measure: ms("ms", 1_000),
+            requests: command["requests"].as_u64(),
+            ..Window::of_ms(ms("warmup_ms", 200), ms("ms", 1_000))
         }
     }
 
@@ -72,8 +91,9 @@ where
     let op = Arc::new(op);
     let from = Instant::now() + window.warmup;
     let end = from + window.measure;
+    let left = Arc::new(Left::new(window.requests));
     let loops: Vec<_> = (0..inflight)
-        .map(|_| tokio::spawn(one_loop(op.clone(), from, end)))
+        .map(|_| tokio::spawn(one_loop(op.clone(), left.clone(), from, end)))
         .collect();
     let mut latencies = Vec::new();
     let mut errors = 0u64;
@@ -96,9 +116,31 @@ where
     })
 }
 
+/// The requests the loops may still start, shared by them all.
+struct Left(Option<AtomicU64>);
+
+impl Left {
+    fn new(requests: Option<u64>) -> Self {
+        Left(requests.map(AtomicU64::new))
+    }
+
+    /// Takes one request; `false` once they are all taken.
+    fn take(&self) -> bool {
+        self.0.as_ref().is_none_or(|left| {
+            left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+        })
+    }
+}
+
 /// One loop: latencies (µs) of the successes and the count of failures
 /// that completed in `[from, end)`.
-async fn one_loop<F, Fut>(op: Arc<F>, from: Instant, end: Instant) -> (Vec<u64>, u64)
+async fn one_loop<F, Fut>(
+    op: Arc<F>,
+    left: Arc<Left>,
+    from: Instant,
+    end: Instant,
+) -> (Vec<u64>, u64)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = bool>,
@@ -107,7 +149,7 @@ where
     let mut errors = 0;
     loop {
         let sent = Instant::now();
-        if sent >= end {
+        if sent >= end || !left.take() {
             return (latencies, errors);
         }
         let ok = op().await;

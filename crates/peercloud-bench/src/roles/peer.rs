@@ -13,7 +13,8 @@
 //! Lines out: `ready {id, port}`; with `watch`, `members {ids, peers}`
 //! (`peers`: `[{id, data}]`) after every change of its member list or of a
 //! member's data. Commands: `peers`, `unicast {to, inflight, warmup_ms,
-//! ms}` (`peer.send` in a closed loop), `broadcast {expect, warmup_ms, ms}`
+//! ms, requests}` (`peer.send` in a closed loop, `requests` in all if
+//! given), `broadcast {expect, warmup_ms, ms}`
 //! (`cloud.send`, one at a time, each gathering `expect` replies),
 //! `set_data {data}` (`cloud.set_data`, answered once the peer took it).
 //! When stdin ends it exits at once, without leaving, as a crash.

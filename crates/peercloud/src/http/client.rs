@@ -121,35 +121,33 @@ impl HttpClient {
         let id = HeaderValue::from_str(from.as_str())
             .map_err(|e| NoAnswer::Unreachable(e.to_string()))?;
         self.traffic.sent(body.len());
-        let request = |host: &HeaderValue| {
-            let mut request = hyper::Request::new(Full::new(body.clone()));
-            *request.method_mut() = Method::POST;
-            *request.uri_mut() = Uri::from_static(path);
-            let headers = request.headers_mut();
-            headers.insert(HOST, host.clone());
-            headers.insert(HeaderName::from_static(ID_HEADER), id.clone());
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-            request
-        };
+        let mut request = hyper::Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = Uri::from_static(path);
+        let headers = request.headers_mut();
+        headers.insert(HeaderName::from_static(ID_HEADER), id);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         // The timeout covers the whole exchange, the reply's body included.
         let exchange = async {
             let mut checkout = self.pool.get(to).await.map_err(dial_failure)?;
-            let first = request(&checkout.host);
-            let response = match checkout.sender.try_send_request(first).await {
+            request.headers_mut().insert(HOST, checkout.host.clone());
+            let response = match checkout.sender.try_send_request(request).await {
                 Ok(response) => response,
                 Err(mut e) => {
                     // A reused connection that closed before it took the
-                    // request (the other end timed it out): once more, on
-                    // a new one. A request it took may have been acted on:
-                    // not again.
-                    if !checkout.reused || e.take_message().is_none() {
+                    // request (the other end timed it out) gives it back:
+                    // once more, on a new one. A request it took may have
+                    // been acted on: not again.
+                    let unsent = e.take_message().filter(|_| checkout.reused);
+                    let Some(mut request) = unsent else {
                         return Err(no_answer(e.into_error()));
-                    }
+                    };
                     checkout = self.pool.fresh(to).await.map_err(dial_failure)?;
+                    request.headers_mut().insert(HOST, checkout.host.clone());
                     checkout
                         .sender
-                        .send_request(request(&checkout.host))
+                        .send_request(request)
                         .await
                         .map_err(no_answer)?
                 }

@@ -1,7 +1,7 @@
 //! One accepted connection's life, in its own task: the pluggable
 //! per-connection step ([`Accept`], TLS where there is one) bounded by the
-//! handshake timeout, then HTTP/1.1 through hyper with the router as the
-//! service; closed when silent for the idle timeout, gracefully when the
+//! handshake timeout, then HTTP/1.1 through hyper with the [`App`] as
+//! the service; closed when silent for the idle timeout, gracefully when the
 //! server stops; and, after its last answer, a bounded linger that reads
 //! and drops what the client still sends, so that a client cut short (a
 //! body over the limit) hears its answer instead of a reset.
@@ -13,9 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
 use axum::response::Response;
-use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -25,8 +23,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::timeout;
-use tower::Service;
 
+use super::app::App;
 use super::idle::{Activity, Watched};
 use crate::limits::Limits;
 
@@ -124,7 +122,7 @@ pub(crate) async fn run<A: Accept>(
     tcp: TcpStream,
     remote: SocketAddr,
     acceptor: A,
-    app: Router,
+    app: App,
     timeouts: Timeouts,
     mut stop_rx: watch::Receiver<bool>,
 ) {
@@ -170,11 +168,11 @@ pub(crate) async fn run<A: Accept>(
     }
 }
 
-/// The router as hyper's service for one connection: each request gets the
-/// remote address (for `ConnectInfo`) and counts as activity while under
+/// The app as hyper's service for one connection: each request is
+/// answered knowing the remote address and counts as activity while under
 /// way. Boxed futures are `Unpin`, which `poll_without_shutdown` needs.
 fn service(
-    app: Router,
+    app: App,
     remote: SocketAddr,
     activity: Arc<Activity>,
 ) -> impl hyper::service::Service<
@@ -183,15 +181,13 @@ fn service(
     Error = Infallible,
     Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>,
 > + Unpin {
-    service_fn(move |mut request: Request<Incoming>| {
+    service_fn(move |request: Request<Incoming>| {
         let busy = activity.begin();
-        request.extensions_mut().insert(ConnectInfo(remote));
-        // A router is always ready: `call` needs no `poll_ready` first.
-        let answer = app.clone().call(request);
+        let answer = app.answer(request, Some(remote));
         Box::pin(async move {
             let response = answer.await;
             drop(busy);
-            response
+            Ok(response)
         }) as Pin<Box<dyn Future<Output = _> + Send>>
     })
 }

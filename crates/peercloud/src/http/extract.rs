@@ -1,14 +1,16 @@
 //! Extractors whose rejections are our own JSON errors: the request body
 //! (with a size limit and a deadline), as bytes or as JSON, and the
-//! sender's id header.
+//! sender's id header; and the same readings as functions, for the
+//! `/message` route that is answered in front of the router.
 
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::HttpBody;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header::CONTENT_LENGTH, StatusCode};
-use bytes::Bytes;
+use axum::http::{header::CONTENT_LENGTH, HeaderMap, HeaderName, StatusCode};
+use axum::BoxError;
+use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use peercloud_core::wire::{Envelope, ID_HEADER};
 use peercloud_core::PeerId;
@@ -25,54 +27,67 @@ impl FromRequest<AppState> for LimitedBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.body_limit();
-        let too_large = || {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("body is larger than {limit} bytes"),
-            )
-        };
-        let declared = req
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > limit as u64) {
-            return Err(too_large());
-        }
-        read_limited(req.into_body(), limit, state.body_timeout())
+        let declared = declared_length(req.headers());
+        read_body(req.into_body(), declared, state)
             .await
             .map(LimitedBody)
-            .map_err(|e| match e {
-                ReadError::TooLarge => too_large(),
-                ReadError::TooSlow(timeout) => too_slow(timeout),
-                ReadError::Broken(why) => ApiError::bad_request(format!("cannot read body: {why}")),
-            })
     }
 }
 
-/// A JSON body (an application message), read as [`LimitedBody`]. An empty
-/// body reads as `{}`, as the original's body parser does.
-pub(crate) struct JsonBody<T>(pub(crate) T);
+/// The length a request's `Content-Length` declares, if it is a number.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
 
-impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let LimitedBody(bytes) = LimitedBody::from_request(req, state).await?;
-        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        serde_json::from_slice(text).map(JsonBody).map_err(|e| {
-            if e.is_syntax() || e.is_eof() {
-                ApiError::bad_request(format!("malformed JSON: {e}"))
-            } else {
-                ApiError::bad_request(format!("invalid request: {e}"))
-            }
-        })
+/// Reads a body of at most the body limit, within the body timeout: one
+/// whose `declared` length is over the limit is refused before a byte of
+/// it is read.
+pub(crate) async fn read_body<B>(
+    body: B,
+    declared: Option<u64>,
+    state: &AppState,
+) -> Result<Bytes, ApiError>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let limit = state.body_limit();
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body is larger than {limit} bytes"),
+        )
+    };
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
     }
+    read_limited(body, limit, state.body_timeout())
+        .await
+        .map_err(|e| match e {
+            ReadError::TooLarge => too_large(),
+            ReadError::TooSlow(timeout) => too_slow(timeout),
+            ReadError::Broken(why) => ApiError::bad_request(format!("cannot read body: {why}")),
+        })
+}
+
+/// A JSON body (an application message). An empty body reads as `{}`, as
+/// the original's body parser does.
+pub(crate) fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(text).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            ApiError::bad_request(format!("malformed JSON: {e}"))
+        } else {
+            ApiError::bad_request(format!("invalid request: {e}"))
+        }
+    })
 }
 
 /// The gossip of a `/status` request, which anyone may send with any body:
@@ -103,14 +118,42 @@ enum ReadError {
 }
 
 /// Reads a body of at most `limit` bytes that must arrive within `timeout`.
-async fn read_limited(body: Body, limit: usize, timeout: Duration) -> Result<Bytes, ReadError> {
-    let read = tokio::time::timeout(timeout, Limited::new(body, limit).collect());
+async fn read_limited<B>(body: B, limit: usize, timeout: Duration) -> Result<Bytes, ReadError>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let read = tokio::time::timeout(timeout, collect(Limited::new(body, limit)));
     match read.await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ReadError::TooLarge),
         Ok(Err(e)) => Err(ReadError::Broken(e.to_string())),
         Err(_) => Err(ReadError::TooSlow(timeout)),
     }
+}
+
+/// The data of a body, trailers dropped. A body of one frame (a small
+/// message, as nearly all are) is that frame's bytes, not a copy.
+async fn collect<B: HttpBody<Data = Bytes>>(body: B) -> Result<Bytes, B::Error> {
+    let mut body = std::pin::pin!(body);
+    let mut first = Bytes::new();
+    let mut more: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        match &mut more {
+            Some(more) => more.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None => {
+                let mut joined = BytesMut::with_capacity(first.len() + data.len());
+                joined.extend_from_slice(&first);
+                joined.extend_from_slice(&data);
+                more = Some(joined);
+            }
+        }
+    }
+    Ok(more.map_or(first, BytesMut::freeze))
 }
 
 /// The answer to a body that did not arrive in time; the connection is
@@ -130,14 +173,24 @@ impl<S: Send + Sync> FromRequestParts<S> for SenderId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let Some(value) = parts.headers.get(ID_HEADER) else {
-            return Ok(SenderId(None));
-        };
-        let id = value
-            .to_str()
-            .ok()
-            .and_then(|v| PeerId::parse(v).ok())
-            .ok_or_else(|| ApiError::bad_request(format!("invalid {ID_HEADER} header")))?;
-        Ok(SenderId(Some(id)))
+        sender_of(&parts.headers).map(SenderId)
     }
+}
+
+/// The id header's name, made once: looked up by a `&str`, it would be
+/// parsed again for every request.
+static SENDER: HeaderName = HeaderName::from_static(ID_HEADER);
+
+/// The sender a request's `x-peercloud-id` header names, if it has one;
+/// one that is not a valid id is a bad request.
+pub(crate) fn sender_of(headers: &HeaderMap) -> Result<Option<PeerId>, ApiError> {
+    let Some(value) = headers.get(&SENDER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| PeerId::parse(v).ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_request(format!("invalid {ID_HEADER} header")))
 }

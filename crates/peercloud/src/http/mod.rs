@@ -3,12 +3,14 @@
 //! them. Both only translate between HTTP and typed values.
 
 mod api_error;
+mod app;
 pub(crate) mod client;
 pub(crate) mod connection;
 mod dial;
 mod extract;
 mod gate;
 mod idle;
+mod message;
 mod pool;
 #[cfg(test)]
 mod pool_tests;
@@ -17,9 +19,10 @@ mod server;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use app::App;
 pub(crate) use connection::Plain;
 pub(crate) use serve::serve;
-pub(crate) use server::{router, AppState};
+pub(crate) use server::AppState;
 
 /// The `error` of the answer to a message whose handler failed.
 pub(crate) const HANDLER_FAILED: &str = "handler failed";

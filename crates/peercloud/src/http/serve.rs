@@ -10,11 +10,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Router;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 
+use super::app::App;
 use super::connection::{self, Accept, Timeouts};
 use super::gate::{Full, Gate};
 use crate::limits::Limits;
@@ -30,7 +30,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub(crate) async fn serve<A: Accept>(
     listener: TcpListener,
     acceptor: A,
-    app: Router,
+    app: App,
     limits: &Limits,
     shutdown: impl Future<Output = ()>,
 ) {

@@ -1,8 +1,8 @@
 //! The HTTP server: the protocol's endpoints. Handlers only parse,
 //! validate and forward: membership requests go, read by the wire codec
 //! that the client and the simulator use too, to the driver; `/status`
-//! and `/peers` are read from the published snapshot; `/message` goes to
-//! the application's handler.
+//! and `/peers` are read from the published snapshot. `/message` is
+//! answered in front of this router (`message.rs`).
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -16,21 +16,17 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use futures_util::FutureExt;
 use peercloud_core::wire::{decode_request, encode_reply, CodecError};
 use peercloud_core::{Origin, PeerId, Refusal, Request, Response};
-use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::api_error::ApiError;
-use super::extract::{JsonBody, LimitedBody, SenderId, StatusBody};
-use crate::event::Event;
+use super::extract::{LimitedBody, SenderId, StatusBody};
 use crate::handler::Handler;
 use crate::limits::Limits;
-use crate::metrics::Received;
 use crate::node::{Input, Link};
-use crate::peer::Peer;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -66,6 +62,16 @@ impl AppState {
     /// How long a body may take to arrive.
     pub(crate) fn body_timeout(&self) -> Duration {
         self.inner.body_timeout
+    }
+
+    /// The way to the cloud: the snapshot, the events, the metrics.
+    pub(crate) fn link(&self) -> &Arc<Link> {
+        &self.inner.link
+    }
+
+    /// The application's message handler.
+    pub(crate) fn handler(&self) -> &Handler {
+        &self.inner.handler
     }
 
     /// Hands a membership request to the driver and waits for its reply.
@@ -139,7 +145,6 @@ fn routes(state: AppState) -> Router {
         .route("/joined", post(membership))
         .route("/left", post(membership))
         .route("/status", post(status))
-        .route("/message", post(message))
         .route("/peers", post(peers))
         .route("/probe", post(membership))
         .route("/gossip", post(membership))
@@ -217,50 +222,6 @@ async fn status(
 /// The member list, for operators (a Rust-only endpoint).
 async fn peers(State(state): State<AppState>) -> WireReply {
     WireReply(Response::Peers(state.inner.link.snapshot().peers_reply()))
-}
-
-/// An application message from a member, handed to the message handler.
-async fn message(
-    State(state): State<AppState>,
-    SenderId(sender): SenderId,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
-    let sender = sender.ok_or(Refusal::MissingSender)?;
-    let link = &state.inner.link;
-    let recorder = link.recorder();
-    let Some(member) = link.snapshot().member(&sender).cloned() else {
-        recorder.message_received(Received::UnknownSender, None);
-        return Err(Refusal::UnknownSender(sender).into());
-    };
-    let from = Peer::new(member, link.clone());
-    link.emit_with(|| Event::MessageReceived {
-        from: from.clone(),
-        body: body.clone(),
-    });
-    // A panicking handler must not take the connection down with it: the
-    // call goes inside the caught future, so that a handler that panics
-    // before it returns its future is caught too.
-    let started = tokio::time::Instant::now();
-    let answer = AssertUnwindSafe(async { (state.inner.handler)(from, body).await })
-        .catch_unwind()
-        .await;
-    let took = Some(started.elapsed());
-    match answer {
-        Ok(Ok(reply)) => {
-            recorder.message_received(Received::Ok, took);
-            Ok(Json(reply))
-        }
-        Ok(Err(e)) => {
-            recorder.message_received(Received::HandlerFailed, took);
-            tracing::debug!(error = %e, "message handler failed");
-            Err(ApiError::handler_failed(e.message()))
-        }
-        Err(_) => {
-            recorder.message_received(Received::HandlerPanicked, took);
-            tracing::error!("message handler panicked");
-            Err(ApiError::handler_failed("the handler panicked"))
-        }
-    }
 }
 
 /// A membership reply, written by the wire codec.

@@ -1,4 +1,5 @@
-//! HTTP tests of every endpoint: the real router in front of the real core
+//! HTTP tests of every endpoint: the real app (the message route and the
+//! router) in front of the real core
 //! and driver, whose calls to other peers go to a scripted fake transport.
 //! Requests go in with `oneshot`; the remote address comes from
 //! `MockConnectInfo`. Every answer must be JSON. The helpers are here, the
@@ -22,7 +23,6 @@ use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{Method, Request as HttpRequest, StatusCode};
-use axum::Router;
 use bytes::Bytes;
 use futures_util::stream;
 use http_body_util::BodyExt;
@@ -31,7 +31,8 @@ use peercloud_core::{Address, CallError, LeftReason, Request};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use super::{router, HANDLER_FAILED};
+use super::server::router;
+use super::{App, HANDLER_FAILED};
 use crate::error::HandlerError;
 use crate::event::Event;
 use crate::handler::Handler;
@@ -68,16 +69,23 @@ fn echo_handler() -> Handler {
     })
 }
 
-async fn node() -> (TestNode, Router) {
+async fn node() -> (TestNode, App) {
     let node = TestNode::start(echo_handler(), LIMIT).await;
-    let app = router(node.state.clone()).layer(MockConnectInfo(mapped_loopback()));
+    let app = app_of(&node);
     (node, app)
 }
 
+/// The app of `node`, whose router sees every request come from
+/// [`mapped_loopback`].
+fn app_of(node: &TestNode) -> App {
+    let routes = router(node.state.clone()).layer(MockConnectInfo(mapped_loopback()));
+    App::with_router(node.state.clone(), routes)
+}
+
 /// Like [`node`], under these limits.
-async fn node_with(limits: &Limits) -> (TestNode, Router) {
+async fn node_with(limits: &Limits) -> (TestNode, App) {
     let node = TestNode::start_with(echo_handler(), limits).await;
-    let app = router(node.state.clone()).layer(MockConnectInfo(mapped_loopback()));
+    let app = app_of(&node);
     (node, app)
 }
 
@@ -98,7 +106,7 @@ fn post_json(path: &str, sender: Option<&str>, body: Value) -> HttpRequest<Body>
 }
 
 /// Sends one request; checks that the answer is JSON, and returns it.
-async fn send(app: &Router, request: HttpRequest<Body>) -> (StatusCode, Value) {
+async fn send(app: &App, request: HttpRequest<Body>) -> (StatusCode, Value) {
     let what = format!("{} {}", request.method(), request.uri());
     let response = app.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
@@ -120,7 +128,7 @@ async fn send(app: &Router, request: HttpRequest<Body>) -> (StatusCode, Value) {
 }
 
 /// Makes `id` a member listening on 127.0.0.1:`port`, through `/join`.
-async fn join_member(node: &TestNode, app: &Router, id: &str, port: u16) -> Value {
+async fn join_member(node: &TestNode, app: &App, id: &str, port: u16) -> Value {
     node.transport
         .status_answers(&addr(&format!("127.0.0.1:{port}")), Some(id));
     let body = json!({"id": id, "ip": null, "port": port, "data": {"name": id}});

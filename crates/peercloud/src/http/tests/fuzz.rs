@@ -1,5 +1,6 @@
-//! Property test of the HTTP edge (fuzzing on stable Rust): the router in
-//! front of a running node (real core and driver, scripted transport), fed
+//! Property test of the HTTP edge (fuzzing on stable Rust): the app (the
+//! message route and the router) in front of a running node (real core and
+//! driver, scripted transport), fed
 //! sequences of arbitrary requests — any method, odd paths, sender headers
 //! valid, invalid or missing, declared lengths true, false or huge, bodies
 //! of any bytes, near-protocol JSON, or over the limit. Every answer is
@@ -235,7 +236,7 @@ fn request(call: &Call) -> Option<HttpRequest<Body>> {
 
 /// Sends one request; the answer must come, be JSON, have a documented
 /// status, and say `error` when it is one.
-async fn answer(app: &Router, call: &Call) -> Result<u16, TestCaseError> {
+async fn answer(app: &App, call: &Call) -> Result<u16, TestCaseError> {
     let Some(request) = request(call) else {
         return Ok(0);
     };
@@ -282,7 +283,7 @@ async fn run_case(calls: &[Call]) -> Result<(), TestCaseError> {
     let handler: Handler =
         Arc::new(|_peer: Peer, body: Value| Box::pin(async move { Ok(json!({ "got": body })) }));
     let node = TestNode::start(handler, LIMIT).await;
-    let app = router(node.state.clone()).layer(MockConnectInfo(mapped_loopback()));
+    let app = app_of(&node);
     join_member(&node, &app, "a", 4001).await;
     join_member(&node, &app, "b", 4002).await;
     node.transport

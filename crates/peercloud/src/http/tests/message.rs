@@ -121,3 +121,65 @@ async fn a_body_over_the_limit_is_refused_with_413_with_or_without_a_length() {
     }
     assert_eq!(node.member_ids(), ["a"]);
 }
+
+#[tokio::test]
+async fn the_message_route_is_the_path_alone_and_post_only() {
+    let (node, app) = node().await;
+    join_member(&node, &app, "a", 4001).await;
+    // A query string does not change the route, as with the router.
+    let (status, reply) = send(&app, post_json("/message?x=1", Some("a"), json!({"hi": 1}))).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["got"], json!({"hi": 1}));
+    let get = HttpRequest::get("/message")
+        .header(ID_HEADER, "a")
+        .body(Body::empty())
+        .expect("a valid request");
+    let (status, reply) = send(&app, get).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{reply}");
+    assert_eq!(error_of(&reply), "no endpoint GET /message");
+    let (status, reply) = send(&app, post_json("/message/", Some("a"), json!({}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{reply}");
+}
+
+#[tokio::test]
+async fn a_bad_sender_header_then_a_bad_body_then_a_missing_sender_are_refused_in_that_order() {
+    let (node, app) = node().await;
+    join_member(&node, &app, "a", 4001).await;
+    // A header that is no id is refused before the body is read.
+    let (status, reply) = send(&app, post("/message", Some("a\tb"), "{\"oops\":")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    assert_eq!(error_of(&reply), format!("invalid {ID_HEADER} header"));
+    // A malformed body is refused before the missing sender.
+    let (status, reply) = send(&app, post("/message", None, "{\"oops\":")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    assert!(error_of(&reply).contains("malformed JSON"), "{reply}");
+    // An unknown sender's body is still read first.
+    let over = body_of_len(LIMIT + 1);
+    let (status, reply) = send(&app, post("/message", Some("stranger"), over)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{reply}");
+}
+
+#[tokio::test]
+async fn a_message_and_its_answer_are_counted_in_the_server_bytes() {
+    let (node, app) = node().await;
+    join_member(&node, &app, "a", 4001).await;
+    let before = node.state.link().recorder().snapshot();
+    let body = json!({"hi": 1}).to_string();
+    let mut request = post("/message", Some("a"), body.clone());
+    request
+        .headers_mut()
+        .insert(CONTENT_LENGTH, body.len().into());
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let answer = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    let after = node.state.link().recorder().snapshot();
+    assert_eq!(
+        after.bytes_received - before.bytes_received,
+        body.len() as u64
+    );
+    assert_eq!(after.bytes_sent - before.bytes_sent, answer.len() as u64);
+}

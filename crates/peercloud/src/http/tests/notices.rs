@@ -136,7 +136,7 @@ async fn a_valid_joined_adds_the_peer_and_a_valid_left_removes_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notices_are_acknowledged_only_once_the_published_list_shows_them() {
     let node = TestNode::start(echo_handler(), 1 << 20).await;
-    let app = router(node.state.clone()).layer(MockConnectInfo(mapped_loopback()));
+    let app = app_of(&node);
     join_member(&node, &app, "a", 4001).await;
     let blob = "x".repeat(100_000);
     for i in 0..30 {

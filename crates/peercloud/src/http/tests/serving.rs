@@ -55,7 +55,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn serve_app<A: Accept>(app: Router, acceptor: A, limits: Limits) -> Served {
+async fn serve_app<A: Accept>(app: App, acceptor: A, limits: Limits) -> Served {
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .expect("bind 127.0.0.1:0");
@@ -77,7 +77,8 @@ async fn serve_app<A: Accept>(app: Router, acceptor: A, limits: Limits) -> Serve
 /// A test node's routes (and `/boom`, which panics) served under `limits`.
 async fn serve_node(limits: Limits) -> (TestNode, Served) {
     let node = TestNode::start_with(echo_handler(), &limits).await;
-    let app = guarded(router(node.state.clone()).route("/boom", post(boom)));
+    let routes = guarded(router(node.state.clone()).route("/boom", post(boom)));
+    let app = App::with_router(node.state.clone(), routes);
     let served = serve_app(app, Plain, limits).await;
     (node, served)
 }
@@ -466,12 +467,12 @@ async fn an_unfinished_accept_step_is_closed_after_the_handshake_timeout_and_hol
         handshake_timeout: SHORT,
         ..Limits::default()
     };
-    let served = serve_app(router(node.state.clone()), StallStrangers, limits).await;
+    let served = serve_app(App::new(node.state.clone()), StallStrangers, limits).await;
     let mut stalled = connect_from(stranger(), served.addr).await;
     status_ok_from(member_ip(), served.addr).await;
     assert!(closed_within(&mut stalled, DEADLINE).await, "never closed");
 
-    let refusing = serve_app(router(node.state.clone()), RefuseAll, Limits::default()).await;
+    let refusing = serve_app(App::new(node.state.clone()), RefuseAll, Limits::default()).await;
     let mut refused = connect_from(member_ip(), refusing.addr).await;
     assert!(closed_within(&mut refused, DEADLINE).await, "not closed");
 }

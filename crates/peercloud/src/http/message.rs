@@ -1,0 +1,125 @@
+//! `POST /message`, the one request every application exchange makes,
+//! answered in front of the router: the sender's header, the body (under
+//! the limits), its JSON, the sender's membership in the snapshot, the
+//! application's handler and its JSON reply, in the order and with the
+//! answers the router's extractors gave, without the router's boxed
+//! services and middleware futures on the way (they were most of the
+//! allocations of an answered message).
+
+use std::panic::AssertUnwindSafe;
+
+use axum::body::{Body, HttpBody};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::BoxError;
+use bytes::{BufMut, BytesMut};
+use futures_util::FutureExt;
+use peercloud_core::Refusal;
+use serde_json::Value;
+
+use super::api_error::ApiError;
+use super::extract::{declared_length, json_body, read_body, sender_of};
+use super::server::AppState;
+use crate::event::Event;
+use crate::metrics::Received;
+use crate::peer::Peer;
+
+/// The room made for a reply before it is written: most replies fit, so
+/// the buffer grows rarely.
+const REPLY_CAPACITY: usize = 128;
+
+/// Answers a `POST /message` as the router's layers would: its body bytes
+/// (as `Content-Length` declares them) and its answer's are counted, and a
+/// panic anywhere in it is a JSON `500` for this request only.
+pub(crate) async fn answer<B>(state: AppState, request: Request<B>) -> Response
+where
+    B: HttpBody<Data = bytes::Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let traffic = &state.link().recorder().server;
+    let declared = declared_length(request.headers());
+    traffic.received(declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0));
+    match AssertUnwindSafe(message(&state, request, declared))
+        .catch_unwind()
+        .await
+    {
+        Ok(answer) => {
+            let response = answer.unwrap_or_else(IntoResponse::into_response);
+            let sent = response.body().size_hint().exact().unwrap_or(0);
+            traffic.sent(usize::try_from(sent).unwrap_or(usize::MAX));
+            response
+        }
+        Err(_) => {
+            tracing::error!(path = "/message", "a request handler panicked");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// The message itself: a malformed header, then the body, then a missing
+/// or unknown sender are refused, in that order.
+async fn message<B>(
+    state: &AppState,
+    request: Request<B>,
+    declared: Option<u64>,
+) -> Result<Response, ApiError>
+where
+    B: HttpBody<Data = bytes::Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let sender = sender_of(request.headers())?;
+    let bytes = read_body(request.into_body(), declared, state).await?;
+    let body: Value = json_body(&bytes)?;
+    let sender = sender.ok_or(Refusal::MissingSender)?;
+    let link = state.link();
+    let recorder = link.recorder();
+    let Some(member) = link.snapshot().member(&sender).cloned() else {
+        recorder.message_received(Received::UnknownSender, None);
+        return Err(Refusal::UnknownSender(sender).into());
+    };
+    let from = Peer::new(member, link.clone());
+    link.emit_with(|| Event::MessageReceived {
+        from: from.clone(),
+        body: body.clone(),
+    });
+    // A panicking handler must not take the connection down with it: the
+    // call goes inside the caught future, so that a handler that panics
+    // before it returns its future is caught too.
+    let started = tokio::time::Instant::now();
+    let answer = AssertUnwindSafe(async { (state.handler())(from, body).await })
+        .catch_unwind()
+        .await;
+    let took = Some(started.elapsed());
+    match answer {
+        Ok(Ok(reply)) => {
+            recorder.message_received(Received::Ok, took);
+            Ok(json_reply(&reply))
+        }
+        Ok(Err(e)) => {
+            recorder.message_received(Received::HandlerFailed, took);
+            tracing::debug!(error = %e, "message handler failed");
+            Err(ApiError::handler_failed(e.message()))
+        }
+        Err(_) => {
+            recorder.message_received(Received::HandlerPanicked, took);
+            tracing::error!("message handler panicked");
+            Err(ApiError::handler_failed("the handler panicked"))
+        }
+    }
+}
+
+/// The handler's reply as a `200` with a JSON body, the bytes axum's
+/// `Json` would write.
+fn json_reply(reply: &Value) -> Response {
+    let mut buffer = BytesMut::with_capacity(REPLY_CAPACITY).writer();
+    // Writing a `Value` into memory cannot fail: its maps have string keys.
+    if serde_json::to_writer(&mut buffer, reply).is_err() {
+        return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+    }
+    let mut response = Response::new(Body::from(buffer.into_inner().freeze()));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
