@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use peercloud_core::{
-    Action, Address, CallError, CallId, CallResult, Counters, Event as CoreEvent, MemberState,
-    Membership, Refusal, ReplyToken, Response, Start,
+    Action, Address, CallError, CallId, CallResult, Counters, Event as CoreEvent, Membership,
+    Refusal, ReplyToken, Response, Start,
 };
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
@@ -46,6 +46,11 @@ struct Running<T> {
     health: u32,
     /// The core's counters when last published.
     counters: Counters,
+    /// The members by state in the last snapshot: counted once per
+    /// change of the list, not at every step (the counters change with
+    /// every call, and a walk of a thousand members at each is most of
+    /// what a quiet peer of a large cloud would spend).
+    members: MemberCounts,
 }
 
 impl<T: Transport> Driver<T> {
@@ -62,6 +67,7 @@ impl<T: Transport> Driver<T> {
             outbox: Outbox::default(),
             health: 0,
             counters: Counters::default(),
+            members: MemberCounts::default(),
         };
         this.parts.core.start(now(), seeds);
         this.flush();
@@ -130,17 +136,11 @@ impl<T: Transport> Running<T> {
             tracing::debug!(health, "local health changed");
             self.health = health;
         }
-        self.publish_counters();
-        if self.parts.core.version() != self.published {
-            self.published = self.parts.core.version();
-            let snapshot = {
-                let previous = self.parts.snapshot_tx.borrow();
-                Snapshot::of(&self.parts.core, Some(&previous))
-            };
-            let addresses: Vec<Address> = snapshot.members.iter().map(|m| m.address()).collect();
-            self.parts.link.contacts.retain(addresses.iter());
-            self.parts.snapshot_tx.send_replace(Arc::new(snapshot));
+        let changed = self.parts.core.version() != self.published;
+        if changed {
+            self.publish_snapshot();
         }
+        self.publish_counters(changed);
         while let Some(action) = self.parts.core.poll_action() {
             match action {
                 Action::Call {
@@ -178,25 +178,36 @@ impl<T: Transport> Running<T> {
         }
     }
 
+    /// Publishes a new snapshot of the core. The contacts are swept only
+    /// when a member is gone or changed: while a cloud forms, almost every
+    /// change is a join, and a sweep costs a pass over all the members.
+    fn publish_snapshot(&mut self) {
+        self.published = self.parts.core.version();
+        let snapshot = {
+            let previous = self.parts.snapshot_tx.borrow();
+            Snapshot::of(&self.parts.core, Some(&previous))
+        };
+        if snapshot.departed {
+            let addresses: Vec<Address> = snapshot.members.iter().map(|m| m.address()).collect();
+            self.parts.link.contacts.retain(addresses.iter());
+        }
+        self.members = snapshot.member_counts();
+        self.parts.snapshot_tx.send_replace(Arc::new(snapshot));
+    }
+
     /// Hands the membership's numbers to the metrics when they changed
-    /// (a probe moves them even when the member list does not change).
-    fn publish_counters(&mut self) {
+    /// (a probe moves them even when the member list does not change);
+    /// `changed` says the member list did.
+    fn publish_counters(&mut self, changed: bool) {
         let core = &self.parts.core;
-        if *core.counters() == self.counters && core.version() == self.published {
+        if !changed && *core.counters() == self.counters {
             return;
         }
         self.counters = core.counters().clone();
-        let mut members = MemberCounts::default();
-        for member in core.members() {
-            match core.member_state(&member.id) {
-                Some(MemberState::Suspected) => members.suspected += 1,
-                _ => members.alive += 1,
-            }
-        }
         self.parts
             .link
             .recorder()
-            .publish_membership(members, &self.counters);
+            .publish_membership(self.members, &self.counters);
     }
 
     fn on_event(&mut self, event: CoreEvent) {

@@ -13,6 +13,8 @@ use peercloud_core::wire::{PeerInfo, PeersReply, StatusReply};
 use peercloud_core::{Member, MemberState, Membership, PeerId};
 use serde_json::Value;
 
+use crate::metrics::MemberCounts;
+
 /// One published state of the membership.
 #[derive(Debug)]
 pub(crate) struct Snapshot {
@@ -28,6 +30,9 @@ pub(crate) struct Snapshot {
     states: Vec<MemberState>,
     /// Each member's incarnation, for a peercloud peer.
     incarnations: Vec<Option<u64>>,
+    /// Whether a member of the previous snapshot is gone or changed (so
+    /// that what is kept per member address may need sweeping).
+    pub(crate) departed: bool,
 }
 
 impl Snapshot {
@@ -43,13 +48,20 @@ impl Snapshot {
             .map_or(&[][..], |p| &p.members[..])
             .iter()
             .peekable();
+        let mut departed = false;
         for (member, state, incarnation) in records {
-            while old.next_if(|o| o.id < member.id).is_some() {}
+            while old.next_if(|o| o.id < member.id).is_some() {
+                departed = true;
+            }
             let shared = old.next_if(|o| ***o == *member).cloned();
+            if shared.is_none() && old.next_if(|o| o.id == member.id).is_some() {
+                departed = true;
+            }
             members.push(shared.unwrap_or_else(|| Arc::new(member.clone())));
             states.push(state);
             incarnations.push(incarnation);
         }
+        departed |= old.next().is_some();
         Snapshot {
             id: core.id().clone(),
             data: Arc::new(core.identity().data.clone()),
@@ -57,6 +69,20 @@ impl Snapshot {
             members,
             states,
             incarnations,
+            departed,
+        }
+    }
+
+    /// The members by state.
+    pub(crate) fn member_counts(&self) -> MemberCounts {
+        let suspected = self
+            .states
+            .iter()
+            .filter(|s| **s == MemberState::Suspected)
+            .count() as u64;
+        MemberCounts {
+            alive: self.members.len() as u64 - suspected,
+            suspected,
         }
     }
 
@@ -82,5 +108,93 @@ impl Snapshot {
             .zip(&self.incarnations)
             .map(|(member, incarnation)| PeerInfo::of(member, *incarnation));
         PeersReply::of(&self.id, &self.data, infos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Instant;
+
+    use peercloud_core::wire::JoinRequest;
+    use peercloud_core::{Action, Config, Identity, Origin, ReplyToken, Request, Response};
+    use serde_json::json;
+
+    use super::*;
+
+    /// A running core whose members joined through it, each `(id, port)`.
+    fn core_with(members: &[(&str, u16)]) -> Membership {
+        let me = Identity {
+            id: PeerId::parse("me").expect("an id"),
+            port: 9000,
+            advertise: None,
+            data: json!({}),
+        };
+        let mut core = Membership::new(me, Config::new_lan(), 7);
+        let now = Instant::now();
+        core.start(now, Vec::new());
+        for (n, (id, port)) in members.iter().enumerate() {
+            let join = JoinRequest {
+                id: Some(PeerId::parse(id).expect("an id")),
+                port: Some(*port),
+                ..JoinRequest::default()
+            };
+            let origin = Origin {
+                sender: None,
+                remote: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            };
+            core.handle_request(now, ReplyToken(n as u64), origin, Request::Join(join));
+            let status = json!({"id": id, "incarnation": 0});
+            let status = serde_json::from_value(status).expect("a status");
+            let check = std::iter::from_fn(|| core.poll_action()).find_map(|a| match a {
+                Action::Call { call, .. } => Some(call),
+                Action::Reply { .. } => None,
+            });
+            let check = check.expect("the joiner's check");
+            core.handle_response(now, check, Ok(Response::Status(status)));
+            while core.poll_action().is_some() {}
+        }
+        assert_eq!(core.members().len(), members.len(), "every joiner admitted");
+        core
+    }
+
+    #[test]
+    fn a_snapshot_after_joins_shares_the_others_and_has_no_departure() {
+        let before = Snapshot::of(&core_with(&[("b", 2)]), None);
+        let after = Snapshot::of(&core_with(&[("a", 1), ("b", 2), ("c", 3)]), Some(&before));
+        assert!(!after.departed);
+        let b = PeerId::parse("b").expect("an id");
+        let shared = Arc::ptr_eq(
+            before.member(&b).expect("b before"),
+            after.member(&b).expect("b after"),
+        );
+        assert!(shared, "the unchanged member is shared, not copied");
+    }
+
+    #[test]
+    fn a_snapshot_without_a_member_of_the_previous_has_a_departure() {
+        let all = Snapshot::of(&core_with(&[("a", 1), ("b", 2), ("c", 3)]), None);
+        for gone in [
+            &[("b", 2), ("c", 3)],
+            &[("a", 1), ("c", 3)],
+            &[("a", 1), ("b", 2)],
+        ] {
+            let after = Snapshot::of(&core_with(gone), Some(&all));
+            assert!(after.departed, "{gone:?} after a, b and c");
+        }
+    }
+
+    #[test]
+    fn a_snapshot_where_a_member_moved_has_a_departure() {
+        let before = Snapshot::of(&core_with(&[("a", 1), ("b", 2)]), None);
+        let after = Snapshot::of(&core_with(&[("a", 1), ("b", 5)]), Some(&before));
+        assert!(after.departed);
+    }
+
+    #[test]
+    fn member_counts_count_every_member_once() {
+        let snapshot = Snapshot::of(&core_with(&[("a", 1), ("b", 2)]), None);
+        let counts = snapshot.member_counts();
+        assert_eq!((counts.alive, counts.suspected), (2, 0));
     }
 }
