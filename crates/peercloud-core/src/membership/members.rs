@@ -136,6 +136,7 @@ impl Members {
         self.by_place.entry(Place::of(&entry.member)).or_insert(i);
         self.ids_hash ^= id_hash(&id);
         self.by_id.insert(id, i);
+        grow_by_a_quarter(&mut self.slab);
         self.slab.push(entry);
     }
 
@@ -195,6 +196,16 @@ impl Members {
             .drain(..)
             .map(|entry| (entry.member.id.clone(), entry))
             .collect()
+    }
+}
+
+/// Makes room for one more entry, growing by a quarter rather than the
+/// doubling `Vec::push` would do: a full table of 10,000 members then
+/// holds at most 2,500 empty slots instead of up to 6,384, and the
+/// simulator holds one table per peer. Still amortised O(1) per push.
+fn grow_by_a_quarter<T>(slab: &mut Vec<T>) {
+    if slab.len() == slab.capacity() {
+        slab.reserve_exact((slab.len() / 4).max(4));
     }
 }
 
@@ -269,6 +280,17 @@ mod tests {
         assert_eq!(at(&members, "127.0.0.3", 3), Some(a.clone()));
         members.remove(&a);
         assert_eq!(at(&members, "127.0.0.3", 3), None);
+        members.indexes_agree().unwrap();
+    }
+
+    #[test]
+    fn a_growing_table_keeps_at_most_a_quarter_of_its_slots_empty() {
+        let mut members = Members::default();
+        for i in 0..5_000u32 {
+            members.insert(entry(&i.to_string(), "127.0.0.1", 1 + i as u16));
+            let (len, room) = (members.slab.len(), members.slab.capacity());
+            assert!(room <= len + len / 4 + 4, "{room} slots for {len}");
+        }
         members.indexes_agree().unwrap();
     }
 
