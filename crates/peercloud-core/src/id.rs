@@ -1,8 +1,9 @@
 //! Peer ids: the opaque strings that name members (UUID v4 when we make them).
 
 use std::fmt;
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::InvalidField;
 
@@ -15,6 +16,10 @@ pub const MAX_ID_LEN: usize = 128;
 /// strings, so any short printable string is accepted. Ids are compared as
 /// exact strings.
 ///
+/// The string is shared: a clone costs a reference count, not a copy,
+/// since every member table, queue and message holds the ids of
+/// thousands of members.
+///
 /// ```
 /// use peercloud_core::PeerId;
 ///
@@ -23,9 +28,8 @@ pub const MAX_ID_LEN: usize = 128;
 /// assert!(PeerId::parse("").is_err());
 /// assert!(PeerId::parse("two\nlines").is_err());
 /// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct PeerId(String);
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PeerId(Arc<str>);
 
 impl PeerId {
     /// Checks and wraps an id: 1 to [`MAX_ID_LEN`] bytes, no control characters.
@@ -42,16 +46,15 @@ impl PeerId {
         if id.chars().any(char::is_control) {
             return Err(InvalidField::new("id", "holds control characters"));
         }
-        Ok(PeerId(id.to_owned()))
+        Ok(PeerId(Arc::from(id)))
     }
 
     /// Makes a UUID v4 id from 16 random bytes.
     pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
-        PeerId(
-            uuid::Builder::from_random_bytes(bytes)
-                .into_uuid()
-                .to_string(),
-        )
+        let id = uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string();
+        PeerId(Arc::from(id))
     }
 
     /// The id as a string.
@@ -64,14 +67,27 @@ impl TryFrom<String> for PeerId {
     type Error = InvalidField;
 
     fn try_from(id: String) -> Result<Self, Self::Error> {
-        PeerId::parse(&id)?;
-        Ok(PeerId(id))
+        PeerId::parse(&id)
     }
 }
 
 impl From<PeerId> for String {
     fn from(id: PeerId) -> Self {
-        id.0
+        id.0.as_ref().to_owned()
+    }
+}
+
+impl Serialize for PeerId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PeerId {
+    /// Checked as [`PeerId::parse`] checks, straight from the input's string
+    /// (one allocation, the shared one).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::wire::checked_str(deserializer, "an id", PeerId::parse)
     }
 }
 
@@ -109,5 +125,14 @@ mod tests {
         assert!(serde_json::from_str::<PeerId>("\"ok\"").is_ok());
         assert!(serde_json::from_str::<PeerId>("\"\"").is_err());
         assert!(serde_json::from_str::<PeerId>("12").is_err());
+    }
+
+    #[test]
+    fn clones_share_one_string_and_compare_as_strings() {
+        let a = PeerId::parse("b-7").unwrap();
+        let b = a.clone();
+        assert!(std::ptr::eq(a.as_str(), b.as_str()), "a clone copied");
+        assert_eq!(a, PeerId::parse("b-7").unwrap());
+        assert!(PeerId::parse("a").unwrap() < a);
     }
 }

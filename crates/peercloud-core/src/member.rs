@@ -2,8 +2,9 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::error::InvalidField;
@@ -17,6 +18,7 @@ const MAX_HOST_LEN: usize = 253;
 /// The string is kept exactly as received (the original writes IPv4 peers as
 /// `::ffff:127.0.0.1`) so that it travels on unchanged; [`Host::ip`] gives the
 /// address to dial, with IPv4-mapped IPv6 addresses turned back into IPv4.
+/// Like [`PeerId`], the string is shared between clones.
 ///
 /// ```
 /// use peercloud_core::Host;
@@ -26,9 +28,8 @@ const MAX_HOST_LEN: usize = 253;
 /// assert_eq!(Host::parse("example.com").unwrap().ip(), None);
 /// assert!(Host::parse("evil.com/path?x").is_err());
 /// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Host(String);
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Host(Arc<str>);
 
 impl Host {
     /// Checks a host: an IPv4 or IPv6 address (brackets allowed), or a DNS
@@ -39,7 +40,7 @@ impl Host {
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
         if bare.parse::<IpAddr>().is_ok() {
-            return Ok(Host(bare.to_owned()));
+            return Ok(Host(Arc::from(bare)));
         }
         let valid_name = !bare.is_empty()
             && bare.len() <= MAX_HOST_LEN
@@ -47,7 +48,7 @@ impl Host {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
         if valid_name {
-            Ok(Host(bare.to_owned()))
+            Ok(Host(Arc::from(bare)))
         } else {
             Err(InvalidField::new(
                 "ip",
@@ -58,7 +59,7 @@ impl Host {
 
     /// The host for an IP address.
     pub fn from_ip(ip: IpAddr) -> Self {
-        Host(ip.to_string())
+        Host(Arc::from(ip.to_string()))
     }
 
     /// The host as received.
@@ -77,7 +78,7 @@ impl Host {
         match self.ip() {
             Some(IpAddr::V6(v6)) => format!("[{v6}]"),
             Some(IpAddr::V4(v4)) => v4.to_string(),
-            None => self.0.clone(),
+            None => self.0.as_ref().to_owned(),
         }
     }
 }
@@ -92,7 +93,21 @@ impl TryFrom<String> for Host {
 
 impl From<Host> for String {
     fn from(host: Host) -> Self {
-        host.0
+        host.0.as_ref().to_owned()
+    }
+}
+
+impl Serialize for Host {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Host {
+    /// Checked as [`Host::parse`] checks, straight from the input's string
+    /// (one allocation, the shared one).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::wire::checked_str(deserializer, "a host", Host::parse)
     }
 }
 
@@ -174,8 +189,9 @@ pub struct Member {
     pub host: Host,
     /// Its port.
     pub port: u16,
-    /// The data it identifies itself with.
-    pub data: Value,
+    /// The data it identifies itself with, shared: every member table
+    /// and message that holds the member holds the one value.
+    pub data: Arc<Value>,
 }
 
 impl Member {

@@ -1,11 +1,15 @@
 //! How the simulated network carries a message: lost, or delivered after
 //! a latency; cut by a partition or a broken link; refused where nothing
 //! listens or the process crashed; held while the target is stalled; and
-//! every request and reply through the wire codec, as on the wire.
+//! every request and reply through the wire codec, as on the wire (or,
+//! for large runs, handed over typed: see [`Delivery`]).
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use peercloud_core::wire::{decode_reply, decode_request, encode_reply, encode_request, ErrorBody};
+use peercloud_core::wire::{
+    decode_reply, decode_request, encode_reply, encode_request, encoded_reply_len,
+    encoded_request_len, ErrorBody,
+};
 use peercloud_core::{
     Address, CallError, CallResult, Origin, PeerId, Refusal, ReplyToken, Request, Response,
 };
@@ -15,7 +19,33 @@ use crate::node::{Caller, Health, Message, Waiting};
 use crate::protocol::Protocol;
 use crate::sim::{Happening, Sim};
 
+/// How requests and replies reach their peer.
+///
+/// Either way the network counts the bytes of the encoded body, and a
+/// seed replays the same run; the membership outcome is the same too
+/// (`tests/delivery.rs`), as long as what the cores send reads back as
+/// sent, which the wire fuzz tests check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// Encoded and decoded again, as on the wire: every peer reads its
+    /// own copy of every record, and every run exercises the codec.
+    #[default]
+    Wire,
+    /// Handed over as the typed message, its length counted as it would
+    /// be written: the records' ids, hosts and data are then shared by
+    /// every peer that holds them, as the core's records are shared
+    /// within a peer. At thousands of peers, every peer holding its own
+    /// copy of every list is what runs the simulator out of memory.
+    Typed,
+}
+
 impl<P: Protocol> Sim<P> {
+    /// Chooses how requests and replies travel from now on
+    /// ([`Delivery::Wire`] unless told).
+    pub fn set_delivery(&mut self, delivery: Delivery) {
+        self.delivery = delivery;
+    }
+
     /// Puts a message on the network: lost, or delivered after a latency.
     pub(crate) fn send(&mut self, message: Message) {
         if self.net.loss > 0.0 && self.rng.random::<f64>() < self.net.loss {
@@ -105,10 +135,19 @@ impl<P: Protocol> Sim<P> {
         request: Request,
     ) {
         let path = request.path();
-        let body = encode_request(&request);
-        self.stats.bytes += body.len() as u64;
-        let Ok(request) = decode_request(path, &body) else {
-            return self.refuse(from, caller);
+        let request = match self.delivery {
+            Delivery::Wire => {
+                let body = encode_request(&request);
+                self.stats.bytes += body.len() as u64;
+                let Ok(request) = decode_request(path, &body) else {
+                    return self.refuse(from, caller);
+                };
+                request
+            }
+            Delivery::Typed => {
+                self.stats.bytes += encoded_request_len(&request) as u64;
+                request
+            }
         };
         let token = ReplyToken(self.next_token);
         self.next_token += 1;
@@ -134,6 +173,10 @@ impl<P: Protocol> Sim<P> {
         reply: Result<Response, Refusal>,
     ) -> CallResult {
         match reply {
+            Ok(response) if self.delivery == Delivery::Typed => {
+                self.stats.bytes += encoded_reply_len(&response) as u64;
+                Ok(response)
+            }
             Ok(response) => {
                 let body = encode_reply(&response);
                 self.stats.bytes += body.len() as u64;

@@ -49,6 +49,7 @@ mod protocol;
 mod sim;
 mod view;
 
+pub use deliver::Delivery;
 pub use log::{EventCounts, EventLog, DEFAULT_KEEP};
 pub use net::{Latency, NetConfig};
 pub use original::{Original, OriginalConfig};

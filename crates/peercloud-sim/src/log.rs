@@ -148,7 +148,7 @@ mod tests {
                 id: PeerId::parse(id).unwrap(),
                 host: peercloud_core::Host::parse("10.0.0.1").unwrap(),
                 port: 9338,
-                data: serde_json::json!({}),
+                data: serde_json::json!({}).into(),
             },
             reason: LeftReason::Failed {
                 detected_by: None,

@@ -256,7 +256,7 @@ impl Original {
             id: reply.server.id,
             host: seed.host.clone(),
             port: seed.port,
-            data: reply.server.data,
+            data: reply.server.data.into(),
         };
         let start = Start::Joined {
             via: seed,
@@ -289,7 +289,8 @@ impl Original {
             port: join.port.unwrap_or(DEFAULT_PORT),
             data: join
                 .data
-                .unwrap_or_else(|| Value::Object(Default::default())),
+                .unwrap_or_else(|| Value::Object(Default::default()))
+                .into(),
         };
         let to = joiner.address();
         let check = Request::Status(Default::default());

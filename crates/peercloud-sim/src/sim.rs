@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use crate::deliver::address_of;
+use crate::deliver::{address_of, Delivery};
 use crate::log::DEFAULT_KEEP;
 use crate::net::NetConfig;
 use crate::node::{Caller, Health, Message, Node};
@@ -99,6 +99,8 @@ pub struct Sim<P: Protocol = Membership> {
     /// Each peer's side of a partition (all 0 when there is none).
     pub(crate) sides: Vec<u32>,
     pub(crate) stats: Stats,
+    /// How messages travel (see [`Sim::set_delivery`]).
+    pub(crate) delivery: Delivery,
 }
 
 impl Sim<Membership> {
@@ -150,6 +152,7 @@ impl<P: Protocol> Sim<P> {
             cut: BTreeSet::new(),
             sides: Vec::new(),
             stats: Stats::default(),
+            delivery: Delivery::Wire,
         }
     }
 

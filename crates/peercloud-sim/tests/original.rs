@@ -30,7 +30,7 @@ fn info(name: &str, n: u8) -> PeerInfo {
         id: id(name),
         ip: address(n).host,
         port: 9338,
-        data: json!({}),
+        data: json!({}).into(),
         incarnation: None,
     }
 }

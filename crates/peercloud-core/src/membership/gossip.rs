@@ -141,7 +141,7 @@ impl Membership {
         Update {
             ip: self.me.advertise.clone(),
             port: Some(self.me.port),
-            data: Some(self.me.data.clone()),
+            data: Some(std::sync::Arc::new(self.me.data.clone())),
             ..Update::about(UpdateKind::Alive, self.me.id.clone(), self.incarnation)
         }
     }
@@ -271,7 +271,7 @@ impl Membership {
             .data
             .clone()
             .or_else(|| fallback.as_ref().map(|m| m.data.clone()))
-            .unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+            .unwrap_or_else(|| std::sync::Arc::new(serde_json::Value::Object(Default::default())));
         let candidate = Candidate {
             member: Member {
                 id: update.id.clone(),

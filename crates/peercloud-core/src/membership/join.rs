@@ -101,7 +101,7 @@ impl Membership {
                 id: reply.server.id,
                 host: seed.host.clone(),
                 port: seed.port,
-                data: reply.server.data,
+                data: reply.server.data.into(),
             },
             incarnation: reply.server.incarnation.unwrap_or(0),
             kind: match reply.server.incarnation {
@@ -221,7 +221,8 @@ impl Membership {
                 port: join.port.unwrap_or(DEFAULT_PORT),
                 data: join
                     .data
-                    .unwrap_or_else(|| Value::Object(Default::default())),
+                    .unwrap_or_else(|| Value::Object(Default::default()))
+                    .into(),
             },
             incarnation: join.incarnation.unwrap_or(0),
             kind: Kind::of(join.incarnation),

@@ -429,12 +429,12 @@ impl Membership {
 
     /// The next action for the driver, if any.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        pop_and_shrink(&mut self.actions)
     }
 
     /// The next event for the application, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        pop_and_shrink(&mut self.events)
     }
 
     /// When `handle_timeout` must be called next, if ever.
@@ -518,6 +518,22 @@ impl Membership {
             Err(Refusal::UnknownSender(sender))
         }
     }
+}
+
+/// The room a drained queue of actions or events keeps.
+const KEPT_QUEUE_ROOM: usize = 64;
+
+/// Pops the front of `queue`; once it is empty, gives back the room past
+/// [`KEPT_QUEUE_ROOM`]. Joining a cloud of thousands queues an event per
+/// member at once, and a queue keeps the room of its longest burst: at
+/// thousands of peers in the simulator, that room was the largest thing a
+/// peer held after its member table.
+fn pop_and_shrink<T>(queue: &mut VecDeque<T>) -> Option<T> {
+    let next = queue.pop_front();
+    if next.is_none() && queue.capacity() > KEPT_QUEUE_ROOM {
+        queue.shrink_to(KEPT_QUEUE_ROOM);
+    }
+    next
 }
 
 #[cfg(test)]

@@ -121,7 +121,7 @@ impl Membership {
             id: self.me.id.clone(),
             host: address.host.clone(),
             port: address.port,
-            data: serde_json::Value::Null,
+            data: serde_json::Value::Null.into(),
         };
         self.members.at_place(&probe).is_some()
     }

@@ -294,7 +294,7 @@ mod tests {
             id: PeerId::parse("x").unwrap(),
             host: crate::member::Host::parse(host).unwrap(),
             port,
-            data: serde_json::json!({}),
+            data: serde_json::json!({}).into(),
         }
     }
 

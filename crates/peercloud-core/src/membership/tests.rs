@@ -102,7 +102,7 @@ fn member(id: &str, address: &str) -> Member {
         id: pid(id),
         host,
         port,
-        data: data_of(id),
+        data: data_of(id).into(),
     }
 }
 
@@ -256,7 +256,7 @@ fn join_reply(joiner: &str, server: &Member, peers: &[Member]) -> CallResult {
         port: None,
         server: ServerInfo {
             id: server.id.clone(),
-            data: server.data.clone(),
+            data: (*server.data).clone(),
             incarnation: None,
         },
         peers: peers.iter().map(PeerInfo::from).collect(),
@@ -317,7 +317,7 @@ fn joined_as_told_with(
         port: None,
         server: ServerInfo {
             id: seed.id.clone(),
-            data: seed.data.clone(),
+            data: (*seed.data).clone(),
             incarnation: seed_incarnation,
         },
         peers,

@@ -40,6 +40,20 @@ pub fn encode_request(request: &Request) -> Vec<u8> {
     }
 }
 
+/// The length of [`encode_request`]'s body, counted as it is written
+/// rather than kept: for test networks that hand the typed request over
+/// and still account for the bytes.
+pub fn encoded_request_len(request: &Request) -> usize {
+    match request {
+        Request::Join(join) => len_of(join),
+        Request::Joined(info) => len_of(info),
+        Request::Left(left) => len_of(left),
+        Request::Status(envelope) | Request::Gossip(envelope) => len_of(envelope),
+        Request::Peers => 2,
+        Request::Probe(probe) => len_of(probe),
+    }
+}
+
 /// Reads the body of a request to `path`. An empty body reads as `{}`, as
 /// the original's body parser does.
 pub fn decode_request(path: &str, body: &[u8]) -> Result<Request, CodecError> {
@@ -65,6 +79,18 @@ pub fn encode_reply(response: &Response) -> Vec<u8> {
         Response::Peers(peers) => to_vec(peers),
         Response::Probe(probe) => to_vec(probe),
         Response::Gossip(envelope) => to_vec(envelope),
+    }
+}
+
+/// The length of [`encode_reply`]'s body, counted without keeping it.
+pub fn encoded_reply_len(response: &Response) -> usize {
+    match response {
+        Response::Join(reply) => len_of(reply),
+        Response::Joined(ack) | Response::Left(ack) => len_of(ack),
+        Response::Status(status) => len_of(status),
+        Response::Peers(peers) => len_of(peers),
+        Response::Probe(probe) => len_of(probe),
+        Response::Gossip(envelope) => len_of(envelope),
     }
 }
 
@@ -111,13 +137,36 @@ fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
 }
 
+/// Counts the bytes written to it.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn len_of<T: Serialize>(value: &T) -> usize {
+    let mut counter = Counter(0);
+    // As in `to_vec`: a failure would be written as `{}`.
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => 2,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::id::PeerId;
 
     #[test]
-    fn every_request_reads_back_as_written() {
+    fn every_request_reads_back_as_written_and_its_length_is_counted_exactly() {
         let id = PeerId::parse("a").unwrap();
         let requests = [
             Request::Join(JoinRequest::default()),
@@ -135,12 +184,13 @@ mod tests {
         ];
         for request in requests {
             let body = encode_request(&request);
+            assert_eq!(encoded_request_len(&request), body.len());
             assert_eq!(decode_request(request.path(), &body), Ok(request));
         }
     }
 
     #[test]
-    fn every_reply_reads_back_at_the_path_it_names() {
+    fn every_reply_reads_back_at_the_path_it_names_and_its_length_is_counted_exactly() {
         let id = PeerId::parse("a").unwrap();
         let ack = Ack {
             status: "added".into(),
@@ -169,6 +219,7 @@ mod tests {
         ];
         for reply in replies {
             let body = encode_reply(&reply);
+            assert_eq!(encoded_reply_len(&reply), body.len());
             assert_eq!(decode_reply(reply.path(), &body), Ok(reply));
         }
     }

@@ -7,6 +7,8 @@
 //! nothing that cannot be dialled or told apart ever enters a member list).
 //! Nothing here touches the network.
 
+use std::sync::Arc;
+
 use serde::{de, Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -16,7 +18,10 @@ use crate::member::{Host, Member};
 mod codec;
 mod swim;
 
-pub use codec::{decode_reply, decode_request, encode_reply, encode_request, CodecError};
+pub use codec::{
+    decode_reply, decode_request, encode_reply, encode_request, encoded_reply_len,
+    encoded_request_len, CodecError,
+};
 pub use swim::{
     Envelope, ProbeOutcome, ProbeReply, ProbeRequest, Update, UpdateKind, WireCause, MAX_UPDATES,
 };
@@ -107,9 +112,10 @@ pub struct PeerInfo {
     /// The member's port ([`DEFAULT_PORT`] when missing).
     #[serde(default = "default_port", deserialize_with = "port")]
     pub port: u16,
-    /// The member's data (`{}` when missing).
-    #[serde(default = "empty_object")]
-    pub data: Value,
+    /// The member's data (`{}` when missing), shared with the record it
+    /// was made from.
+    #[serde(default = "empty_shared_object")]
+    pub data: Arc<Value>,
     /// The member's incarnation, as a peercloud peer knows it; original
     /// peers neither send it nor read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -248,6 +254,10 @@ fn empty_object() -> Value {
     Value::Object(serde_json::Map::new())
 }
 
+fn empty_shared_object() -> Arc<Value> {
+    Arc::new(empty_object())
+}
+
 fn default_port() -> u16 {
     DEFAULT_PORT
 }
@@ -319,10 +329,36 @@ pub(crate) fn optional_id<'de, D: Deserializer<'de>>(
 /// `null` (a peer's data): with `#[serde(default)]`, a missing field is
 /// `None` and a present one `Some`, so that `null` data is not taken for
 /// no data (and replaced by an older record's) on the way.
-pub(crate) fn present<'de, D: Deserializer<'de>>(
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
-) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(deserializer).map(Some)
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A string checked by `parse`, read through a visitor so that a
+/// borrowed string is checked in place rather than copied first.
+pub(crate) fn checked_str<'de, D, T>(
+    deserializer: D,
+    expecting: &'static str,
+    parse: fn(&str) -> Result<T, crate::error::InvalidField>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct Checked<T> {
+        expecting: &'static str,
+        parse: fn(&str) -> Result<T, crate::error::InvalidField>,
+    }
+    impl<T> de::Visitor<'_> for Checked<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+            (self.parse)(text).map_err(E::custom)
+        }
+    }
+    deserializer.deserialize_str(Checked { expecting, parse })
 }
 
 /// The longest digest taken; longer ones are ignored.
@@ -366,7 +402,7 @@ mod tests {
         let peer: PeerInfo =
             serde_json::from_value(json!({"id": "a", "ip": "localhost", "port": "9338"})).unwrap();
         assert_eq!(peer.port, 9338);
-        assert_eq!(peer.data, json!({}));
+        assert_eq!(peer.data, json!({}).into());
     }
 
     #[test]
@@ -414,7 +450,7 @@ mod tests {
             id: PeerId::parse("a").unwrap(),
             ip: Host::parse("10.0.0.1").unwrap(),
             port: 1,
-            data: json!([1.3830022519702741e305, 5.8462799586890636e-77]),
+            data: json!([1.3830022519702741e305, 5.8462799586890636e-77]).into(),
             incarnation: None,
         };
         let text = serde_json::to_vec(&peer).unwrap();
@@ -430,7 +466,7 @@ mod tests {
         assert_eq!(join.data, Some(Value::Null));
         let update: Update =
             serde_json::from_value(json!({"kind": "alive", "id": "a", "data": null})).unwrap();
-        assert_eq!(update.data, Some(Value::Null));
+        assert_eq!(update.data.as_deref(), Some(&Value::Null));
         let update: Update = serde_json::from_value(json!({"kind": "alive", "id": "a"})).unwrap();
         assert_eq!(update.data, None);
     }

@@ -6,6 +6,8 @@
 //! sends (`{}`) parses as an empty envelope, and an original peer that gets
 //! one of these bodies ignores the fields it does not know.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -73,7 +75,7 @@ pub struct Update {
         deserialize_with = "super::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub data: Option<Value>,
+    pub data: Option<Arc<Value>>,
     /// Who suspected it or declared it failed.
     #[serde(
         default,

@@ -59,7 +59,7 @@ pub(crate) fn peer_info() -> impl Strategy<Value = PeerInfo> {
             id,
             ip,
             port,
-            data,
+            data: data.into(),
             incarnation,
         },
     )
@@ -92,7 +92,7 @@ pub(crate) fn update() -> impl Strategy<Value = Update> {
                 incarnation,
                 ip,
                 port,
-                data,
+                data: data.map(Into::into),
                 by,
                 cause,
             },

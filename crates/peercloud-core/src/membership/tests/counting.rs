@@ -137,7 +137,7 @@ fn goodbyes_and_data_updates_are_counted() {
     let new_data = Update {
         ip: Some(members[1].host.clone()),
         port: Some(members[1].port),
-        data: Some(json!({"name": "m2", "v": 2})),
+        data: Some(json!({"name": "m2", "v": 2}).into()),
         ..Update::about(UpdateKind::Alive, pid("m2"), 1)
     };
     gossip(&mut p, t0, "m2", new_data);

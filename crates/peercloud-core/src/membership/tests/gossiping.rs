@@ -35,7 +35,7 @@ fn alive(id: &str, incarnation: u64, data: Value) -> Update {
     Update {
         ip: Some(at.host),
         port: Some(at.port),
-        data: Some(data),
+        data: Some(data.into()),
         ..Update::about(UpdateKind::Alive, pid(id), incarnation)
     }
 }
@@ -127,7 +127,7 @@ fn a_member_suspected_by_a_member_is_suspected_here_and_its_newer_alive_ends_it(
     gossip(&mut p, t0, "m2", vec![alive("m2", 1, newer.clone())]);
     assert_eq!(p.member_state(&pid("m2")), Some(MemberState::Alive));
     let refreshed = Member {
-        data: newer,
+        data: newer.into(),
         ..member("m2", "10.0.0.9:9338")
     };
     assert_eq!(
@@ -158,7 +158,7 @@ fn news_of_an_older_or_equal_incarnation_changes_nothing() {
         "m3",
         vec![about(UpdateKind::Suspect, "m2", 2, "m3")],
     );
-    assert_eq!(p.member(&pid("m2")).unwrap().data, json!({"v": 3}));
+    assert_eq!(p.member(&pid("m2")).unwrap().data, json!({"v": 3}).into());
     assert_eq!(p.member_state(&pid("m2")), Some(MemberState::Alive));
     assert_eq!(p.version(), version);
     assert!(events(&mut p).is_empty());
@@ -378,7 +378,7 @@ fn a_member_said_to_move_onto_another_members_place_stays_where_it_was() {
     assert_eq!(m2.address(), addr("10.0.0.2:9338"));
     assert_eq!(
         m2.data,
-        json!({"moved": true}),
+        json!({"moved": true}).into(),
         "the rest of the news is taken"
     );
     assert_eq!(

@@ -86,7 +86,7 @@ fn a_repeated_joined_notice_never_adds_a_second_entry_and_only_a_newer_incarnati
     assert_eq!(notice(&mut s, t0, origin("b"), joined_notice(&d)), added());
     events(&mut s);
     let changed = Member {
-        data: json!({"name": "d", "color": "blue"}),
+        data: json!({"name": "d", "color": "blue"}).into(),
         ..d.clone()
     };
     // An original peer relays no incarnation: its notice may be stale.
@@ -334,7 +334,7 @@ fn a_joiner_accepted_while_joining_is_kept_and_introduced_to_the_cloud() {
     assert_eq!(to_x.server.id, pid("j"));
     assert!(to_x.peers.is_empty());
     let x = Member {
-        data: json!({}),
+        data: json!({}).into(),
         ..member("x", "10.0.0.24:9338")
     };
     assert_eq!(events(&mut j), [Event::PeerJoined(x.clone())]);

@@ -173,5 +173,5 @@ fn a_member_a_probe_shows_to_be_a_peercloud_peer_hears_the_new_data_it_missed_at
     };
     let news = &envelope.updates[0];
     assert_eq!((news.id.as_str(), news.incarnation), ("s", 1));
-    assert_eq!(news.data, Some(data(1)));
+    assert_eq!(news.data.as_deref(), Some(&data(1)));
 }

@@ -66,7 +66,7 @@ fn a_checked_joiner_is_announced_to_every_member_added_and_answered_with_the_oth
 
     let actions = drain(&mut s);
     let x = Member {
-        data: json!({}),
+        data: json!({}).into(),
         ..member("x", "10.1.2.3:9338")
     };
     let announced = joined_notice(&x);
@@ -259,7 +259,7 @@ fn two_joiners_checked_at_once_are_both_admitted_and_the_second_learns_of_the_fi
     s.handle_response(t0, checks[1].call, status_of("y"));
     let actions = drain(&mut s);
     let y = Member {
-        data: json!({}),
+        data: json!({}).into(),
         ..member("y", "10.0.0.25:9338")
     };
     assert_eq!(
@@ -336,7 +336,7 @@ fn a_joiner_is_announced_by_gossip_to_peercloud_members_and_by_notice_to_origina
 
     let actions = drain(&mut s);
     let x = Member {
-        data: json!({}),
+        data: json!({}).into(),
         ..member("x", "10.1.2.3:9338")
     };
     let notified: Vec<Address> = notices(&actions).into_iter().map(|(to, _)| to).collect();

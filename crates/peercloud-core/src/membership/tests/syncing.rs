@@ -47,7 +47,7 @@ fn peers_reply(server: &Member, peers: &[Member]) -> CallResult {
     Ok(Response::Peers(PeersReply {
         server: ServerInfo {
             id: server.id.clone(),
-            data: server.data.clone(),
+            data: (*server.data).clone(),
             incarnation: None,
         },
         peers: peers.iter().map(PeerInfo::from).collect(),

@@ -29,7 +29,7 @@ fn new_data_raises_the_incarnation_and_is_pushed_to_peercloud_members_only() {
     };
     let news = &envelope.updates[0];
     assert_eq!((news.kind, news.incarnation), (UpdateKind::Alive, 1));
-    assert_eq!(news.data, Some(json!({"v": 2})));
+    assert_eq!(news.data.as_deref(), Some(&json!({"v": 2})));
 }
 
 #[test]

@@ -83,6 +83,9 @@ pub(crate) fn measure<P: Protocol>(
     let mut rows = Vec::new();
     let mut sim = new(plan.seed, NetConfig::lan());
     sim.keep_events(KEEP);
+    if plan.typed {
+        sim.set_delivery(peercloud_sim::Delivery::Typed);
+    }
     let joined = join_at_once(&mut sim, size);
     progress.done(&format!("joins: {joined:?}"));
     rows.push(Row::new("convergence after concurrent joins", "s", joined).at_most(5.0));

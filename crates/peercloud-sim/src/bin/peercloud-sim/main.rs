@@ -3,7 +3,7 @@
 //! table per cloud size. This file only parses the arguments.
 //!
 //! ```text
-//! peercloud-sim [--sizes 100,1000] [--seed N] [--hour-minutes M] [--rules peercloud,original]
+//! peercloud-sim [--sizes 100,1000] [--seed N] [--hour-minutes M] [--rules peercloud,original] [--typed]
 //! ```
 
 mod figures;
@@ -18,6 +18,9 @@ const USAGE: &str =
   --seed           the seed every run starts from (default 1); printed to replay
   --hour-minutes   simulated minutes of each false-eviction run (default 60)
   --rules          peercloud, original or both (default both), one column each
+  --typed          hand messages over typed instead of through the wire codec
+                   (records shared between peers, bytes still counted):
+                   what lets 10,000 peers fit in memory
   --rows           run one size under one rules in this process and print
                    its rows for a parent run (how each column gets its own
                    wall time and peak memory)";
@@ -49,6 +52,8 @@ pub(crate) struct Plan {
     pub(crate) rules: Vec<Rules>,
     /// A child run: one size, one rules, rows on stdout.
     pub(crate) rows: bool,
+    /// Messages handed over typed (`peercloud_sim::Delivery::Typed`).
+    pub(crate) typed: bool,
 }
 
 fn main() -> ExitCode {
@@ -82,11 +87,16 @@ fn parse(args: &[String]) -> Result<Plan, String> {
         soak_minutes: 60,
         rules: vec![Rules::Peercloud, Rules::Original],
         rows: false,
+        typed: false,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         if arg == "--rows" {
             plan.rows = true;
+            continue;
+        }
+        if arg == "--typed" {
+            plan.typed = true;
             continue;
         }
         let value = args.next().ok_or(format!("{arg} needs a value"))?;
@@ -139,7 +149,8 @@ mod tests {
         let plan = parse(&[]).unwrap();
         assert_eq!(plan.sizes, [100, 1000]);
         assert_eq!(plan.rules, [Rules::Peercloud, Rules::Original]);
-        assert!(!plan.rows);
+        assert!(!plan.rows && !plan.typed);
+        assert!(parse(&args("--typed --sizes 10000")).unwrap().typed);
     }
 
     #[test]

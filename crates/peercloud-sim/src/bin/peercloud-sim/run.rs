@@ -60,6 +60,7 @@ pub(crate) fn in_child(size: usize, rules: Rules, plan: &Plan) -> Vec<Row> {
         ])
         .args(["--seed", &plan.seed.to_string()])
         .args(["--hour-minutes", &plan.soak_minutes.to_string()])
+        .args(plan.typed.then_some("--typed"))
         .stderr(Stdio::inherit())
         .output();
     let output = match output {

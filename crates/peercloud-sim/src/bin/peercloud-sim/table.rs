@@ -5,8 +5,13 @@ use crate::figures::Row;
 use crate::{Plan, Rules};
 
 pub(crate) fn render(size: usize, plan: &Plan, columns: &[(Rules, Vec<Row>)]) -> String {
+    let delivery = if plan.typed {
+        ", messages handed over typed"
+    } else {
+        ""
+    };
     let mut out = format!(
-        "\n### {size} peers (seed {}, soaks of {} simulated minutes)\n\n",
+        "\n### {size} peers (seed {}, soaks of {} simulated minutes{delivery})\n\n",
         plan.seed, plan.soak_minutes
     );
     let names: Vec<&str> = columns.iter().map(|(rules, _)| rules.name()).collect();

@@ -128,7 +128,7 @@ fn peer_info() -> impl Strategy<Value = PeerInfo> {
                 id,
                 ip: host,
                 port,
-                data,
+                data: data.into(),
                 incarnation,
             }
         },
@@ -159,7 +159,7 @@ fn update() -> impl Strategy<Value = Update> {
             Update {
                 ip: address.as_ref().map(|a| a.host.clone()),
                 port: address.map(|a| a.port),
-                data,
+                data: data.map(Into::into),
                 by,
                 cause,
                 ..Update::about(kind, id, incarnation)

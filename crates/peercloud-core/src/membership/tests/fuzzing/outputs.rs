@@ -132,7 +132,7 @@ impl Run {
                     return Err(format!("{} joined twice", m.id));
                 }
                 self.view
-                    .insert(m.id.clone(), (m.data.clone(), MemberState::Alive));
+                    .insert(m.id.clone(), ((*m.data).clone(), MemberState::Alive));
             }
             Event::PeerSuspected(m) | Event::PeerAlive(m) => {
                 known(&self.view, &m.id)?;
@@ -140,12 +140,12 @@ impl Run {
                     Event::PeerSuspected(_) => MemberState::Suspected,
                     _ => MemberState::Alive,
                 };
-                self.view.insert(m.id.clone(), (m.data.clone(), state));
+                self.view.insert(m.id.clone(), ((*m.data).clone(), state));
             }
             Event::PeerUpdated(m) => {
                 known(&self.view, &m.id)?;
                 if let Some(entry) = self.view.get_mut(&m.id) {
-                    entry.0 = m.data.clone();
+                    entry.0 = (*m.data).clone();
                 }
             }
             Event::PeerLeft { member, .. } => {
@@ -174,7 +174,7 @@ impl Run {
             .core
             .members
             .iter()
-            .map(|(id, e)| (id.clone(), (e.member.data.clone(), e.state())))
+            .map(|(id, e)| (id.clone(), ((*e.member.data).clone(), e.state())))
             .collect();
         if members != self.view {
             return Err(format!(

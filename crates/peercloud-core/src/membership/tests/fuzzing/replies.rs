@@ -160,7 +160,7 @@ fn at_address(address: &Address) -> Member {
         id: PeerId::parse("place").expect("a valid id"),
         host: address.host.clone(),
         port: address.port,
-        data: Value::Null,
+        data: Value::Null.into(),
     }
 }
 

@@ -138,7 +138,7 @@ impl Run {
                 id: peer(k),
                 host: home(k).host,
                 port: 9338,
-                data: serde_json::json!({ "name": k }),
+                data: serde_json::json!({ "name": k }).into(),
             })
         };
         let reply = JoinReply {
