@@ -4,9 +4,10 @@
 //! a bounded number of messages, so news reaches everyone in O(log N)
 //! rounds at a constant cost per peer, and a cloud with no news sends no
 //! rounds. Joins travel this way between peercloud peers (a notice to every
-//! member made N joins cost N² calls). Urgent news (a failure found here, a
-//! refutation, new data) is pushed to every member at once with `/gossip`.
-//! Original peers never see any of it.
+//! member made N joins cost N² calls). Fresh news found here (a joiner, a
+//! failure, a refutation) is pushed at once to `gossip_fanout` members,
+//! which pass it on; only new data of this peer's own is pushed to every
+//! member. Original peers never see any of it.
 //!
 //! The merge rules are SWIM's: an incarnation only its member raises;
 //! `alive` beats `suspect` of a lower incarnation; `suspect` and `failed`
@@ -337,8 +338,12 @@ impl Membership {
         }
     }
 
-    /// Raises this peer's incarnation above `accused` and tells every
-    /// peercloud member (and `also`, an accuser that is not a member).
+    /// Raises this peer's incarnation above `accused` and tells a few
+    /// members at once (and `also`, an accuser that is not a member), who
+    /// pass it on by gossip: it reaches every member in O(log N) rounds,
+    /// well within the shortest suspicion (`suspicion_min` times log10 N).
+    /// A push to every member made each refutation cost N calls, and a
+    /// healed partition, where every peer refutes, N².
     ///
     /// The number stops at `u64::MAX`: a real peer raises it once per
     /// refutation or data change and never gets there, but anyone can
@@ -352,7 +357,7 @@ impl Membership {
         self.counters.refutations += 1;
         let update = self.self_update();
         self.gossip.queue(update.clone());
-        self.push_to_all(now, &update);
+        self.spread_now(now, &update, None);
         if let Some((id, to)) = also {
             self.push(now, id, to, update);
         }
@@ -431,10 +436,10 @@ impl Membership {
         chosen
     }
 
-    /// Fresh news found here (a joiner admitted, a failure detected) goes
-    /// at once to `gossip_fanout` random members (every member of a small
-    /// cloud) rather than at the next round; they pass it on like any
-    /// news. `skip` is a member not to send it to (the joiner itself).
+    /// Fresh news found here (a joiner admitted, a failure detected, a
+    /// refutation) goes at once to `gossip_fanout` random members (every
+    /// member of a small cloud) rather than at the next round; they pass it
+    /// on like any news. `skip` is a member not to send it to (the joiner itself).
     pub(super) fn spread_now(&mut self, now: Instant, update: &Update, skip: Option<&PeerId>) {
         for id in self.gossip_targets(skip) {
             if let Some(to) = self.members.get(&id).map(|e| e.member.address()) {

@@ -1,6 +1,7 @@
 //! Joining: this peer joining a cloud through its seeds (client side), and
 //! other peers joining through this one (server side).
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
@@ -141,17 +142,32 @@ impl Membership {
         self.replay_early_notices(now);
     }
 
-    /// Tells `earlier` members and `received` ones about each other.
+    /// Tells `earlier` members and `received` ones about each other, with
+    /// a `/joined` notice to each that cannot learn it otherwise: a
+    /// peercloud member pulls this peer's list as soon as its digest
+    /// differs from its own (see `sync.rs`), so it gets no notices. A
+    /// notice to every pair made the merge of two clouds of N/2 cost N²/2
+    /// calls at the merging peer alone, and healing a partition, where
+    /// many peers merge at once, N³.
     fn introduce(&mut self, now: Instant, earlier: &[Member], received: &[Member]) {
-        for old in earlier
-            .iter()
-            .filter(|o| !received.iter().any(|r| r.id == o.id))
-        {
+        let pulls = |core: &Self, member: &Member| {
+            core.members
+                .get(&member.id)
+                .is_some_and(|e| e.kind == Kind::Rust)
+        };
+        let received_ids: BTreeSet<&PeerId> = received.iter().map(|r| &r.id).collect();
+        for old in earlier.iter().filter(|o| !received_ids.contains(&o.id)) {
+            let old_pulls = pulls(self, old);
             for new in received {
-                let about_new = self.info_of(new);
-                let about_old = self.info_of(old);
-                self.notify(now, old.address(), Request::Joined(about_new));
-                self.notify(now, new.address(), Request::Joined(about_old));
+                let new_pulls = pulls(self, new);
+                if !old_pulls {
+                    let about_new = self.info_of(new);
+                    self.notify(now, old.address(), Request::Joined(about_new));
+                }
+                if !new_pulls {
+                    let about_old = self.info_of(old);
+                    self.notify(now, new.address(), Request::Joined(about_old));
+                }
             }
         }
     }

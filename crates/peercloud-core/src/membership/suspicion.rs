@@ -23,7 +23,7 @@ impl Membership {
         let scale = (n as f64).log10().max(1.0);
         let min = self.config.suspicion_min.mul_f64(scale);
         let max = self.config.suspicion_max.mul_f64(scale).max(min);
-        let expected = EXPECTED_CONFIRMATIONS.min(n.saturating_sub(2));
+        let expected = self.confirmations_needed();
         if expected == 0 {
             return min;
         }
@@ -32,12 +32,20 @@ impl Membership {
             .max(min)
     }
 
+    /// How many confirmations bring a suspicion down to `suspicion_min`:
+    /// [`EXPECTED_CONFIRMATIONS`], or fewer in a cloud too small to have
+    /// that many other accusers.
+    fn confirmations_needed(&self) -> usize {
+        EXPECTED_CONFIRMATIONS.min(self.members.len().saturating_sub(1))
+    }
+
     /// `accuser` suspects `id` at `incarnation` (this peer, when `accuser`
     /// is its own id). A new suspicion starts the clock and is gossiped;
     /// another accuser of a suspicion already held, this peer's own probes
     /// included, is a confirmation: it shortens the suspicion and is
     /// gossiped in turn, so that every member counts it (Lifeguard's
-    /// independent confirmations). Older incarnations are ignored.
+    /// independent confirmations), until it is as short as it gets. Older
+    /// incarnations are ignored.
     pub(super) fn suspect(&mut self, now: Instant, id: &PeerId, incarnation: u64, accuser: PeerId) {
         let Some(entry) = self.members.get(id) else {
             return;
@@ -48,7 +56,13 @@ impl Membership {
         match &entry.suspicion {
             Some(held) if held.incarnation > incarnation => {}
             Some(held) if held.incarnation == incarnation => {
-                if !held.accusers.contains(&accuser) {
+                // Past the confirmations that bring it to its shortest, an
+                // accuser changes nothing here, and passing it on would
+                // change nothing elsewhere: without this bound, a partition
+                // of N has every peer hold and gossip up to N/2 accusers of
+                // each of N/2 members.
+                let full = held.accusers.len() > self.confirmations_needed();
+                if !full && !held.accusers.contains(&accuser) {
                     self.confirm(id, accuser);
                 }
             }

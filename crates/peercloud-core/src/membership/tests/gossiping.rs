@@ -308,6 +308,44 @@ fn this_peers_own_accusation_confirms_a_suspicion_heard_from_another_and_is_pass
 }
 
 #[test]
+fn a_suspicion_at_its_shortest_takes_no_more_accusers_and_passes_none_on() {
+    let (mut p, t0) = rust_cloud();
+    let accusations = |ids: &[&str]| {
+        ids.iter()
+            .map(|by| about(UpdateKind::Suspect, "m2", 0, by))
+            .collect()
+    };
+    // Three members: two confirmations bring it down to its shortest.
+    gossip(&mut p, t0, "m1", accusations(&["m1", "m3", "p"]));
+    let shortest = t0 + p.suspicion_timeout(2);
+    assert_eq!(shortest, t0 + p.suspicion_timeout(usize::MAX));
+    let held = |p: &Membership| {
+        p.members
+            .get(&pid("m2"))
+            .unwrap()
+            .suspicion
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(held(&p).deadline, shortest);
+    assert_eq!(held(&p).accusers.len(), 3);
+    // What waits to be passed on about m2 is the last confirmation.
+    let waiting = |p: &mut Membership| {
+        p.envelope_for(&pid("m3"), true)
+            .updates
+            .into_iter()
+            .find(|u| u.id == pid("m2"))
+            .and_then(|u| u.by)
+    };
+    let before = waiting(&mut p);
+    assert_eq!(before, Some(pid("p")));
+    gossip(&mut p, t0, "m1", accusations(&["m4", "m5"]));
+    assert_eq!(held(&p).accusers.len(), 3, "no more accusers are held");
+    assert_eq!(held(&p).deadline, shortest);
+    assert_ne!(waiting(&mut p), Some(pid("m5")), "and none is passed on");
+}
+
+#[test]
 fn a_member_that_said_goodbye_but_still_talks_is_told_it_left() {
     let (mut p, t0) = rust_cloud();
     // A goodbye in m2's name (forged, or from an earlier life).
@@ -428,6 +466,36 @@ fn gossiping_cloud() -> (Membership, Instant) {
         .map(|m| PeerInfo::of(m, (m.id.as_str() != "o5").then_some(0)))
         .collect();
     joined_as_told_with(config, "p", &members[0], Some(0), peers)
+}
+
+#[test]
+fn a_refutation_goes_at_once_to_a_few_members_and_on_with_the_next_round() {
+    use rand::SeedableRng;
+    for seed in 0..16u64 {
+        let (mut p, t0) = gossiping_cloud();
+        p.rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let actions = gossip(
+            &mut p,
+            t0,
+            "m1",
+            vec![about(UpdateKind::Suspect, "p", 0, "m2")],
+        );
+        assert_eq!(p.incarnation(), 1, "seed {seed}");
+        let at_once = pushed_about(&actions, "p");
+        assert_eq!(at_once.len(), 2, "the fanout, seed {seed}: {actions:#?}");
+        assert!(
+            at_once.iter().all(|(to, _)| *to != addr("10.0.0.5:9338")),
+            "not to the original peer, seed {seed}"
+        );
+        p.handle_timeout(t0 + millis(100));
+        let next_round = pushed_about(&drain(&mut p), "p");
+        assert!(
+            next_round
+                .iter()
+                .any(|(_, u)| (u.kind, u.incarnation) == (UpdateKind::Alive, 1)),
+            "seed {seed}: {next_round:?}"
+        );
+    }
 }
 
 #[test]

@@ -363,3 +363,54 @@ fn a_joiner_accepted_while_joining_is_kept_and_introduced_to_the_cloud() {
         ]
     );
 }
+
+#[test]
+fn a_merge_sends_notices_only_to_members_that_do_not_pull_lists() {
+    let t0 = base();
+    let mut j = core("j", 9338);
+    let s = member("s", "10.0.0.1:9338");
+    j.start(t0, vec![s.address()]);
+    let join = only_call(&drain(&mut j), "/join");
+
+    // x, a peercloud peer, joins through j while j's own join is under way.
+    let x_join = Request::Join(JoinRequest {
+        incarnation: Some(0),
+        ..match join_request(Some("x"), None, None) {
+            Request::Join(join) => join,
+            _ => unreachable!(),
+        }
+    });
+    j.handle_request(t0, TOKEN, anonymous("10.0.0.24"), x_join);
+    let check = only_call(&drain(&mut j), "/status");
+    let Ok(Response::Status(mut x_status)) = status_of("x") else {
+        unreachable!()
+    };
+    x_status.incarnation = Some(0);
+    j.handle_response(t0, check.call, Ok(Response::Status(x_status)));
+    assert!(matches!(
+        only_reply(&drain(&mut j), TOKEN),
+        Ok(Response::Join(_))
+    ));
+
+    // The seed's cloud: b speaks peercloud (an incarnation), o does not.
+    let b = member("b", "10.0.0.2:9338");
+    let o = member("o", "10.0.0.3:9338");
+    let Ok(Response::Join(mut reply)) = join_reply("j", &s, &[b.clone(), o.clone()]) else {
+        unreachable!()
+    };
+    reply.server.incarnation = Some(0);
+    reply.peers[0].incarnation = Some(0);
+    j.handle_response(t0, join.call, Ok(Response::Join(reply)));
+    assert_eq!(member_ids(&j), ["b", "o", "s", "x"]);
+
+    // x pulls j's list once their digests differ, and so do s and b: only
+    // o, which cannot, is told about x.
+    let sent: Vec<(Address, String)> = notices(&drain(&mut j))
+        .into_iter()
+        .map(|(to, request)| match request {
+            Request::Joined(info) => (to, info.id.to_string()),
+            other => panic!("not a /joined notice: {other:?}"),
+        })
+        .collect();
+    assert_eq!(sent, [(o.address(), "x".to_owned())]);
+}
