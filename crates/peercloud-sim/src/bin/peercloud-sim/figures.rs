@@ -9,7 +9,7 @@ use peercloud_sim::{Latency, NetConfig, PeerIndex, Protocol, Sim};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::Plan;
+use crate::{Plan, Scenario};
 
 /// How often conditions are looked at (simulated).
 const STEP: Duration = Duration::from_millis(100);
@@ -100,19 +100,26 @@ pub(crate) fn measure<P: Protocol>(
     rows.push(Row::new("crash dropped by every peer, median", "s", median).at_most(5.0));
     rows.push(Row::new("crash dropped by every peer, worst", "s", worst));
     progress.done("quiet load and crashes");
-    rows.push(Row::new(
-        "partition in halves healed",
-        "s",
-        partition(&mut sim),
-    ));
-    progress.done("partition");
+    if !plan.skip.contains(&Scenario::Partition) {
+        rows.push(Row::new(
+            "partition in halves healed",
+            "s",
+            partition(&mut sim),
+        ));
+        progress.done("partition");
+    }
     drop(sim);
     let minutes = plan.soak_minutes;
-    for (loss, net, stalls) in [
-        ("1% loss", lossy(0.01), false),
-        ("5% loss", lossy(0.05), false),
-        ("5% loss and 1-3 s stalls", lossy(0.05), true),
-    ] {
+    let soaks = if plan.skip.contains(&Scenario::Soaks) {
+        Vec::new()
+    } else {
+        vec![
+            ("1% loss", lossy(0.01), false),
+            ("5% loss", lossy(0.05), false),
+            ("5% loss and 1-3 s stalls", lossy(0.05), true),
+        ]
+    };
+    for (loss, net, stalls) in soaks {
         let soaked = soak(size, plan.seed, new(plan.seed, net), stalls, minutes);
         let figure = format!("false evictions per peer-hour, {loss}");
         progress.done(&figure);

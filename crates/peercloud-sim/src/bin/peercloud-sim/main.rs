@@ -3,7 +3,7 @@
 //! table per cloud size. This file only parses the arguments.
 //!
 //! ```text
-//! peercloud-sim [--sizes 100,1000] [--seed N] [--hour-minutes M] [--rules peercloud,original] [--typed]
+//! peercloud-sim [--sizes 100,1000] [--seed N] [--hour-minutes M] [--rules peercloud,original] [--typed] [--skip partition,soaks]
 //! ```
 
 mod figures;
@@ -18,6 +18,10 @@ const USAGE: &str =
   --seed           the seed every run starts from (default 1); printed to replay
   --hour-minutes   simulated minutes of each false-eviction run (default 60)
   --rules          peercloud, original or both (default both), one column each
+  --skip           scenarios left out: partition, soaks or both (the joins,
+                   the quiet load and the crashes always run); for sizes
+                   where every peer learning of N/2 failures and N/2
+                   returns, N² facts told many times each, takes hours
   --typed          hand messages over typed instead of through the wire codec
                    (records shared between peers, bytes still counted):
                    what lets 10,000 peers fit in memory
@@ -54,6 +58,26 @@ pub(crate) struct Plan {
     pub(crate) rows: bool,
     /// Messages handed over typed (`peercloud_sim::Delivery::Typed`).
     pub(crate) typed: bool,
+    /// The scenarios left out.
+    pub(crate) skip: Vec<Scenario>,
+}
+
+/// A scenario that may be left out of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scenario {
+    /// The cloud split in halves for a minute, then healed.
+    Partition,
+    /// The runs under loss and stalls that count false evictions.
+    Soaks,
+}
+
+impl Scenario {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Scenario::Partition => "partition",
+            Scenario::Soaks => "soaks",
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -88,6 +112,7 @@ fn parse(args: &[String]) -> Result<Plan, String> {
         rules: vec![Rules::Peercloud, Rules::Original],
         rows: false,
         typed: false,
+        skip: Vec::new(),
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -107,6 +132,7 @@ fn parse(args: &[String]) -> Result<Plan, String> {
                 plan.soak_minutes = value.parse().map_err(|_| "bad --hour-minutes".to_owned())?
             }
             "--rules" => plan.rules = list(value, parse_rules)?,
+            "--skip" => plan.skip = list(value, parse_scenario)?,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -136,6 +162,13 @@ fn parse_rules(r: &str) -> Result<Rules, String> {
     }
 }
 
+fn parse_scenario(s: &str) -> Result<Scenario, String> {
+    [Scenario::Partition, Scenario::Soaks]
+        .into_iter()
+        .find(|scenario| scenario.name() == s)
+        .ok_or_else(|| format!("bad scenario {s:?}: partition or soaks"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +184,17 @@ mod tests {
         assert_eq!(plan.rules, [Rules::Peercloud, Rules::Original]);
         assert!(!plan.rows && !plan.typed);
         assert!(parse(&args("--typed --sizes 10000")).unwrap().typed);
+        assert!(plan.skip.is_empty(), "every scenario runs");
+    }
+
+    #[test]
+    fn scenarios_are_left_out_by_name() {
+        let plan = parse(&args("--skip partition,soaks")).unwrap();
+        assert_eq!(plan.skip, [Scenario::Partition, Scenario::Soaks]);
+        assert!(
+            parse(&args("--skip joins")).is_err(),
+            "the joins always run"
+        );
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub(crate) fn in_child(size: usize, rules: Rules, plan: &Plan) -> Vec<Row> {
         .args(["--seed", &plan.seed.to_string()])
         .args(["--hour-minutes", &plan.soak_minutes.to_string()])
         .args(plan.typed.then_some("--typed"))
+        .args(skip_args(plan))
         .stderr(Stdio::inherit())
         .output();
     let output = match output {
@@ -77,6 +78,15 @@ pub(crate) fn in_child(size: usize, rules: Rules, plan: &Plan) -> Vec<Row> {
         return rows;
     }
     rows
+}
+
+/// `--skip` as the child takes it, if anything is skipped.
+fn skip_args(plan: &Plan) -> Vec<String> {
+    if plan.skip.is_empty() {
+        return Vec::new();
+    }
+    let names: Vec<&str> = plan.skip.iter().map(|s| s.name()).collect();
+    vec!["--skip".to_owned(), names.join(",")]
 }
 
 fn to_line(row: &Row) -> String {

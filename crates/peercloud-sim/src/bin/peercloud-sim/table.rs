@@ -2,7 +2,7 @@
 //! each set of rules, peercloud's target and whether peercloud meets it.
 
 use crate::figures::Row;
-use crate::{Plan, Rules};
+use crate::{Plan, Rules, Scenario};
 
 pub(crate) fn render(size: usize, plan: &Plan, columns: &[(Rules, Vec<Row>)]) -> String {
     let delivery = if plan.typed {
@@ -10,9 +10,19 @@ pub(crate) fn render(size: usize, plan: &Plan, columns: &[(Rules, Vec<Row>)]) ->
     } else {
         ""
     };
+    let soaks = if plan.skip.contains(&Scenario::Soaks) {
+        "no soaks".to_owned()
+    } else {
+        format!("soaks of {} simulated minutes", plan.soak_minutes)
+    };
+    let partition = if plan.skip.contains(&Scenario::Partition) {
+        ", no partition"
+    } else {
+        ""
+    };
     let mut out = format!(
-        "\n### {size} peers (seed {}, soaks of {} simulated minutes{delivery})\n\n",
-        plan.seed, plan.soak_minutes
+        "\n### {size} peers (seed {}, {soaks}{partition}{delivery})\n\n",
+        plan.seed
     );
     let names: Vec<&str> = columns.iter().map(|(rules, _)| rules.name()).collect();
     out += &format!("| figure | {} | target | met |\n", names.join(" | "));
