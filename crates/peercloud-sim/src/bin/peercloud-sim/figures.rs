@@ -81,11 +81,17 @@ pub(crate) fn measure<P: Protocol>(
 ) -> Vec<Row> {
     let progress = Progress::new(format!("{name} {size}"));
     let mut rows = Vec::new();
-    let mut sim = new(plan.seed, NetConfig::lan());
+    // Every simulation of the run, the soaks' too, hands messages over
+    // as the plan says.
+    let new_sim = |net: NetConfig| {
+        let mut sim = new(plan.seed, net);
+        if plan.typed {
+            sim.set_delivery(peercloud_sim::Delivery::Typed);
+        }
+        sim
+    };
+    let mut sim = new_sim(NetConfig::lan());
     sim.keep_events(KEEP);
-    if plan.typed {
-        sim.set_delivery(peercloud_sim::Delivery::Typed);
-    }
     let joined = join_at_once(&mut sim, size);
     progress.done(&format!("joins: {joined:?}"));
     rows.push(Row::new("convergence after concurrent joins", "s", joined).at_most(5.0));
@@ -120,7 +126,7 @@ pub(crate) fn measure<P: Protocol>(
         ]
     };
     for (loss, net, stalls) in soaks {
-        let soaked = soak(size, plan.seed, new(plan.seed, net), stalls, minutes);
+        let soaked = soak(size, plan.seed, new_sim(net), stalls, minutes);
         let figure = format!("false evictions per peer-hour, {loss}");
         progress.done(&figure);
         rows.push(Row::new(&figure, "", Ok(soaked.false_evictions)).at_most(0.0));
