@@ -6,10 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use peercloud_core::wire::{
-    decode_reply, decode_request, encode_reply, encode_request, encoded_reply_len,
-    encoded_request_len, ErrorBody,
-};
+use peercloud_core::wire::{decode_reply, decode_request, encode_reply, encode_request, ErrorBody};
 use peercloud_core::{
     Address, CallError, CallResult, Origin, PeerId, Refusal, ReplyToken, Request, Response,
 };
@@ -145,7 +142,8 @@ impl<P: Protocol> Sim<P> {
                 request
             }
             Delivery::Typed => {
-                self.stats.bytes += encoded_request_len(&request) as u64;
+                let mut request = request;
+                self.stats.bytes += self.byte_count.request(&mut request) as u64;
                 request
             }
         };
@@ -173,8 +171,8 @@ impl<P: Protocol> Sim<P> {
         reply: Result<Response, Refusal>,
     ) -> CallResult {
         match reply {
-            Ok(response) if self.delivery == Delivery::Typed => {
-                self.stats.bytes += encoded_reply_len(&response) as u64;
+            Ok(mut response) if self.delivery == Delivery::Typed => {
+                self.stats.bytes += self.byte_count.reply(&mut response) as u64;
                 Ok(response)
             }
             Ok(response) => {

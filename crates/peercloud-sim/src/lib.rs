@@ -40,6 +40,7 @@
 //! assert!(original.converged().is_ok());
 //! ```
 
+mod bytes;
 mod deliver;
 mod log;
 mod net;

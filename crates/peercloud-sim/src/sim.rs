@@ -13,6 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
+use crate::bytes::ByteCount;
 use crate::deliver::{address_of, Delivery};
 use crate::log::DEFAULT_KEEP;
 use crate::net::NetConfig;
@@ -101,6 +102,8 @@ pub struct Sim<P: Protocol = Membership> {
     pub(crate) stats: Stats,
     /// How messages travel (see [`Sim::set_delivery`]).
     pub(crate) delivery: Delivery,
+    /// Counts typed messages' bytes (see [`Delivery::Typed`]).
+    pub(crate) byte_count: ByteCount,
 }
 
 impl Sim<Membership> {
@@ -153,6 +156,7 @@ impl<P: Protocol> Sim<P> {
             sides: Vec::new(),
             stats: Stats::default(),
             delivery: Delivery::Wire,
+            byte_count: ByteCount::default(),
         }
     }
 

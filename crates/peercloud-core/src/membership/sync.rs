@@ -14,7 +14,6 @@
 //! found by the probes like any member. Original peers send no digest, so
 //! they are never asked for a list they cannot give.
 
-use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::members::id_hash;
@@ -108,35 +107,58 @@ impl Membership {
         let Ok(Response::Peers(reply)) = result else {
             return;
         };
-        let theirs: BTreeSet<PeerId> = reply
-            .peers
-            .iter()
-            .map(|info| info.id.clone())
-            .chain(std::iter::once(reply.server.id.clone()))
-            .collect();
+        let server = reply.server.id;
+        let mut peers = reply.peers;
+        // Peercloud peers list their members ordered by id, as this peer
+        // holds its own: one walk through both lists tells what each
+        // lacks, with no set of the thousands of ids to build. A list
+        // that is not so ordered (no peer of ours sends one) is sorted.
+        if !peers.is_sorted_by(|a, b| a.id < b.id) {
+            peers.sort_by(|a, b| a.id.cmp(&b.id));
+        }
         // Members listed here and not there are news that has not reached
         // that member yet, or members gone whose failure this peer missed
         // (gossip may miss one peer in a large cloud, and a pull only
         // adds): probing them next tells which, rather than in a round of
         // N probes.
-        let missing_there: Vec<PeerId> = self
-            .members
-            .keys()
-            .filter(|id| !theirs.contains(*id))
-            .take(MAX_SYNC_CHECKS)
-            .cloned()
-            .collect();
-        for id in missing_there {
-            self.prober.probe_next(id);
-        }
-        for info in reply.peers {
+        let mut missing_there = Vec::new();
+        let mut news = Vec::new();
+        let mut ours = self.members.values().peekable();
+        for info in peers {
+            while let Some(entry) = ours.next_if(|e| e.member.id < info.id) {
+                if missing_there.len() < MAX_SYNC_CHECKS && entry.member.id != server {
+                    missing_there.push(entry.member.id.clone());
+                }
+            }
+            let known = ours.next_if(|e| e.member.id == info.id);
             let candidate = Candidate {
                 kind: Kind::of(info.incarnation),
                 incarnation: info.incarnation.unwrap_or(0),
                 member: Member::from(info),
             };
-            let id = &candidate.member.id;
-            if let Some(entry) = self.members.get(id) {
+            match known {
+                Some(entry) => {
+                    if candidate.kind == Kind::Rust && candidate.incarnation > entry.incarnation {
+                        news.push(candidate);
+                    }
+                }
+                None => news.push(candidate),
+            }
+        }
+        for entry in ours {
+            if missing_there.len() >= MAX_SYNC_CHECKS {
+                break;
+            }
+            if entry.member.id != server {
+                missing_there.push(entry.member.id.clone());
+            }
+        }
+        for id in missing_there {
+            self.prober.probe_next(id);
+        }
+        for candidate in news {
+            // Known already: a newer record of it, or an id listed twice.
+            if let Some(entry) = self.members.get(&candidate.member.id) {
                 if candidate.kind == Kind::Rust && candidate.incarnation > entry.incarnation {
                     self.refresh_member(candidate);
                 }
@@ -144,7 +166,7 @@ impl Membership {
             }
             let failed_here = self
                 .tombstones
-                .get(id)
+                .get(&candidate.member.id)
                 .is_some_and(|t| candidate.incarnation <= t.incarnation);
             if !failed_here {
                 self.insert_listed(now, candidate, false);

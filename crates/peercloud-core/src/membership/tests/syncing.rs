@@ -250,3 +250,53 @@ fn a_member_the_pulled_list_lacks_is_probed_next() {
     let (_, next) = run(Some(&lacking.id));
     assert_eq!(next, lacking.address(), "probed next, not {natural}");
 }
+
+#[test]
+fn a_pulled_list_in_any_order_or_with_repeats_is_taken_as_the_same_list() {
+    use rand::seq::{IndexedRandom, SliceRandom};
+    use rand::SeedableRng;
+
+    let members: Vec<Member> = (1..=6)
+        .map(|i| member(&format!("m{i}"), &format!("10.0.0.{i}:9338")))
+        .collect();
+    let new: Vec<Member> = (1..=4)
+        .map(|i| member(&format!("n{i}"), &format!("10.0.1.{i}:9338")))
+        .collect();
+    // The list lacks m4 and names four members this peer does not know.
+    let listed: Vec<Member> = members
+        .iter()
+        .filter(|m| m.id.as_str() != "m4")
+        .chain(&new)
+        .cloned()
+        .collect();
+    // What the pull leaves: the members, the events, the next probe.
+    let run = |listed: &[Member]| {
+        let (mut p, t0) = joined_core("p", &members[0], &members[1..]);
+        let at = t0 + secs(1);
+        let (after, probed) = probe_answered_with(&mut p, at, &members, Some("9-0".into()));
+        let pull = only_call(&after, "/peers");
+        events(&mut p);
+        p.handle_response(at, pull.call, peers_reply(&probed, listed));
+        let joined = events(&mut p);
+        p.handle_timeout(t0 + secs(2));
+        let next = only_call(&drain(&mut p), "/status").to;
+        (member_ids(&p), joined, next)
+    };
+    let (ids, joined, next) = run(&listed);
+    assert_eq!(
+        ids,
+        ["m1", "m2", "m3", "m4", "m5", "m6", "n1", "n2", "n3", "n4"]
+    );
+    assert_eq!(joined.len(), 4, "{joined:#?}");
+    assert_eq!(next, members[3].address(), "m4, which the list lacks");
+    for seed in 0..32 {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut shuffled = listed.clone();
+        shuffled.extend(listed.choose_multiple(&mut rng, 3).cloned());
+        shuffled.shuffle(&mut rng);
+        let (s_ids, s_joined, s_next) = run(&shuffled);
+        assert_eq!(s_ids, ids, "seed {seed}");
+        assert_eq!(s_joined, joined, "seed {seed}: events in the order of ids");
+        assert_eq!(s_next, next, "seed {seed}");
+    }
+}
