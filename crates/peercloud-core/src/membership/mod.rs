@@ -122,6 +122,9 @@ enum Pending {
     Rejoin { seed: Address },
     /// A `/status` to a member declared failed, to see if it is back.
     Reprobe { target: PeerId },
+    /// The last probe of a suspected member whose suspicion ran out here,
+    /// before it is declared failed.
+    FinalCheck { target: PeerId },
     /// Our `/peers` to a member whose digest differs from ours.
     Sync,
     /// The `/status` check of a member learned of second hand.
@@ -144,7 +147,8 @@ impl Pending {
         match self {
             Pending::Probe { target, .. }
             | Pending::IndirectProbe { target, .. }
-            | Pending::Verify { target, .. } => Some(target),
+            | Pending::Verify { target, .. }
+            | Pending::FinalCheck { target } => Some(target),
             _ => None,
         }
     }
@@ -395,6 +399,7 @@ impl Membership {
             Pending::Goodbye => self.on_goodbye_answered(),
             Pending::Rejoin { seed } => self.on_rejoin_reply(now, seed, result),
             Pending::Reprobe { target } => self.on_reprobe_reply(now, target, result),
+            Pending::FinalCheck { target } => self.on_final_check(now, target, result),
             Pending::Sync => self.on_sync_reply(now, result),
             Pending::SyncCheck { candidate } => self.on_sync_check(now, candidate, result),
             Pending::ReintroLeft => self.on_reintro_left(now),

@@ -7,9 +7,9 @@
 use std::time::{Duration, Instant};
 
 use super::table::{Kind, Suspicion};
-use super::{Membership, Timer};
+use super::{Membership, Pending, Timer};
 use crate::id::PeerId;
-use crate::io::{Event, FailureCause, LeftReason, Request};
+use crate::io::{CallResult, Event, FailureCause, LeftReason, Request, Response};
 use crate::wire::{LeftRequest, Update, UpdateKind, WireCause};
 
 /// How many confirmations bring a suspicion down to its shortest.
@@ -82,6 +82,7 @@ impl Membership {
             started: now,
             deadline,
             accusers: std::collections::BTreeSet::from([accuser.clone()]),
+            checking: false,
         }));
         let member = entry.member.clone();
         // Only a peercloud peer can refute a suspicion; other peers judge
@@ -140,18 +141,73 @@ impl Membership {
         }
     }
 
-    /// A suspicion timer fired: the member is declared failed if its
-    /// suspicion still stands and has run out (a refuted or extended one
-    /// has no business here).
+    /// A suspicion timer fired: if the suspicion still stands and has run
+    /// out (a refuted or extended one has no business here), this peer
+    /// probes the member once more itself, the accusation riding on the
+    /// probe, and declares it failed only if that fails too (see
+    /// [`Membership::on_final_check`]).
+    ///
+    /// Its refutation is gossip, which reaches every member only with a
+    /// high probability: a peer that missed it (a few times in a thousand
+    /// refutations under loss) would declare a healthy member failed. The
+    /// check costs one probe per suspicion that runs out here, and delays
+    /// a real failure by one probe timeout at most.
     pub(super) fn on_suspicion_timeout(&mut self, now: Instant, id: &PeerId) {
-        let ran_out = self
-            .members
-            .get(id)
-            .and_then(|e| e.suspicion.as_ref())
-            .is_some_and(|s| s.deadline <= now);
-        if ran_out && self.is_running() {
-            self.declare_failed(now, id, FailureCause::Silent, None);
+        if !self.is_running() {
+            return;
         }
+        let Some(entry) = self.members.get_mut(id) else {
+            return;
+        };
+        let to = entry.member.address();
+        let Some(suspicion) = entry.suspicion.as_mut().filter(|s| s.deadline <= now) else {
+            return;
+        };
+        if suspicion.checking {
+            return;
+        }
+        suspicion.checking = true;
+        let envelope = self.envelope_for(id, true);
+        let timeout = self.health.scaled(self.config.probe_timeout);
+        let pending = Pending::FinalCheck { target: id.clone() };
+        self.call(now, to, Request::Status(envelope), timeout, pending);
+    }
+
+    /// The final check of a suspected member: no answer, or another peer
+    /// at its address, and it is declared failed; an answer, and it is
+    /// alive. Its reply's gossip is merged, which refutes the suspicion if
+    /// the member heard of it (the probe told it); a member that answers
+    /// without refuting (it cannot, or it did not hear) is suspected
+    /// afresh rather than failed.
+    pub(super) fn on_final_check(&mut self, now: Instant, target: PeerId, result: CallResult) {
+        let checking = self
+            .members
+            .get(&target)
+            .and_then(|e| e.suspicion.as_ref())
+            .is_some_and(|s| s.checking);
+        if !checking || !self.is_running() {
+            return;
+        }
+        let status = match result {
+            Ok(Response::Status(status)) if status.id.as_ref() == Some(&target) => status,
+            _ => return self.declare_failed(now, &target, FailureCause::Silent, None),
+        };
+        self.clear_plain_suspicion(&target);
+        let source = super::gossip::Source::Reply { replier: &target };
+        self.merge_envelope(now, status.gossip, source, None);
+        let timeout = self.suspicion_timeout(0);
+        let Some(suspicion) = self
+            .members
+            .get_mut(&target)
+            .and_then(|e| e.suspicion.as_mut())
+        else {
+            return;
+        };
+        suspicion.checking = false;
+        suspicion.started = now;
+        suspicion.deadline = now + timeout;
+        self.timers
+            .schedule(now + timeout, Timer::Suspicion(target));
     }
 
     /// Removes a failed member. When this peer found it (`detected_by` is

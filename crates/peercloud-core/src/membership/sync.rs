@@ -27,16 +27,22 @@ use crate::member::Member;
 /// left over are found by a later sync.
 pub(super) const MAX_SYNC_CHECKS: usize = 16;
 
-/// How many probe intervals a list must stay unchanged before a differing
-/// digest pulls: while notices still arrive (a burst of joins), a pull
-/// would only race them.
-const QUIET_INTERVALS: u32 = 1;
+/// How many probe answers in a row must find the list unchanged before a
+/// differing digest pulls: while news still arrives (a burst of joins), a
+/// pull would only race it.
+const QUIET_ANSWERS: u32 = 1;
 
-/// How many probe intervals at most between pulls while digests differ,
+/// How many probe answers at most between pulls while digests differ,
 /// however busy the list: a cloud that never rests still converges, and
 /// after a burst of joins at thousands of members the last gaps close in
 /// about a second (a pull is one call, however long the list).
-pub(super) const MAX_WAIT_INTERVALS: u32 = 2;
+///
+/// Both are counted in answers rather than timed: probes come one
+/// interval apart give or take their jitter and the network's, and a wait
+/// of "one interval" read off the clock was missed by a fraction of a
+/// millisecond half the time, which left the last gaps after a burst of
+/// joins open for an interval more each (a second at 3,000 peers).
+pub(super) const MAX_WAIT_ANSWERS: u32 = 2;
 
 /// The state of the pulls.
 #[derive(Debug, Default)]
@@ -45,10 +51,11 @@ pub(super) struct Syncer {
     pulling: bool,
     /// The `/status` checks of candidates under way.
     checking: usize,
-    /// The list's version when last looked at, and since when it is so.
-    seen: Option<(u64, Instant)>,
-    /// When the last pull began.
-    last_pull: Option<Instant>,
+    /// The list's version at the last probe answer, and how many answers
+    /// in a row found it so.
+    seen: Option<(u64, u32)>,
+    /// Probe answers since the last pull began (`None`: no pull yet).
+    since_pull: Option<u32>,
 }
 
 impl Membership {
@@ -63,31 +70,32 @@ impl Membership {
     /// After a successful probe of `target`: pulls its list if it differs
     /// and this peer's own list has been quiet for a while.
     pub(super) fn compare_digest(&mut self, now: Instant, target: &PeerId, digest: Option<&str>) {
-        let since = match self.syncer.seen {
-            Some((version, since)) if version == self.version => since,
-            _ => {
-                self.syncer.seen = Some((self.version, now));
-                now
-            }
+        let unchanged = match self.syncer.seen {
+            Some((version, answers)) if version == self.version => answers + 1,
+            _ => 0,
         };
+        self.syncer.seen = Some((self.version, unchanged));
+        if let Some(answers) = self.syncer.since_pull.as_mut() {
+            *answers = answers.saturating_add(1);
+        }
         let Some(theirs) = digest else {
             return;
         };
         if self.syncer.pulling || theirs == self.digest() {
             return;
         }
-        let interval = self.config.probe_interval;
-        let quiet = now.saturating_duration_since(since) >= interval * QUIET_INTERVALS;
-        let overdue = self.syncer.last_pull.is_none_or(|last| {
-            now.saturating_duration_since(last) >= interval * MAX_WAIT_INTERVALS
-        });
+        let quiet = unchanged >= QUIET_ANSWERS;
+        let overdue = self
+            .syncer
+            .since_pull
+            .is_none_or(|answers| answers >= MAX_WAIT_ANSWERS);
         if !quiet && !overdue {
             return;
         }
-        self.syncer.last_pull = Some(now);
         let Some(entry) = self.members.get(target) else {
             return;
         };
+        self.syncer.since_pull = Some(0);
         let to = entry.member.address();
         self.syncer.pulling = true;
         let timeout = self.config.call_timeout;

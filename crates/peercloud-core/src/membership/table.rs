@@ -55,6 +55,9 @@ pub(super) struct Suspicion {
     /// Every member known to suspect it, this peer included if it does:
     /// all but the first are confirmations.
     pub(super) accusers: BTreeSet<PeerId>,
+    /// Whether its final check is under way (see
+    /// [`Membership::on_suspicion_timeout`]).
+    pub(super) checking: bool,
 }
 
 /// One member of the table.

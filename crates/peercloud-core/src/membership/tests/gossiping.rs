@@ -564,3 +564,108 @@ fn news_stops_after_its_retransmits_and_rounds_go_quiet() {
     assert!(quiet_at.is_some(), "the rounds went quiet");
     assert!(carried >= 1 && carried <= limit, "carried {carried} times");
 }
+
+/// Runs `p` to `until`, dropping whatever it sends on the way.
+fn run_to(p: &mut Membership, until: Instant) {
+    for _ in 0..10_000 {
+        match p.poll_timeout() {
+            Some(next) if next < until => {
+                p.handle_timeout(next);
+                drain(p);
+            }
+            _ => break,
+        }
+    }
+}
+
+/// The final check of `id` that `p` sends when its suspicion runs out
+/// at `deadline`: a `/status` to the member, telling it of the suspicion.
+fn final_check(p: &mut Membership, deadline: Instant, id: &str, address: &str) -> Sent {
+    run_to(p, deadline);
+    p.handle_timeout(deadline);
+    let checks: Vec<Sent> = calls_to(&drain(p), "/status");
+    assert_eq!(checks.len(), 1, "{checks:#?}");
+    let check = checks.into_iter().next().unwrap();
+    assert_eq!(check.to, addr(address));
+    let Request::Status(envelope) = &check.request else {
+        panic!("{check:#?}");
+    };
+    assert!(
+        envelope
+            .updates
+            .iter()
+            .any(|u| u.id.as_str() == id && u.kind == UpdateKind::Suspect),
+        "the accusation rides on it: {envelope:#?}"
+    );
+    assert_eq!(p.member_state(&pid(id)), Some(MemberState::Suspected));
+    check
+}
+
+#[test]
+fn a_member_whose_refutation_missed_this_peer_answers_its_final_check_and_stays() {
+    let (mut p, t0) = gossiping_cloud();
+    gossip(
+        &mut p,
+        t0,
+        "m1",
+        vec![about(UpdateKind::Suspect, "m2", 0, "m1")],
+    );
+    events(&mut p);
+    let deadline = t0 + p.suspicion_timeout(0);
+    let check = final_check(&mut p, deadline, "m2", "10.0.0.2:9338");
+    // The member heard of the suspicion from the check and refutes it in
+    // its answer.
+    let refuted = Ok(Response::Status(StatusReply {
+        id: Some(pid("m2")),
+        online: true,
+        listening: true,
+        joined: true,
+        digest: None,
+        incarnation: Some(1),
+        gossip: Envelope {
+            from: None,
+            updates: vec![Update {
+                ip: Some(Host::parse("10.0.0.2").unwrap()),
+                port: Some(9338),
+                data: Some(data_of("m2").into()),
+                ..Update::about(UpdateKind::Alive, pid("m2"), 1)
+            }],
+        },
+    }));
+    p.handle_response(deadline + millis(3), check.call, refuted);
+    assert_eq!(p.member_state(&pid("m2")), Some(MemberState::Alive));
+    assert!(matches!(events(&mut p)[..], [Event::PeerAlive(_)]));
+}
+
+#[test]
+fn a_member_that_answers_its_final_check_without_refuting_is_suspected_afresh_then_checked_again() {
+    let (mut p, t0) = gossiping_cloud();
+    gossip(
+        &mut p,
+        t0,
+        "m1",
+        vec![about(UpdateKind::Suspect, "m2", 0, "m1")],
+    );
+    events(&mut p);
+    let deadline = t0 + p.suspicion_timeout(0);
+    let check = final_check(&mut p, deadline, "m2", "10.0.0.2:9338");
+    p.handle_response(deadline, check.call, status_of("m2"));
+    assert!(events(&mut p).is_empty(), "neither failed nor alive");
+    // Its suspicion starts over; this time the check goes unanswered.
+    let again = deadline + p.suspicion_timeout(0);
+    run_to(&mut p, again - millis(1));
+    assert_eq!(p.member_state(&pid("m2")), Some(MemberState::Suspected));
+    let check = final_check(&mut p, again, "m2", "10.0.0.2:9338");
+    p.handle_response(
+        again + millis(800),
+        check.call,
+        Err(crate::CallError::Timeout),
+    );
+    assert_eq!(p.member_state(&pid("m2")), None);
+    assert!(
+        events(&mut p)
+            .iter()
+            .any(|e| matches!(e, Event::PeerLeft { member, .. } if member.id.as_str() == "m2")),
+        "declared failed"
+    );
+}

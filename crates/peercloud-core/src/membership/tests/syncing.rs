@@ -184,7 +184,7 @@ fn peers_is_answered_with_this_peer_and_its_members() {
 
 #[test]
 fn while_the_list_is_still_changing_a_differing_digest_waits_for_quiet_or_overdue() {
-    let wait = u64::from(super::super::sync::MAX_WAIT_INTERVALS);
+    let wait = u64::from(super::super::sync::MAX_WAIT_ANSWERS);
     assert!(wait >= 2, "a busy list waits at least one probe");
     let (mut p, t0, mut members) = with_two_members();
     // A first pull is made at once, and answered with nothing new.
@@ -299,4 +299,38 @@ fn a_pulled_list_in_any_order_or_with_repeats_is_taken_as_the_same_list() {
         assert_eq!(s_joined, joined, "seed {seed}: events in the order of ids");
         assert_eq!(s_next, next, "seed {seed}");
     }
+}
+
+#[test]
+fn a_list_quiet_since_the_last_probe_pulls_however_the_answers_jitter() {
+    let (mut p, t0, mut members) = with_two_members();
+    // Answers come a few milliseconds after each probe, by latency.
+    let answer = |p: &mut Membership, tick: Instant, late: Duration, members: &[Member]| {
+        p.handle_timeout(tick);
+        let probe = only_call(&drain(p), "/status");
+        let target = members.iter().find(|m| m.address() == probe.to).unwrap();
+        let status = status_with_digest(target.id.as_str(), Some("9-0".into()));
+        p.handle_response(tick + late, probe.call, status);
+        (drain(p), target.clone())
+    };
+    // The first differing digest pulls at once; the list holds nothing new.
+    let (after, probed) = answer(&mut p, t0 + secs(1), millis(5), &members);
+    let pull = only_call(&after, "/peers");
+    p.handle_response(
+        t0 + secs(1) + millis(5),
+        pull.call,
+        peers_reply(&probed, &members),
+    );
+    // News comes in before the next probe: that answer does not pull.
+    let newcomer = member("n1", "10.0.1.1:9338");
+    let notice = joined_notice(&newcomer);
+    p.handle_request(t0 + millis(1500), ReplyToken(1), origin("m1"), notice);
+    drain(&mut p);
+    members.push(newcomer);
+    let (after, _) = answer(&mut p, t0 + secs(2), millis(2), &members);
+    assert!(calls_to(&after, "/peers").is_empty(), "{after:#?}");
+    // The next answer comes a hair less than an interval later: the list
+    // did not change between the two, which is what quiet means.
+    let (after, _) = answer(&mut p, t0 + secs(3), millis(1), &members);
+    only_call(&after, "/peers");
 }

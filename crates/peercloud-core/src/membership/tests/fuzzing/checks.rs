@@ -107,7 +107,8 @@ fn the_phase_holds(core: &Membership) -> Checked {
 /// `start_suspicion` sets the member's incarnation to the one suspected,
 /// and `refresh_member` ends a suspicion once the incarnation passes it:
 /// a standing suspicion is always at its member's incarnation. Each one
-/// has a timer due by its deadline, or it would never run out.
+/// has a timer due by its deadline, or its final check under way, or it
+/// would never run out.
 fn suspicions_stand_at_their_members_incarnation(core: &Membership) -> Checked {
     for (id, entry) in core.members.iter() {
         let Some(suspicion) = &entry.suspicion else {
@@ -123,7 +124,12 @@ fn suspicions_stand_at_their_members_incarnation(core: &Membership) -> Checked {
             .timers
             .all()
             .any(|(at, t)| *t == Timer::Suspicion(id.clone()) && at <= suspicion.deadline);
-        if !timed {
+        let checked = suspicion.checking
+            && core
+                .pending
+                .values()
+                .any(|o| matches!(&o.what, Pending::FinalCheck { target } if target == id));
+        if !timed && !checked {
             return Err(format!("{id}'s suspicion has no timer by its deadline"));
         }
     }
@@ -285,7 +291,8 @@ fn timers_match_the_phase(core: &Membership) -> Checked {
 }
 
 /// `handle_timeout`: "Runs whatever is due at `now`": nothing due is left,
-/// no call past its deadline, no suspicion past its end.
+/// no call past its deadline, no suspicion past its end but those under
+/// their final check.
 fn nothing_due_is_left_after_a_wake(core: &Membership, now: Instant) -> Checked {
     if let Some(next) = core.poll_timeout().filter(|next| *next <= now) {
         return Err(format!(
@@ -303,10 +310,11 @@ fn nothing_due_is_left_after_a_wake(core: &Membership, now: Instant) -> Checked 
         return Err(format!("woken, and calls past their deadline: {calls:?}"));
     }
     if matches!(core.phase, Phase::Running) {
-        let over = core
-            .members
-            .iter()
-            .find(|(_, e)| e.suspicion.as_ref().is_some_and(|s| s.deadline <= now));
+        let over = core.members.iter().find(|(_, e)| {
+            e.suspicion
+                .as_ref()
+                .is_some_and(|s| s.deadline <= now && !s.checking)
+        });
         if let Some((id, _)) = over {
             return Err(format!("woken, and {id}'s suspicion ran out unheeded"));
         }
