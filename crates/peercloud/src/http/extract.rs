@@ -133,8 +133,9 @@ where
 }
 
 /// The data of a body, trailers dropped. A body of one frame (a small
-/// message, as nearly all are) is that frame's bytes, not a copy.
-async fn collect<B: HttpBody<Data = Bytes>>(body: B) -> Result<Bytes, B::Error> {
+/// message, as nearly all are) is that frame's bytes, not a copy. The
+/// client reads replies with it too.
+pub(crate) async fn collect<B: HttpBody<Data = Bytes>>(body: B) -> Result<Bytes, B::Error> {
     let mut body = std::pin::pin!(body);
     let mut first = Bytes::new();
     let mut more: Option<BytesMut> = None;
