@@ -185,13 +185,27 @@ static SENDER: HeaderName = HeaderName::from_static(ID_HEADER);
 /// The sender a request's `x-peercloud-id` header names, if it has one;
 /// one that is not a valid id is a bad request.
 pub(crate) fn sender_of(headers: &HeaderMap) -> Result<Option<PeerId>, ApiError> {
+    let Some(name) = sender_name(headers)? else {
+        return Ok(None);
+    };
+    PeerId::parse(name).map(Some).map_err(|_| invalid_sender())
+}
+
+/// The same, as the header's string, checked as an id but not copied: a
+/// message's sender is looked up by it.
+pub(crate) fn sender_name(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(&SENDER) else {
         return Ok(None);
     };
     value
         .to_str()
         .ok()
-        .and_then(|v| PeerId::parse(v).ok())
+        .filter(|v| PeerId::check(v).is_ok())
         .map(Some)
-        .ok_or_else(|| ApiError::bad_request(format!("invalid {ID_HEADER} header")))
+        .ok_or_else(invalid_sender)
+}
+
+/// The answer to an `x-peercloud-id` header that is not an id.
+pub(crate) fn invalid_sender() -> ApiError {
+    ApiError::bad_request(format!("invalid {ID_HEADER} header"))
 }

@@ -15,11 +15,11 @@ use axum::response::{IntoResponse, Response};
 use axum::BoxError;
 use bytes::{BufMut, BytesMut};
 use futures_util::FutureExt;
-use peercloud_core::Refusal;
+use peercloud_core::{PeerId, Refusal};
 use serde_json::Value;
 
 use super::api_error::ApiError;
-use super::extract::{declared_length, json_body, read_body, sender_of};
+use super::extract::{declared_length, invalid_sender, json_body, read_body, sender_name};
 use super::server::AppState;
 use crate::event::Event;
 use crate::metrics::Received;
@@ -68,14 +68,18 @@ where
     B: HttpBody<Data = bytes::Bytes>,
     B::Error: Into<BoxError>,
 {
-    let sender = sender_of(request.headers())?;
-    let bytes = read_body(request.into_body(), declared, state).await?;
+    // The head is kept for the sender's name, which is checked here but
+    // looked up (and made into an id only if unknown) after the body.
+    let (head, body) = request.into_parts();
+    let sender = sender_name(&head.headers)?;
+    let bytes = read_body(body, declared, state).await?;
     let body: Value = json_body(&bytes)?;
     let sender = sender.ok_or(Refusal::MissingSender)?;
     let link = state.link();
     let recorder = link.recorder();
-    let Some(member) = link.snapshot().member(&sender).cloned() else {
+    let Some(member) = link.snapshot().member_named(sender).cloned() else {
         recorder.message_received(Received::UnknownSender, None);
+        let sender = PeerId::parse(sender).map_err(|_| invalid_sender())?;
         return Err(Refusal::UnknownSender(sender).into());
     };
     let from = Peer::new(member, link.clone());

@@ -99,6 +99,15 @@ impl Snapshot {
         self.index(id).map(|i| &self.members[i])
     }
 
+    /// A member by its id as a string (read off a request, and not made
+    /// into a `PeerId` unless it is unknown).
+    pub(crate) fn member_named(&self, id: &str) -> Option<&Arc<Member>> {
+        self.members
+            .binary_search_by(|m| m.id.as_str().cmp(id))
+            .ok()
+            .map(|i| &self.members[i])
+    }
+
     /// Whether a member is alive or suspected; `None` for a non-member.
     pub(crate) fn state(&self, id: &PeerId) -> Option<MemberState> {
         self.index(id).map(|i| self.states[i])
