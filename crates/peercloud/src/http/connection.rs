@@ -1,10 +1,13 @@
 //! One accepted connection's life, in its own task: the pluggable
 //! per-connection step ([`Accept`], TLS where there is one) bounded by the
 //! handshake timeout, then HTTP/1.1 through hyper with the [`App`] as
-//! the service; closed when silent for the idle timeout, gracefully when the
-//! server stops; and, after its last answer, a bounded linger that reads
-//! and drops what the client still sends, so that a client cut short (a
-//! body over the limit) hears its answer instead of a reset.
+//! the service; closed when silent for the idle timeout or when a head
+//! takes longer than the header timeout (both kept by `idle.rs`, on one
+//! timer, rather than by a timer hyper would arm for every request),
+//! gracefully when the server stops; and, after its last answer, a bounded
+//! linger that reads and drops what the client still sends, so that a
+//! client cut short (a body over the limit) hears its answer instead of a
+//! reset.
 
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
@@ -18,14 +21,14 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::Request;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::timeout;
 
 use super::app::App;
-use super::idle::{Activity, Watched};
+use super::idle::{Activity, Deadlines, Expired, Watched};
 use crate::limits::Limits;
 
 /// The step every accepted connection goes through, in its own task,
@@ -106,8 +109,9 @@ enum Ended {
     /// hyper is done with it (the client closed, or it answered and will
     /// not read on: a body left unread, or the server stopping).
     Done,
-    /// Silent for the idle timeout with nothing under way.
-    Silent,
+    /// Silent for the idle timeout with nothing under way, or a head
+    /// slower than the header timeout.
+    Expired(Expired),
 }
 
 /// What woke the connection's task.
@@ -136,17 +140,16 @@ pub(crate) async fn run<A: Accept>(
     let revoked = acceptor.revoked(&io);
     tokio::pin!(revoked);
     let activity = Activity::new();
+    let mut deadlines = Deadlines::new(activity.clone(), timeouts.idle, timeouts.header);
     let io = TokioIo::new(Watched::new(io, activity.clone()));
     let mut conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(timeouts.header)
         .max_buf_size(MAX_BUFFER)
-        .serve_connection(io, service(app, remote, activity.clone()));
+        .serve_connection(io, service(app, remote, activity));
     let mut stopping = false;
     let ended = loop {
         let step = tokio::select! {
             done = poll_fn(|cx| conn.poll_without_shutdown(cx)) => Step::Ended(done.map(|()| Ended::Done)),
-            () = activity.silent_for(timeouts.idle) => Step::Ended(Ok(Ended::Silent)),
+            expired = poll_fn(|cx| deadlines.poll_expired(cx)) => Step::Ended(Ok(Ended::Expired(expired))),
             _ = stop_rx.wait_for(|stop| *stop), if !stopping => Step::Stop,
             () = &mut revoked, if !stopping => Step::Stop,
         };
@@ -162,8 +165,13 @@ pub(crate) async fn run<A: Accept>(
     match ended {
         Ok(Ended::Done) => linger(conn.into_parts().io.into_inner().into_inner()).await,
         // Nothing was under way nor arrived: closing loses nothing.
-        Ok(Ended::Silent) => tracing::trace!(%remote, "connection closed: idle"),
-        // A head too slow or malformed, a broken connection: close at once.
+        Ok(Ended::Expired(Expired::Silent)) => tracing::trace!(%remote, "connection closed: idle"),
+        // A head too slow: closed without an answer, as hyper's header
+        // timeout did.
+        Ok(Ended::Expired(Expired::HeadTooSlow)) => {
+            tracing::debug!(%remote, "connection closed: the request head timed out")
+        }
+        // A head malformed, a broken connection: close at once.
         Err(e) => tracing::debug!(%remote, error = %e, "connection closed"),
     }
 }
