@@ -12,8 +12,9 @@
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::response::Response;
@@ -29,6 +30,7 @@ use tokio::time::timeout;
 
 use super::app::App;
 use super::idle::{Activity, Deadlines, Expired, Watched};
+use super::wake::OwnWake;
 use crate::limits::Limits;
 
 /// The step every accepted connection goes through, in its own task,
@@ -114,12 +116,6 @@ enum Ended {
     Expired(Expired),
 }
 
-/// What woke the connection's task.
-enum Step {
-    Ended(Result<Ended, hyper::Error>),
-    Stop,
-}
-
 /// Serves one connection from `remote` until it ends; `stop_rx` turns
 /// true when the server stops.
 pub(crate) async fn run<A: Accept>(
@@ -137,31 +133,40 @@ pub(crate) async fn run<A: Accept>(
         Ok(None) => return tracing::debug!(%remote, "connection refused by the accept step"),
         Err(_) => return tracing::debug!(%remote, "connection closed: handshake timed out"),
     };
-    let revoked = acceptor.revoked(&io);
-    tokio::pin!(revoked);
+    let mut revoked = pin!(acceptor.revoked(&io));
+    let mut stop = pin!(stop_rx.wait_for(|stop| *stop));
     let activity = Activity::new();
     let mut deadlines = Deadlines::new(activity.clone(), timeouts.idle, timeouts.header);
     let io = TokioIo::new(Watched::new(io, activity.clone()));
     let mut conn = http1::Builder::new()
         .max_buf_size(MAX_BUFFER)
         .serve_connection(io, service(app, remote, activity));
+    let own_wake = OwnWake::new();
     let mut stopping = false;
-    let ended = loop {
-        let step = tokio::select! {
-            done = poll_fn(|cx| conn.poll_without_shutdown(cx)) => Step::Ended(done.map(|()| Ended::Done)),
-            expired = poll_fn(|cx| deadlines.poll_expired(cx)) => Step::Ended(Ok(Ended::Expired(expired))),
-            _ = stop_rx.wait_for(|stop| *stop), if !stopping => Step::Stop,
-            () = &mut revoked, if !stopping => Step::Stop,
-        };
-        match step {
-            Step::Ended(ended) => break ended,
-            Step::Stop => {
-                // Answers the request under way, if any, then ends.
-                stopping = true;
-                Pin::new(&mut conn).graceful_shutdown();
-            }
+    let ended = poll_fn(|cx| loop {
+        if let Poll::Ready(done) = conn.poll_without_shutdown(cx) {
+            return Poll::Ready(done.map(|()| Ended::Done));
         }
-    };
+        // The deadlines, the stop and the revocation only when one of
+        // them woke the task, not at each of the connection's reads.
+        let Some(mut own) = own_wake.woken(cx) else {
+            return Poll::Pending;
+        };
+        if let Poll::Ready(expired) = deadlines.poll_expired(&mut own) {
+            return Poll::Ready(Ok(Ended::Expired(expired)));
+        }
+        if !stopping
+            && (stop.as_mut().poll(&mut own).is_ready()
+                || revoked.as_mut().poll(&mut own).is_ready())
+        {
+            // Answers the request under way, if any, then ends.
+            stopping = true;
+            Pin::new(&mut conn).graceful_shutdown();
+            continue;
+        }
+        return Poll::Pending;
+    })
+    .await;
     match ended {
         Ok(Ended::Done) => linger(conn.into_parts().io.into_inner().into_inner()).await,
         // Nothing was under way nor arrived: closing loses nothing.
