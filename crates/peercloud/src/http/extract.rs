@@ -3,6 +3,9 @@
 //! sender's id header; and the same readings as functions, for the
 //! `/message` route that is answered in front of the router.
 
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::HttpBody;
@@ -123,12 +126,21 @@ where
     B: HttpBody<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
-    let read = tokio::time::timeout(timeout, collect(Limited::new(body, limit)));
-    match read.await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ReadError::TooLarge),
-        Ok(Err(e)) => Err(ReadError::Broken(e.to_string())),
-        Err(_) => Err(ReadError::TooSlow(timeout)),
+    let mut read = pin!(collect(Limited::new(body, limit)));
+    // A small body is nearly always whole when its head is read: its
+    // deadline's timer (a clock read, and a timer armed and dropped) is
+    // set only for one that is not, from the moment that is known.
+    let read = match poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
+        Poll::Ready(read) => read,
+        Poll::Pending => match tokio::time::timeout(timeout, read).await {
+            Ok(read) => read,
+            Err(_) => return Err(ReadError::TooSlow(timeout)),
+        },
+    };
+    match read {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ReadError::TooLarge),
+        Err(e) => Err(ReadError::Broken(e.to_string())),
     }
 }
 
