@@ -23,7 +23,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::timeout;
@@ -144,7 +144,10 @@ pub(crate) async fn run<A: Accept>(
     let own_wake = OwnWake::new();
     let mut stopping = false;
     let ended = poll_fn(|cx| loop {
-        if let Poll::Ready(done) = conn.poll_without_shutdown(cx) {
+        // Polled as a future, hyper shuts the sending side down once done
+        // (`poll_without_shutdown` would not, but needs every answer's
+        // future to be `Unpin`: a box for each request).
+        if let Poll::Ready(done) = Pin::new(&mut conn).poll(cx) {
             return Poll::Ready(done.map(|()| Ended::Done));
         }
         // The deadlines, the stop and the revocation only when one of
@@ -183,39 +186,32 @@ pub(crate) async fn run<A: Accept>(
 
 /// The app as hyper's service for one connection: each request is
 /// answered knowing the remote address and counts as activity while under
-/// way. Boxed futures are `Unpin`, which `poll_without_shutdown` needs.
+/// way.
 fn service(
     app: App,
     remote: SocketAddr,
     activity: Arc<Activity>,
-) -> impl hyper::service::Service<
-    Request<Incoming>,
-    Response = Response,
-    Error = Infallible,
-    Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>,
-> + Unpin {
+) -> impl hyper::service::Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send>
+{
     service_fn(move |request: Request<Incoming>| {
         let busy = activity.begin();
         let answer = app.answer(request, Some(remote));
-        Box::pin(async move {
+        async move {
             let response = answer.await;
             drop(busy);
             Ok(response)
-        }) as Pin<Box<dyn Future<Output = _> + Send>>
+        }
     })
 }
 
-/// Closes the sending side after the last answer (the client reads it to
-/// the end, then sees the close), and reads and drops what the client
-/// still sends until it closes too, within [`LINGER_TIME`] and
-/// [`LINGER_BYTES`]. Closing with unread bytes would send a reset, and a
-/// client still sending (its body was answered `413` before it was read)
-/// may then lose the answer it had not read yet.
-async fn linger<I: AsyncRead + AsyncWrite + Unpin>(mut io: I) {
+/// After the last answer, hyper having closed the sending side (the
+/// client reads the answer to the end, then sees the close), reads and
+/// drops what the client still sends until it closes too, within
+/// [`LINGER_TIME`] and [`LINGER_BYTES`]. Closing with unread bytes would
+/// send a reset, and a client still sending (its body was answered `413`
+/// before it was read) may then lose the answer it had not read yet.
+async fn linger<I: AsyncRead + Unpin>(mut io: I) {
     let drain = async {
-        if io.shutdown().await.is_err() {
-            return;
-        }
         let mut buf = vec![0u8; 64 << 10];
         let mut drained = 0;
         while drained < LINGER_BYTES {
