@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use axum::response::Response;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -28,7 +27,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::timeout;
 
-use super::app::App;
+use super::app::{Answer, App};
 use super::idle::{Activity, Deadlines, Expired, Watched};
 use super::wake::OwnWake;
 use crate::limits::Limits;
@@ -191,7 +190,7 @@ fn service(
     app: App,
     remote: SocketAddr,
     activity: Arc<Activity>,
-) -> impl hyper::service::Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send>
+) -> impl hyper::service::Service<Request<Incoming>, Response = Answer, Error = Infallible, Future: Send>
 {
     service_fn(move |request: Request<Incoming>| {
         let busy = activity.begin();
