@@ -1,17 +1,22 @@
 //! `App`: what every connection's requests are answered by. `POST
 //! /message` goes straight to its own route (`message.rs`); every other
 //! request goes to the axum router, with the remote address it needs to
-//! infer a joiner's.
+//! infer a joiner's. Answers have a body of either kind ([`AnswerBody`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use axum::body::HttpBody;
+use axum::body::{Body, HttpBody};
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request};
 use axum::response::Response;
 use axum::{BoxError, Router};
+use bytes::Bytes;
 use futures_util::future::{Either, FutureExt};
+use http_body_util::Full;
+use hyper::body::{Frame, SizeHint};
 use tower::Service;
 
 use super::message;
@@ -22,6 +27,55 @@ use super::server::{router, AppState};
 pub(crate) struct App {
     state: AppState,
     router: Router,
+}
+
+/// An answer of the app.
+pub(crate) type Answer = axum::http::Response<AnswerBody>;
+
+/// An answer's body: a message's reply as the bytes written for it (no
+/// box of its own: an allocation of every message), any other answer as
+/// the router's boxed body.
+pub(crate) enum AnswerBody {
+    Bytes(Full<Bytes>),
+    Router(Body),
+}
+
+impl AnswerBody {
+    /// An answer made by axum (the router's, or an error's).
+    pub(crate) fn of(response: Response) -> Answer {
+        response.map(AnswerBody::Router)
+    }
+}
+
+impl HttpBody for AnswerBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        match self.get_mut() {
+            AnswerBody::Bytes(bytes) => Pin::new(bytes)
+                .poll_frame(cx)
+                .map_err(|never| match never {}),
+            AnswerBody::Router(body) => Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            AnswerBody::Bytes(bytes) => bytes.is_end_stream(),
+            AnswerBody::Router(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            AnswerBody::Bytes(bytes) => bytes.size_hint(),
+            AnswerBody::Router(body) => body.size_hint(),
+        }
+    }
 }
 
 /// The path answered in front of the router.
@@ -47,7 +101,7 @@ impl App {
         &self,
         mut request: Request<B>,
         remote: Option<SocketAddr>,
-    ) -> impl Future<Output = Response> + Send + 'static
+    ) -> impl Future<Output = Answer> + Send + 'static
     where
         B: HttpBody<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
@@ -61,7 +115,7 @@ impl App {
         }
         let answer = self.router.clone().call(request);
         Either::Right(answer.map(|response| match response {
-            Ok(response) => response,
+            Ok(response) => AnswerBody::of(response),
             Err(never) => match never {},
         }))
     }
@@ -87,6 +141,9 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        Box::pin(self.answer(request, None).map(Ok))
+        Box::pin(
+            self.answer(request, None)
+                .map(|answer| Ok(answer.map(Body::new))),
+        )
     }
 }

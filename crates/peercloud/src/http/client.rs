@@ -7,11 +7,11 @@
 //! (`https`), never falling back to plain HTTP.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{Full, Limited};
 use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, HOST};
 use hyper::{Method, Uri};
 use peercloud_core::wire::{decode_reply, encode_request, ErrorBody, ID_HEADER};
@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::dial::{DialError, Dialer};
+use super::extract::collect;
 use super::pool::Pool;
 use crate::error::SendError;
 use crate::metrics::Traffic;
@@ -39,6 +40,28 @@ pub(crate) const DEFAULT_MAX_IDLE: usize = 16;
 /// The largest reply read from a peer (a `/peers` list of 10,000 members
 /// is about 1 MiB); a longer one fails the call instead of filling memory.
 pub(crate) const MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The headers every request carries, made once instead of for each
+/// request (a name or value from a `&str` is checked byte by byte).
+static ID: HeaderName = HeaderName::from_static(ID_HEADER);
+static JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// The path of every message, parsed once.
+static MESSAGE: LazyLock<Uri> = LazyLock::new(|| Uri::from_static("/message"));
+
+/// This peer's id as the `x-peercloud-id` header of its requests, made
+/// once per id (the snapshot holds the current one) rather than for each
+/// message. Every valid id is a valid header value; if one were not, its
+/// requests fail as unreachable, as they did when the header was made
+/// for each request.
+#[derive(Debug, Clone)]
+pub(crate) struct IdHeader(Result<HeaderValue, String>);
+
+impl IdHeader {
+    pub(crate) fn of(id: &PeerId) -> Self {
+        IdHeader(HeaderValue::from_str(id.as_str()).map_err(|e| e.to_string()))
+    }
+}
 
 /// Makes membership calls; the driver talks to other peers only through it,
 /// so tests can give it a fake.
@@ -113,21 +136,20 @@ impl HttpClient {
     async fn post(
         &self,
         to: &Address,
-        path: &'static str,
-        from: &PeerId,
+        uri: Uri,
+        from: &IdHeader,
         body: Bytes,
         timeout: Duration,
     ) -> Result<Answer, NoAnswer> {
-        let id = HeaderValue::from_str(from.as_str())
-            .map_err(|e| NoAnswer::Unreachable(e.to_string()))?;
+        let id = from.0.clone().map_err(NoAnswer::Unreachable)?;
         self.traffic.sent(body.len());
         let mut request = hyper::Request::new(Full::new(body));
         *request.method_mut() = Method::POST;
-        *request.uri_mut() = Uri::from_static(path);
+        *request.uri_mut() = uri;
         let headers = request.headers_mut();
-        headers.insert(HeaderName::from_static(ID_HEADER), id);
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(ID.clone(), id);
+        headers.insert(CONTENT_TYPE, JSON.clone());
+        headers.insert(ACCEPT, JSON.clone());
         // The timeout covers the whole exchange, the reply's body included.
         let exchange = async {
             let mut checkout = self.pool.get(to).await.map_err(dial_failure)?;
@@ -153,11 +175,9 @@ impl HttpClient {
                 }
             };
             let status = response.status();
-            let bytes = Limited::new(response.into_body(), MAX_REPLY_BYTES)
-                .collect()
+            let bytes = collect(Limited::new(response.into_body(), MAX_REPLY_BYTES))
                 .await
-                .map_err(|e| NoAnswer::Unreachable(format!("cannot read the reply: {e}")))?
-                .to_bytes();
+                .map_err(|e| NoAnswer::Unreachable(format!("cannot read the reply: {e}")))?;
             self.traffic.received(bytes.len());
             // Read whole: the connection is free for the next request.
             self.pool.put(to, checkout);
@@ -176,12 +196,12 @@ impl HttpClient {
     pub(crate) async fn message(
         &self,
         to: &Address,
-        from: &PeerId,
+        from: &IdHeader,
         body: Bytes,
         timeout: Duration,
     ) -> Result<Value, SendError> {
         let peer = || to.to_string();
-        match self.post(to, "/message", from, body, timeout).await {
+        match self.post(to, MESSAGE.clone(), from, body, timeout).await {
             Ok(Answer::Ok(bytes)) => {
                 parse_reply(&bytes).map_err(|reason| SendError::InvalidReply {
                     peer: peer(),
@@ -221,7 +241,9 @@ impl Transport for HttpClient {
     ) -> CallResult {
         let path = request.path();
         let body = Bytes::from(encode_request(&request));
-        let bytes = match self.post(&to, path, &from, body, timeout).await {
+        let from = IdHeader::of(&from);
+        let uri = Uri::from_static(path);
+        let bytes = match self.post(&to, uri, &from, body, timeout).await {
             Ok(Answer::Ok(bytes)) => bytes,
             Ok(Answer::Status(UPGRADE_REQUIRED, _)) => {
                 return Err(CallError::Unauthorized(private_peer_refused()))

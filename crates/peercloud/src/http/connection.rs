@@ -1,31 +1,35 @@
 //! One accepted connection's life, in its own task: the pluggable
 //! per-connection step ([`Accept`], TLS where there is one) bounded by the
 //! handshake timeout, then HTTP/1.1 through hyper with the [`App`] as
-//! the service; closed when silent for the idle timeout, gracefully when the
-//! server stops; and, after its last answer, a bounded linger that reads
-//! and drops what the client still sends, so that a client cut short (a
-//! body over the limit) hears its answer instead of a reset.
+//! the service; closed when silent for the idle timeout or when a head
+//! takes longer than the header timeout (both kept by `idle.rs`, on one
+//! timer, rather than by a timer hyper would arm for every request),
+//! gracefully when the server stops; and, after its last answer, a bounded
+//! linger that reads and drops what the client still sends, so that a
+//! client cut short (a body over the limit) hears its answer instead of a
+//! reset.
 
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use axum::response::Response;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::Request;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::timeout;
 
-use super::app::App;
-use super::idle::{Activity, Watched};
+use super::app::{Answer, App};
+use super::idle::{Activity, Deadlines, Expired, Watched};
+use super::wake::OwnWake;
 use crate::limits::Limits;
 
 /// The step every accepted connection goes through, in its own task,
@@ -106,14 +110,9 @@ enum Ended {
     /// hyper is done with it (the client closed, or it answered and will
     /// not read on: a body left unread, or the server stopping).
     Done,
-    /// Silent for the idle timeout with nothing under way.
-    Silent,
-}
-
-/// What woke the connection's task.
-enum Step {
-    Ended(Result<Ended, hyper::Error>),
-    Stop,
+    /// Silent for the idle timeout with nothing under way, or a head
+    /// slower than the header timeout.
+    Expired(Expired),
 }
 
 /// Serves one connection from `remote` until it ends; `stop_rx` turns
@@ -133,76 +132,85 @@ pub(crate) async fn run<A: Accept>(
         Ok(None) => return tracing::debug!(%remote, "connection refused by the accept step"),
         Err(_) => return tracing::debug!(%remote, "connection closed: handshake timed out"),
     };
-    let revoked = acceptor.revoked(&io);
-    tokio::pin!(revoked);
+    let mut revoked = pin!(acceptor.revoked(&io));
+    let mut stop = pin!(stop_rx.wait_for(|stop| *stop));
     let activity = Activity::new();
+    let mut deadlines = Deadlines::new(activity.clone(), timeouts.idle, timeouts.header);
     let io = TokioIo::new(Watched::new(io, activity.clone()));
     let mut conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(timeouts.header)
         .max_buf_size(MAX_BUFFER)
-        .serve_connection(io, service(app, remote, activity.clone()));
+        .serve_connection(io, service(app, remote, activity));
+    let own_wake = OwnWake::new();
     let mut stopping = false;
-    let ended = loop {
-        let step = tokio::select! {
-            done = poll_fn(|cx| conn.poll_without_shutdown(cx)) => Step::Ended(done.map(|()| Ended::Done)),
-            () = activity.silent_for(timeouts.idle) => Step::Ended(Ok(Ended::Silent)),
-            _ = stop_rx.wait_for(|stop| *stop), if !stopping => Step::Stop,
-            () = &mut revoked, if !stopping => Step::Stop,
-        };
-        match step {
-            Step::Ended(ended) => break ended,
-            Step::Stop => {
-                // Answers the request under way, if any, then ends.
-                stopping = true;
-                Pin::new(&mut conn).graceful_shutdown();
-            }
+    let ended = poll_fn(|cx| loop {
+        // Polled as a future, hyper shuts the sending side down once done
+        // (`poll_without_shutdown` would not, but needs every answer's
+        // future to be `Unpin`: a box for each request).
+        if let Poll::Ready(done) = Pin::new(&mut conn).poll(cx) {
+            return Poll::Ready(done.map(|()| Ended::Done));
         }
-    };
+        // The deadlines, the stop and the revocation only when one of
+        // them woke the task, not at each of the connection's reads.
+        let Some(mut own) = own_wake.woken(cx) else {
+            return Poll::Pending;
+        };
+        if let Poll::Ready(expired) = deadlines.poll_expired(&mut own) {
+            return Poll::Ready(Ok(Ended::Expired(expired)));
+        }
+        if !stopping
+            && (stop.as_mut().poll(&mut own).is_ready()
+                || revoked.as_mut().poll(&mut own).is_ready())
+        {
+            // Answers the request under way, if any, then ends.
+            stopping = true;
+            Pin::new(&mut conn).graceful_shutdown();
+            continue;
+        }
+        return Poll::Pending;
+    })
+    .await;
     match ended {
         Ok(Ended::Done) => linger(conn.into_parts().io.into_inner().into_inner()).await,
         // Nothing was under way nor arrived: closing loses nothing.
-        Ok(Ended::Silent) => tracing::trace!(%remote, "connection closed: idle"),
-        // A head too slow or malformed, a broken connection: close at once.
+        Ok(Ended::Expired(Expired::Silent)) => tracing::trace!(%remote, "connection closed: idle"),
+        // A head too slow: closed without an answer, as hyper's header
+        // timeout did.
+        Ok(Ended::Expired(Expired::HeadTooSlow)) => {
+            tracing::debug!(%remote, "connection closed: the request head timed out")
+        }
+        // A head malformed, a broken connection: close at once.
         Err(e) => tracing::debug!(%remote, error = %e, "connection closed"),
     }
 }
 
 /// The app as hyper's service for one connection: each request is
 /// answered knowing the remote address and counts as activity while under
-/// way. Boxed futures are `Unpin`, which `poll_without_shutdown` needs.
+/// way.
 fn service(
     app: App,
     remote: SocketAddr,
     activity: Arc<Activity>,
-) -> impl hyper::service::Service<
-    Request<Incoming>,
-    Response = Response,
-    Error = Infallible,
-    Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>,
-> + Unpin {
+) -> impl hyper::service::Service<Request<Incoming>, Response = Answer, Error = Infallible, Future: Send>
+{
     service_fn(move |request: Request<Incoming>| {
         let busy = activity.begin();
         let answer = app.answer(request, Some(remote));
-        Box::pin(async move {
+        async move {
             let response = answer.await;
             drop(busy);
             Ok(response)
-        }) as Pin<Box<dyn Future<Output = _> + Send>>
+        }
     })
 }
 
-/// Closes the sending side after the last answer (the client reads it to
-/// the end, then sees the close), and reads and drops what the client
-/// still sends until it closes too, within [`LINGER_TIME`] and
-/// [`LINGER_BYTES`]. Closing with unread bytes would send a reset, and a
-/// client still sending (its body was answered `413` before it was read)
-/// may then lose the answer it had not read yet.
-async fn linger<I: AsyncRead + AsyncWrite + Unpin>(mut io: I) {
+/// After the last answer, hyper having closed the sending side (the
+/// client reads the answer to the end, then sees the close), reads and
+/// drops what the client still sends until it closes too, within
+/// [`LINGER_TIME`] and [`LINGER_BYTES`]. Closing with unread bytes would
+/// send a reset, and a client still sending (its body was answered `413`
+/// before it was read) may then lose the answer it had not read yet.
+async fn linger<I: AsyncRead + Unpin>(mut io: I) {
     let drain = async {
-        if io.shutdown().await.is_err() {
-            return;
-        }
         let mut buf = vec![0u8; 64 << 10];
         let mut drained = 0;
         while drained < LINGER_BYTES {

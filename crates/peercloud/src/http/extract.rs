@@ -3,6 +3,9 @@
 //! sender's id header; and the same readings as functions, for the
 //! `/message` route that is answered in front of the router.
 
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::HttpBody;
@@ -123,18 +126,28 @@ where
     B: HttpBody<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
-    let read = tokio::time::timeout(timeout, collect(Limited::new(body, limit)));
-    match read.await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ReadError::TooLarge),
-        Ok(Err(e)) => Err(ReadError::Broken(e.to_string())),
-        Err(_) => Err(ReadError::TooSlow(timeout)),
+    let mut read = pin!(collect(Limited::new(body, limit)));
+    // A small body is nearly always whole when its head is read: its
+    // deadline's timer (a clock read, and a timer armed and dropped) is
+    // set only for one that is not, from the moment that is known.
+    let read = match poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
+        Poll::Ready(read) => read,
+        Poll::Pending => match tokio::time::timeout(timeout, read).await {
+            Ok(read) => read,
+            Err(_) => return Err(ReadError::TooSlow(timeout)),
+        },
+    };
+    match read {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ReadError::TooLarge),
+        Err(e) => Err(ReadError::Broken(e.to_string())),
     }
 }
 
 /// The data of a body, trailers dropped. A body of one frame (a small
-/// message, as nearly all are) is that frame's bytes, not a copy.
-async fn collect<B: HttpBody<Data = Bytes>>(body: B) -> Result<Bytes, B::Error> {
+/// message, as nearly all are) is that frame's bytes, not a copy. The
+/// client reads replies with it too.
+pub(crate) async fn collect<B: HttpBody<Data = Bytes>>(body: B) -> Result<Bytes, B::Error> {
     let mut body = std::pin::pin!(body);
     let mut first = Bytes::new();
     let mut more: Option<BytesMut> = None;
@@ -184,13 +197,27 @@ static SENDER: HeaderName = HeaderName::from_static(ID_HEADER);
 /// The sender a request's `x-peercloud-id` header names, if it has one;
 /// one that is not a valid id is a bad request.
 pub(crate) fn sender_of(headers: &HeaderMap) -> Result<Option<PeerId>, ApiError> {
+    let Some(name) = sender_name(headers)? else {
+        return Ok(None);
+    };
+    PeerId::parse(name).map(Some).map_err(|_| invalid_sender())
+}
+
+/// The same, as the header's string, checked as an id but not copied: a
+/// message's sender is looked up by it.
+pub(crate) fn sender_name(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(&SENDER) else {
         return Ok(None);
     };
     value
         .to_str()
         .ok()
-        .and_then(|v| PeerId::parse(v).ok())
+        .filter(|v| PeerId::check(v).is_ok())
         .map(Some)
-        .ok_or_else(|| ApiError::bad_request(format!("invalid {ID_HEADER} header")))
+        .ok_or_else(invalid_sender)
+}
+
+/// The answer to an `x-peercloud-id` header that is not an id.
+pub(crate) fn invalid_sender() -> ApiError {
+    ApiError::bad_request(format!("invalid {ID_HEADER} header"))
 }

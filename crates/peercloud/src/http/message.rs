@@ -8,18 +8,20 @@
 
 use std::panic::AssertUnwindSafe;
 
-use axum::body::{Body, HttpBody};
+use axum::body::HttpBody;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Request, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::BoxError;
 use bytes::{BufMut, BytesMut};
 use futures_util::FutureExt;
-use peercloud_core::Refusal;
+use http_body_util::Full;
+use peercloud_core::{PeerId, Refusal};
 use serde_json::Value;
 
 use super::api_error::ApiError;
-use super::extract::{declared_length, json_body, read_body, sender_of};
+use super::app::{Answer, AnswerBody};
+use super::extract::{declared_length, invalid_sender, json_body, read_body, sender_name};
 use super::server::AppState;
 use crate::event::Event;
 use crate::metrics::Received;
@@ -32,7 +34,7 @@ const REPLY_CAPACITY: usize = 128;
 /// Answers a `POST /message` as the router's layers would: its body bytes
 /// (as `Content-Length` declares them) and its answer's are counted, and a
 /// panic anywhere in it is a JSON `500` for this request only.
-pub(crate) async fn answer<B>(state: AppState, request: Request<B>) -> Response
+pub(crate) async fn answer<B>(state: AppState, request: Request<B>) -> Answer
 where
     B: HttpBody<Data = bytes::Bytes>,
     B::Error: Into<BoxError>,
@@ -45,16 +47,22 @@ where
         .await
     {
         Ok(answer) => {
-            let response = answer.unwrap_or_else(IntoResponse::into_response);
+            let response = answer.unwrap_or_else(|e| AnswerBody::of(e.into_response()));
             let sent = response.body().size_hint().exact().unwrap_or(0);
             traffic.sent(usize::try_from(sent).unwrap_or(usize::MAX));
             response
         }
         Err(_) => {
             tracing::error!(path = "/message", "a request handler panicked");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+            internal_error()
         }
     }
+}
+
+fn internal_error() -> Answer {
+    AnswerBody::of(
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
+    )
 }
 
 /// The message itself: a malformed header, then the body, then a missing
@@ -63,19 +71,23 @@ async fn message<B>(
     state: &AppState,
     request: Request<B>,
     declared: Option<u64>,
-) -> Result<Response, ApiError>
+) -> Result<Answer, ApiError>
 where
     B: HttpBody<Data = bytes::Bytes>,
     B::Error: Into<BoxError>,
 {
-    let sender = sender_of(request.headers())?;
-    let bytes = read_body(request.into_body(), declared, state).await?;
+    // The head is kept for the sender's name, which is checked here but
+    // looked up (and made into an id only if unknown) after the body.
+    let (head, body) = request.into_parts();
+    let sender = sender_name(&head.headers)?;
+    let bytes = read_body(body, declared, state).await?;
     let body: Value = json_body(&bytes)?;
     let sender = sender.ok_or(Refusal::MissingSender)?;
     let link = state.link();
     let recorder = link.recorder();
-    let Some(member) = link.snapshot().member(&sender).cloned() else {
+    let Some(member) = link.snapshot().member_named(sender).cloned() else {
         recorder.message_received(Received::UnknownSender, None);
+        let sender = PeerId::parse(sender).map_err(|_| invalid_sender())?;
         return Err(Refusal::UnknownSender(sender).into());
     };
     let from = Peer::new(member, link.clone());
@@ -111,13 +123,14 @@ where
 
 /// The handler's reply as a `200` with a JSON body, the bytes axum's
 /// `Json` would write.
-fn json_reply(reply: &Value) -> Response {
+fn json_reply(reply: &Value) -> Answer {
     let mut buffer = BytesMut::with_capacity(REPLY_CAPACITY).writer();
     // Writing a `Value` into memory cannot fail: its maps have string keys.
     if serde_json::to_writer(&mut buffer, reply).is_err() {
-        return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        return internal_error();
     }
-    let mut response = Response::new(Body::from(buffer.into_inner().freeze()));
+    let body = Full::new(buffer.into_inner().freeze());
+    let mut response = Answer::new(AnswerBody::Bytes(body));
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

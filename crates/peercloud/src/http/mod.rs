@@ -18,6 +18,7 @@ mod serve;
 mod server;
 #[cfg(test)]
 mod tests;
+mod wake;
 
 pub(crate) use app::App;
 pub(crate) use connection::Plain;

@@ -15,7 +15,7 @@ use peercloud_core::{Address, PeerId};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Barrier};
 
-use super::client::HttpClient;
+use super::client::{HttpClient, IdHeader};
 
 /// A server that answers `{}` and counts its connections: how many it
 /// accepted, how many are open. `kill()` closes every connection open at
@@ -96,7 +96,7 @@ impl Server {
 }
 
 async fn send(client: &HttpClient, to: &Server) {
-    let me = PeerId::parse("tester").expect("an id");
+    let me = IdHeader::of(&PeerId::parse("tester").expect("an id"));
     let reply = client
         .message(
             &to.address,

@@ -138,16 +138,17 @@ impl Link {
         bytes: Bytes,
         body: &Value,
     ) -> Result<Value, SendError> {
-        let from = self.snapshot.borrow().id.clone();
+        let from = self.snapshot.borrow().id_header.clone();
         let started = tokio::time::Instant::now();
         let reply = self
             .client
             .message(&peer.address(), &from, bytes, self.message_timeout)
             .await;
-        self.recorder.message_sent(&reply, started.elapsed());
+        // One clock read for both the latency and the time of the answer.
+        let done = tokio::time::Instant::now();
+        self.recorder.message_sent(&reply, done - started);
         if reply.is_ok() {
-            self.contacts
-                .answered(&peer.address(), tokio::time::Instant::now().into_std());
+            self.contacts.answered(&peer.address(), done.into_std());
         }
         self.emit_with(|| Event::MessageSent {
             to: peer.clone(),

@@ -13,6 +13,7 @@ use peercloud_core::wire::{PeerInfo, PeersReply, StatusReply};
 use peercloud_core::{Member, MemberState, Membership, PeerId};
 use serde_json::Value;
 
+use crate::http::client::IdHeader;
 use crate::metrics::MemberCounts;
 
 /// One published state of the membership.
@@ -20,6 +21,8 @@ use crate::metrics::MemberCounts;
 pub(crate) struct Snapshot {
     /// This peer's id.
     pub(crate) id: PeerId,
+    /// The same as the header of its requests, made once per snapshot.
+    pub(crate) id_header: IdHeader,
     /// This peer's data.
     pub(crate) data: Arc<Value>,
     /// What `/status` answers to a request without gossip.
@@ -64,6 +67,7 @@ impl Snapshot {
         departed |= old.next().is_some();
         Snapshot {
             id: core.id().clone(),
+            id_header: IdHeader::of(core.id()),
             data: Arc::new(core.identity().data.clone()),
             status: core.status(),
             members,
@@ -93,6 +97,15 @@ impl Snapshot {
     /// A member by id.
     pub(crate) fn member(&self, id: &PeerId) -> Option<&Arc<Member>> {
         self.index(id).map(|i| &self.members[i])
+    }
+
+    /// A member by its id as a string (read off a request, and not made
+    /// into a `PeerId` unless it is unknown).
+    pub(crate) fn member_named(&self, id: &str) -> Option<&Arc<Member>> {
+        self.members
+            .binary_search_by(|m| m.id.as_str().cmp(id))
+            .ok()
+            .map(|i| &self.members[i])
     }
 
     /// Whether a member is alive or suspected; `None` for a non-member.

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 
 use super::*;
 use crate::error::SendError;
-use crate::http::client::HttpClient;
+use crate::http::client::{HttpClient, IdHeader};
 
 /// A server that answers `{"ok":true}` to everything it gets through TLS
 /// (or plain HTTP when `tls` is `None`) and counts what it answered.
@@ -101,7 +101,7 @@ fn key_mode(keys: &[&CloudKey]) -> Security {
 }
 
 async fn send(client: &HttpClient, to: &Server) -> Result<serde_json::Value, SendError> {
-    let me = PeerId::parse("tester").expect("an id");
+    let me = IdHeader::of(&PeerId::parse("tester").expect("an id"));
     client
         .message(
             &to.address,

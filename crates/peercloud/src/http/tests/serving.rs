@@ -256,6 +256,44 @@ async fn a_silent_or_half_sent_head_is_closed_after_the_header_timeout() {
 }
 
 #[tokio::test]
+async fn a_head_trickled_in_byte_by_byte_is_closed_after_the_header_timeout() {
+    // Bytes come more often than the idle timeout, so only the header
+    // timeout can close it.
+    let limits = Limits {
+        header_timeout: 2 * SHORT,
+        idle_timeout: SHORT,
+        ..Limits::default()
+    };
+    let (_node, served) = serve_node(limits).await;
+    let tcp = connect_from(stranger(), served.addr).await;
+    let (mut read, mut write) = tcp.into_split();
+    let trickle = tokio::spawn(async move {
+        let head = b"POST /status HTTP/1.1\r\nhost: peer\r\n".iter();
+        for byte in head.chain(std::iter::repeat(&b'x')) {
+            if write.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(SHORT / 6).await;
+        }
+    });
+    let mut buf = [0u8; 1024];
+    let closed = async {
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    assert!(
+        timeout(DEADLINE, closed).await.is_ok(),
+        "a trickled head kept its connection"
+    );
+    trickle.abort();
+    status_ok_from(member_ip(), served.addr).await;
+}
+
+#[tokio::test]
 async fn a_connection_idle_after_its_answer_is_closed_after_the_idle_timeout() {
     let limits = Limits {
         idle_timeout: SHORT,
