@@ -31,15 +31,21 @@ pub(crate) struct ByteCount {
     /// What a data value is swapped for while the rest of a message is
     /// serialised: `null`, four bytes.
     placeholder: Arc<Value>,
+    /// How many lengths were kept after the last sweep of unused ones.
+    swept_at: usize,
 }
 
 const PLACEHOLDER_LEN: usize = 4;
+
+/// The fewest lengths kept before the first sweep.
+const MIN_SWEEP: usize = 1024;
 
 impl Default for ByteCount {
     fn default() -> Self {
         ByteCount {
             data: BTreeMap::new(),
             placeholder: Arc::new(Value::Null),
+            swept_at: MIN_SWEEP,
         }
     }
 }
@@ -193,7 +199,21 @@ impl ByteCount {
             return *len;
         }
         let len = len_of(&**data);
-        self.data.insert(key, (data.clone(), len));
+        // Only a value held elsewhere too (by a member record) is met
+        // again; one made for a single message (a peer's own record in
+        // its gossip is made anew for each) is not kept, or the lengths
+        // would pile up by millions.
+        if Arc::strong_count(data) > 1 {
+            if self.data.len() >= self.swept_at * 2 {
+                // Values that only this count still holds are gone from
+                // every record: forget them, so that what is kept stays
+                // within twice what is in use.
+                self.data
+                    .retain(|_, (value, _)| Arc::strong_count(value) > 1);
+                self.swept_at = self.data.len().max(MIN_SWEEP);
+            }
+            self.data.insert(key, (data.clone(), len));
+        }
         len
     }
 }
@@ -435,15 +455,33 @@ mod tests {
     }
 
     #[test]
-    fn a_data_value_is_measured_once_and_a_new_one_anew() {
+    fn a_shared_data_value_is_measured_once_and_forgotten_once_unused() {
         let mut count = ByteCount::default();
         let shared = Arc::new(json!({ "peer": 1 }));
+        let record = shared.clone();
         assert_eq!(count.data_len(&shared), 10);
-        assert_eq!(count.data_len(&shared.clone()), 10);
+        assert_eq!(count.data_len(&record), 10);
         assert_eq!(count.data.len(), 1);
-        // An equal value elsewhere is another entry; a longer one counts
-        // its own length.
+        // A value made for one message only is measured, not kept.
         assert_eq!(count.data_len(&Arc::new(json!({ "peer": 100 }))), 12);
-        assert_eq!(count.data.len(), 2);
+        assert_eq!(count.data.len(), 1);
+        // Values no record holds any more are swept as more come.
+        drop((shared, record));
+        let held: Vec<Arc<Value>> = (0..3 * MIN_SWEEP)
+            .map(|n| Arc::new(json!({ "peer": n })))
+            .collect();
+        for value in &held {
+            let _also_in_a_record = value.clone();
+            count.data_len(value);
+        }
+        assert!(count.data.len() <= 2 * held.len(), "{}", count.data.len());
+        let mut count = ByteCount::default();
+        for n in 0..3 * MIN_SWEEP {
+            let value = Arc::new(json!({ "peer": n }));
+            let record = value.clone();
+            count.data_len(&value);
+            drop((value, record));
+        }
+        assert!(count.data.len() <= 2 * MIN_SWEEP, "{}", count.data.len());
     }
 }
