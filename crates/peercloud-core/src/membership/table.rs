@@ -56,8 +56,9 @@ pub(super) struct Suspicion {
     /// all but the first are confirmations.
     pub(super) accusers: BTreeSet<PeerId>,
     /// Whether its final check is under way (see
-    /// [`Membership::on_suspicion_timeout`]).
+    /// [`Membership::on_suspicion_timeout`]), and how many were sent.
     pub(super) checking: bool,
+    pub(super) final_checks: u8,
 }
 
 /// One member of the table.

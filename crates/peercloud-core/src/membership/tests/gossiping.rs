@@ -661,6 +661,16 @@ fn a_member_that_answers_its_final_check_without_refuting_is_suspected_afresh_th
         check.call,
         Err(crate::CallError::Timeout),
     );
+    // A lost check is not the last word: a second one goes at once, and
+    // only its failure too fails the member.
+    let second = only_call(&drain(&mut p), "/status");
+    assert_eq!(second.to, addr("10.0.0.2:9338"));
+    assert_eq!(p.member_state(&pid("m2")), Some(MemberState::Suspected));
+    p.handle_response(
+        again + millis(1600),
+        second.call,
+        Err(crate::CallError::Timeout),
+    );
     assert_eq!(p.member_state(&pid("m2")), None);
     assert!(
         events(&mut p)
@@ -668,4 +678,30 @@ fn a_member_that_answers_its_final_check_without_refuting_is_suspected_afresh_th
             .any(|e| matches!(e, Event::PeerLeft { member, .. } if member.id.as_str() == "m2")),
         "declared failed"
     );
+}
+
+#[test]
+fn a_member_whose_first_final_check_is_lost_answers_the_second_and_stays() {
+    let (mut p, t0) = gossiping_cloud();
+    gossip(
+        &mut p,
+        t0,
+        "m1",
+        vec![about(UpdateKind::Suspect, "m2", 0, "m1")],
+    );
+    events(&mut p);
+    let deadline = t0 + p.suspicion_timeout(0);
+    let check = final_check(&mut p, deadline, "m2", "10.0.0.2:9338");
+    p.handle_response(
+        deadline + millis(800),
+        check.call,
+        Err(crate::CallError::Timeout),
+    );
+    let second = only_call(&drain(&mut p), "/status");
+    p.handle_response(deadline + millis(801), second.call, status_of("m2"));
+    assert!(
+        p.member_state(&pid("m2")).is_some(),
+        "a member that answers is not failed"
+    );
+    assert!(events(&mut p).is_empty());
 }

@@ -161,11 +161,18 @@ fn a_member_no_probe_reaches_is_suspected_and_failed_when_the_suspicion_runs_out
     }
     assert!(p.member(&gone.id).is_some(), "still a member just before");
     p.handle_timeout(at + timeout);
-    // A last probe of its own first, which fails too.
+    // Two last probes of its own first, which fail too.
     let check = only_call(&drain(&mut p), "/status");
     assert_eq!(check.to, gone.address());
     assert!(p.member(&gone.id).is_some(), "still a member while checked");
     p.handle_response(at + timeout + millis(800), check.call, silent());
+    let check = only_call(&drain(&mut p), "/status");
+    assert_eq!(check.to, gone.address());
+    assert!(
+        p.member(&gone.id).is_some(),
+        "still a member while checked again"
+    );
+    p.handle_response(at + timeout + millis(1600), check.call, silent());
     let actions = drain(&mut p);
     let told: BTreeSet<Address> = calls_to(&actions, "/left")
         .iter()
