@@ -19,9 +19,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use peercloud_core::wire::{Envelope, PeerInfo, Update};
+use peercloud_core::wire::{encoded_len as len_of, Envelope, PeerInfo, Update};
 use peercloud_core::{Request, Response};
-use serde::Serialize;
 use serde_json::Value;
 
 /// The lengths of the data values met so far, by address.
@@ -235,28 +234,6 @@ fn digits(mut n: u64) -> usize {
         digits += 1;
     }
     digits
-}
-
-/// Counts the bytes written to it.
-struct Counter(usize);
-
-impl std::io::Write for Counter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0 += bytes.len();
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn len_of<T: Serialize + ?Sized>(value: &T) -> usize {
-    let mut counter = Counter(0);
-    match serde_json::to_writer(&mut counter, value) {
-        Ok(()) => counter.0,
-        Err(_) => 2,
-    }
 }
 
 #[cfg(test)]

@@ -45,12 +45,12 @@ pub fn encode_request(request: &Request) -> Vec<u8> {
 /// and still account for the bytes.
 pub fn encoded_request_len(request: &Request) -> usize {
     match request {
-        Request::Join(join) => len_of(join),
-        Request::Joined(info) => len_of(info),
-        Request::Left(left) => len_of(left),
-        Request::Status(envelope) | Request::Gossip(envelope) => len_of(envelope),
+        Request::Join(join) => encoded_len(join),
+        Request::Joined(info) => encoded_len(info),
+        Request::Left(left) => encoded_len(left),
+        Request::Status(envelope) | Request::Gossip(envelope) => encoded_len(envelope),
         Request::Peers => 2,
-        Request::Probe(probe) => len_of(probe),
+        Request::Probe(probe) => encoded_len(probe),
     }
 }
 
@@ -85,12 +85,12 @@ pub fn encode_reply(response: &Response) -> Vec<u8> {
 /// The length of [`encode_reply`]'s body, counted without keeping it.
 pub fn encoded_reply_len(response: &Response) -> usize {
     match response {
-        Response::Join(reply) => len_of(reply),
-        Response::Joined(ack) | Response::Left(ack) => len_of(ack),
-        Response::Status(status) => len_of(status),
-        Response::Peers(peers) => len_of(peers),
-        Response::Probe(probe) => len_of(probe),
-        Response::Gossip(envelope) => len_of(envelope),
+        Response::Join(reply) => encoded_len(reply),
+        Response::Joined(ack) | Response::Left(ack) => encoded_len(ack),
+        Response::Status(status) => encoded_len(status),
+        Response::Peers(peers) => encoded_len(peers),
+        Response::Probe(probe) => encoded_len(probe),
+        Response::Gossip(envelope) => encoded_len(envelope),
     }
 }
 
@@ -151,7 +151,10 @@ impl std::io::Write for Counter {
     }
 }
 
-fn len_of<T: Serialize>(value: &T) -> usize {
+/// The length of `value`'s JSON, counted as it is written rather than
+/// kept (`{}`'s, should it fail to serialise): what the typed lengths above
+/// are made of, and test networks count parts of messages with.
+pub fn encoded_len<T: Serialize + ?Sized>(value: &T) -> usize {
     let mut counter = Counter(0);
     // As in `to_vec`: a failure would be written as `{}`.
     match serde_json::to_writer(&mut counter, value) {

@@ -19,7 +19,7 @@ mod codec;
 mod swim;
 
 pub use codec::{
-    decode_reply, decode_request, encode_reply, encode_request, encoded_reply_len,
+    decode_reply, decode_request, encode_reply, encode_request, encoded_len, encoded_reply_len,
     encoded_request_len, CodecError,
 };
 pub use swim::{

@@ -601,8 +601,9 @@ fn final_check(p: &mut Membership, deadline: Instant, id: &str, address: &str) -
     check
 }
 
-#[test]
-fn a_member_whose_refutation_missed_this_peer_answers_its_final_check_and_stays() {
+/// `p` suspects m2 on m1's word and runs to the end of that suspicion: its
+/// final check of m2, sent at `deadline`.
+fn m2_suspected_to_its_final_check() -> (Membership, Instant, Sent) {
     let (mut p, t0) = gossiping_cloud();
     gossip(
         &mut p,
@@ -613,6 +614,12 @@ fn a_member_whose_refutation_missed_this_peer_answers_its_final_check_and_stays(
     events(&mut p);
     let deadline = t0 + p.suspicion_timeout(0);
     let check = final_check(&mut p, deadline, "m2", "10.0.0.2:9338");
+    (p, deadline, check)
+}
+
+#[test]
+fn a_member_whose_refutation_missed_this_peer_answers_its_final_check_and_stays() {
+    let (mut p, deadline, check) = m2_suspected_to_its_final_check();
     // The member heard of the suspicion from the check and refutes it in
     // its answer.
     let refuted = Ok(Response::Status(StatusReply {
@@ -639,16 +646,7 @@ fn a_member_whose_refutation_missed_this_peer_answers_its_final_check_and_stays(
 
 #[test]
 fn a_member_that_answers_its_final_check_without_refuting_is_suspected_afresh_then_checked_again() {
-    let (mut p, t0) = gossiping_cloud();
-    gossip(
-        &mut p,
-        t0,
-        "m1",
-        vec![about(UpdateKind::Suspect, "m2", 0, "m1")],
-    );
-    events(&mut p);
-    let deadline = t0 + p.suspicion_timeout(0);
-    let check = final_check(&mut p, deadline, "m2", "10.0.0.2:9338");
+    let (mut p, deadline, check) = m2_suspected_to_its_final_check();
     p.handle_response(deadline, check.call, status_of("m2"));
     assert!(events(&mut p).is_empty(), "neither failed nor alive");
     // Its suspicion starts over; this time the check goes unanswered.
@@ -682,16 +680,7 @@ fn a_member_that_answers_its_final_check_without_refuting_is_suspected_afresh_th
 
 #[test]
 fn a_member_whose_first_final_check_is_lost_answers_the_second_and_stays() {
-    let (mut p, t0) = gossiping_cloud();
-    gossip(
-        &mut p,
-        t0,
-        "m1",
-        vec![about(UpdateKind::Suspect, "m2", 0, "m1")],
-    );
-    events(&mut p);
-    let deadline = t0 + p.suspicion_timeout(0);
-    let check = final_check(&mut p, deadline, "m2", "10.0.0.2:9338");
+    let (mut p, deadline, check) = m2_suspected_to_its_final_check();
     p.handle_response(
         deadline + millis(800),
         check.call,
