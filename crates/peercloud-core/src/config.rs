@@ -70,7 +70,10 @@ pub struct Config {
     /// How many members each gossip round goes to. News reaches every
     /// member in about `log(n) / log(fanout + 1)` rounds; more costs that
     /// many requests per round while there is news. 0 leaves gossip to
-    /// the probes alone.
+    /// the probes alone. It is also the most round pushes under way at
+    /// once: a round goes only to as many members as earlier rounds'
+    /// answers (or failures) left room for, so a peer answered slower
+    /// than `gossip_interval` gossips at the pace it is answered.
     pub gossip_fanout: usize,
     /// How long a `/joined` or `/left` notice, a gossip push or a list pull
     /// may take.

@@ -23,6 +23,9 @@ const WITHIN: Duration = Duration::from_secs(60);
 /// How often the member lists are looked at.
 const POLL: Duration = Duration::from_millis(50);
 
+/// How often how far they got is told on stderr, while they converge.
+const REPORT: Duration = Duration::from_secs(2);
+
 /// Runs the role until stdin ends.
 pub(crate) fn main(n: usize) -> Result<()> {
     let open_files = raise_open_files();
@@ -54,12 +57,29 @@ async fn run(n: usize, open_files: u64) -> Result<()> {
     for join in joins {
         clouds.push(join.await??);
     }
+    eprintln!(
+        "  swarm: all {n} started after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let deadline = started + WITHIN;
+    let mut reported = Instant::now();
     let line = loop {
         let complete = clouds.iter().filter(|c| c.peer_count() == n - 1).count();
         if complete == n {
             break json!({"event": "converged", "secs": started.elapsed().as_secs_f64(),
                          "peers": n, "open_files": open_files});
+        }
+        if reported.elapsed() >= REPORT {
+            reported = Instant::now();
+            let mut counts: Vec<usize> = clouds.iter().map(Cloud::peer_count).collect();
+            counts.sort_unstable();
+            eprintln!(
+                "  swarm: {:.1} s, {complete} with the full list; the lists hold {} to {} members, {} at the median",
+                started.elapsed().as_secs_f64(),
+                counts[0],
+                counts[counts.len() - 1],
+                counts[counts.len() / 2]
+            );
         }
         if Instant::now() >= deadline {
             break json!({"event": "converged", "open_files": open_files,

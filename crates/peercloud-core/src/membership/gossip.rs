@@ -13,8 +13,8 @@
 //! `alive` beats `suspect` of a lower incarnation; `suspect` and `failed`
 //! about this peer are refuted with a higher incarnation; news about
 //! third parties is taken from members only (a member's `alive` about a
-//! newcomer as its `/joined` would be), and a stranger's news of others
-//! is checked with `/status` before the newcomer is added.
+//! newcomer as its `/joined` would be); a stranger's news of itself is
+//! checked with `/status` before it is added, its news of others dropped.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -43,6 +43,8 @@ pub(super) struct Gossip {
     /// oldest, first.
     order: BTreeMap<(u32, u64), PeerId>,
     next_seq: u64,
+    /// The pushes of gossip rounds not answered yet.
+    rounds_in_flight: usize,
 }
 
 #[derive(Debug)]
@@ -102,6 +104,28 @@ impl Gossip {
             }
         }
         updates
+    }
+
+    /// News waiting here, heard again from a member: counted as one more
+    /// send of it, as if this peer had sent it (rumor mongering with
+    /// feedback). In a burst of news every peer hears each piece from
+    /// several others, and sending it the full number of times as well
+    /// made a thousand joins cost each peer hundreds of messages after
+    /// every list was whole; news heard once is sent as before.
+    pub(super) fn heard_again(&mut self, update: &Update, limit: u32) {
+        let Some(queued) = self.queue.get_mut(&update.id) else {
+            return;
+        };
+        if (queued.update.kind, queued.update.incarnation) != (update.kind, update.incarnation) {
+            return;
+        }
+        self.order.remove(&(queued.sent, queued.seq));
+        queued.sent += 1;
+        if queued.sent >= limit {
+            self.queue.remove(&update.id);
+        } else {
+            self.order.insert((queued.sent, queued.seq), update.id.clone());
+        }
     }
 
     /// Whether no update waits.
@@ -255,6 +279,20 @@ impl Membership {
     /// taken; a member not listed (or failed at an older incarnation) is
     /// added if the news is first hand, else checked first.
     fn on_alive(&mut self, now: Instant, update: Update, source: Source<'_>) {
+        if self
+            .members
+            .get(&update.id)
+            .is_some_and(|e| update.incarnation <= e.incarnation)
+        {
+            // Old news here. If it waits in this peer's queue, a member
+            // passing it on is one more carrier of it (see
+            // `Gossip::heard_again`).
+            if self.members.contains_key(source.peer()) {
+                let limit = self.retransmit_limit();
+                self.gossip.heard_again(&update, limit);
+            }
+            return;
+        }
         let known = self.members.get(&update.id);
         let fallback = known
             .map(|e| e.member.clone())
@@ -297,12 +335,17 @@ impl Membership {
         // A member's word is taken, as its `/joined` notice is (it checked
         // the joiner, or heard of it from a member that did): checking
         // each newcomer with `/status` would cost every peer one call per
-        // join. A stranger's word about others is checked first.
+        // join. A stranger's word about itself is checked first; its word
+        // about others is dropped, not checked one by one: in a burst of
+        // joins every newcomer's gossip is a stranger's, and a check of
+        // each entry of each of its messages was most of a large cloud's
+        // calls while it formed. That news comes again from members (each
+        // passes it on several times), and a pull fills any gap.
         let first_hand = matches!(source, Source::Reply { replier } if *replier == update.id);
         let from_member = self.members.contains_key(source.peer());
         if first_hand || from_member {
             self.insert_member(now, candidate, first_hand);
-        } else {
+        } else if update.id == *source.peer() {
             self.check_candidate(now, candidate);
         }
     }
@@ -384,16 +427,31 @@ impl Membership {
     /// A gossip round: the news waiting in the queue goes to up to
     /// `gossip_fanout` peercloud members picked at random. With no news,
     /// nothing is sent.
+    ///
+    /// At most `gossip_fanout` round pushes are under way at once: a round
+    /// goes only to as many members as the earlier rounds' pushes that
+    /// came back. A peer (or a cloud) too busy to answer within the
+    /// interval then gossips as fast as it is answered, rather than piling
+    /// up calls that time out and hold a connection each; in a cloud of a
+    /// thousand forming in one process, half the pushes timed out and the
+    /// process ran out of file descriptors. Answered within the interval,
+    /// as on any healthy network, every round goes to the full fanout.
     pub(super) fn on_gossip_tick(&mut self, now: Instant) {
         if !self.is_running() {
             return;
         }
         let next = now + self.config.gossip_interval;
         self.timers.schedule(next, Timer::GossipTick);
-        if self.gossip.is_empty() {
+        let free = self
+            .config
+            .gossip_fanout
+            .saturating_sub(self.gossip.rounds_in_flight);
+        if self.gossip.is_empty() || free == 0 {
             return;
         }
-        for id in self.gossip_targets(None) {
+        let mut targets = self.gossip_targets(None);
+        targets.truncate(free);
+        for id in targets {
             let Some(to) = self.members.get(&id).map(|e| e.member.address()) else {
                 continue;
             };
@@ -402,9 +460,15 @@ impl Membership {
                 continue;
             }
             let timeout = self.config.call_timeout;
-            let pending = Pending::Push { to: id };
+            self.gossip.rounds_in_flight += 1;
+            let pending = Pending::Round { to: id };
             self.call(now, to, Request::Gossip(envelope), timeout, pending);
         }
+    }
+
+    pub(super) fn on_round_reply(&mut self, now: Instant, to: PeerId, result: CallResult) {
+        self.gossip.rounds_in_flight = self.gossip.rounds_in_flight.saturating_sub(1);
+        self.on_push_reply(now, to, result);
     }
 
     /// Up to `gossip_fanout` peercloud members picked at random, never

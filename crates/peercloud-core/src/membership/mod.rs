@@ -116,6 +116,9 @@ enum Pending {
     Notice,
     /// A gossip push to `to`; the reply's gossip is merged.
     Push { to: PeerId },
+    /// A push of a gossip round to `to`, merged like [`Pending::Push`];
+    /// its answer (or its failure) frees a place for the next round.
+    Round { to: PeerId },
     /// A `/left` goodbye sent while leaving.
     Goodbye,
     /// Our `/join` to a seed while running (alone, or to merge clouds).
@@ -396,6 +399,7 @@ impl Membership {
             }
             Pending::Notice | Pending::Forgotten => {}
             Pending::Push { to } => self.on_push_reply(now, to, result),
+            Pending::Round { to } => self.on_round_reply(now, to, result),
             Pending::Goodbye => self.on_goodbye_answered(),
             Pending::Rejoin { seed } => self.on_rejoin_reply(now, seed, result),
             Pending::Reprobe { target } => self.on_reprobe_reply(now, target, result),

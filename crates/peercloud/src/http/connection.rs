@@ -211,8 +211,15 @@ fn service(
 /// before it was read) may then lose the answer it had not read yet.
 async fn linger<I: AsyncRead + Unpin>(mut io: I) {
     let drain = async {
+        // Most connections end with the client's close, read here at once:
+        // the buffer (64 KiB, zeroed, at every close of a busy peer) is
+        // made only for a client that still sends.
+        let mut first = [0u8; 1];
+        let mut drained = match io.read(&mut first).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
         let mut buf = vec![0u8; 64 << 10];
-        let mut drained = 0;
         while drained < LINGER_BYTES {
             match io.read(&mut buf).await {
                 Ok(0) | Err(_) => return,

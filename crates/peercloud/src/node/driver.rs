@@ -20,6 +20,11 @@ use crate::http::client::Transport;
 use crate::metrics::MemberCounts;
 use crate::peer::Peer;
 
+/// The most inputs (requests and call results) handed to the core in one
+/// step, before what it asked for is carried out: the first replies of a
+/// batch wait for the rest of it.
+const MAX_BATCH: usize = 64;
+
 /// The driver's channels and state; `run` consumes it.
 pub(crate) struct Driver<T> {
     pub(crate) core: Membership,
@@ -91,12 +96,36 @@ impl<T: Transport> Driver<T> {
                     }
                 }
             }
+            this.take_ready(&mut results_rx);
             this.flush();
         }
     }
 }
 
 impl<T: Transport> Running<T> {
+    /// Hands the core the requests and call results that are already
+    /// waiting, up to [`MAX_BATCH`], so that one flush (one snapshot of
+    /// the list, rebuilt in a pass over every member) serves them all: a
+    /// busy peer of a large cloud, with many waiting, would otherwise
+    /// rebuild it for each.
+    fn take_ready(&mut self, results_rx: &mut mpsc::UnboundedReceiver<(CallId, CallResult)>) {
+        let mut taken = 1;
+        while taken < MAX_BATCH {
+            let before = taken;
+            if let Ok(input) = self.parts.inputs.try_recv() {
+                self.on_input(input);
+                taken += 1;
+            }
+            if let Ok((call, result)) = results_rx.try_recv() {
+                self.parts.core.handle_response(now(), call, result);
+                taken += 1;
+            }
+            if taken == before {
+                break;
+            }
+        }
+    }
+
     fn on_input(&mut self, input: Input) {
         match input {
             Input::Request {

@@ -236,19 +236,41 @@ fn a_member_heard_of_from_a_member_is_added_and_passed_on() {
 }
 
 #[test]
-fn a_stranger_heard_of_from_a_stranger_is_checked_before_it_is_added() {
+fn a_stranger_is_checked_before_it_is_added_and_its_news_of_others_is_dropped() {
     let (mut p, t0) = rust_cloud();
-    let actions = gossip(&mut p, t0, "stranger", vec![alive("new", 0, json!({}))]);
+    let mut other = alive("new", 0, json!({}));
+    other.ip = Some(member("new", "10.0.0.8:9338").host);
+    let actions = gossip(
+        &mut p,
+        t0,
+        "stranger",
+        vec![alive("stranger", 0, json!({})), other.clone()],
+    );
     assert_eq!(member_ids(&p), ["m1", "m2", "m3"], "not yet");
+    // One check, of the stranger itself: not one per entry of its news.
     let check = calls_to(&actions, "/status");
-    assert_eq!(check.len(), 1);
+    assert_eq!(check.len(), 1, "{check:?}");
     assert_eq!(check[0].to, addr("10.0.0.9:9338"));
-    let mut answer = status_of("new");
+    let mut answer = status_of("stranger");
     if let Ok(Response::Status(status)) = &mut answer {
         status.incarnation = Some(0);
     }
     p.handle_response(t0, check[0].call, answer);
-    assert_eq!(member_ids(&p), ["m1", "m2", "m3", "new"]);
+    assert_eq!(member_ids(&p), ["m1", "m2", "m3", "stranger"]);
+    // A member now, its word about others is taken.
+    let actions = gossip(&mut p, t0, "stranger", vec![other]);
+    assert!(calls_to(&actions, "/status").is_empty(), "{actions:#?}");
+    assert_eq!(member_ids(&p), ["m1", "m2", "m3", "new", "stranger"]);
+}
+
+#[test]
+fn a_strangers_news_of_a_third_party_is_neither_taken_nor_checked() {
+    let (mut p, t0) = rust_cloud();
+    let version = p.version();
+    let actions = gossip(&mut p, t0, "stranger", vec![alive("new", 0, json!({}))]);
+    assert!(calls_to(&actions, "/status").is_empty(), "{actions:#?}");
+    assert_eq!(member_ids(&p), ["m1", "m2", "m3"]);
+    assert_eq!(p.version(), version);
 }
 
 #[test]
@@ -540,6 +562,44 @@ fn a_gossip_round_sends_waiting_news_to_a_few_peercloud_members_and_nothing_with
         let told = pushed_about(&sent, "new");
         assert_eq!(told.len(), to.len(), "seed {seed}: every round carries it");
         assert_eq!(sent.len(), to.len(), "seed {seed}: nothing else: {sent:?}");
+    }
+}
+
+#[test]
+fn a_gossip_round_goes_to_no_more_members_than_earlier_rounds_left_room_for() {
+    use rand::SeedableRng;
+    for seed in 0..16u64 {
+        let (mut p, t0) = gossiping_cloud();
+        p.rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut other = alive("other", 0, json!({}));
+        other.ip = Some(member("other", "10.0.0.8:9338").host);
+        gossip(&mut p, t0, "m1", vec![alive("new", 0, json!({})), other]);
+        let round = |p: &mut Membership, ms: u64| {
+            p.handle_timeout(t0 + millis(ms));
+            calls_to(&drain(p), "/gossip")
+        };
+        let first = round(&mut p, 100);
+        assert_eq!(first.len(), 2, "seed {seed}: the fanout: {first:?}");
+        // Neither push answered: no room for another round.
+        let held = round(&mut p, 200);
+        assert!(held.is_empty(), "seed {seed}: {held:?}");
+        let answer = Ok(Response::Gossip(Envelope::default()));
+        p.handle_response(t0 + millis(250), first[0].call, answer);
+        let one = round(&mut p, 300);
+        assert_eq!(one.len(), 1, "seed {seed}: one place freed: {one:?}");
+        assert!(round(&mut p, 400).is_empty(), "seed {seed}: full again");
+        // The other first push times out at its deadline, which frees
+        // its place as an answer would.
+        let deadline = 100 + Config::new_lan().call_timeout.as_millis() as u64;
+        let before = round(&mut p, deadline - 100);
+        assert!(before.is_empty(), "seed {seed}: {before:?}");
+        // Fresh news, in case the first ran out of retransmits meanwhile.
+        let mut third = alive("third", 0, json!({}));
+        third.ip = Some(member("third", "10.0.0.7:9338").host);
+        gossip(&mut p, t0 + millis(deadline - 50), "m1", vec![third]);
+        let mut after = round(&mut p, deadline);
+        after.extend(round(&mut p, deadline + 100));
+        assert_eq!(after.len(), 1, "seed {seed}: {after:?}");
     }
 }
 
