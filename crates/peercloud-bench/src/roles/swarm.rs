@@ -163,9 +163,12 @@ fn limits(n: usize, open_files: u64) -> Limits {
     // Both ends of every connection are in this one process, under one
     // limit on open files: the default sixteen idle connections of each of
     // a thousand peers would be 32,000 descriptors, past the 20,000 this
-    // machine allows. Idle ones may take half of the limit; the rest is
-    // for listeners and connections in use.
-    let idle = usize::try_from(open_files).unwrap_or(usize::MAX) / (4 * n);
+    // machine allows. Idle ones may take a tenth of the limit (one each
+    // for a thousand peers); the rest is for listeners and connections in
+    // use, which is what runs out while a large swarm forms (probes and
+    // gossip go to random members, so an idle connection to the one
+    // called next is rare however many are kept).
+    let idle = usize::try_from(open_files).unwrap_or(usize::MAX) / (20 * n);
     limits.max_idle_connections = idle.clamp(1, limits.max_idle_connections);
     limits
 }

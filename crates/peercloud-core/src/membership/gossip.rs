@@ -124,7 +124,8 @@ impl Gossip {
         if queued.sent >= limit {
             self.queue.remove(&update.id);
         } else {
-            self.order.insert((queued.sent, queued.seq), update.id.clone());
+            self.order
+                .insert((queued.sent, queued.seq), update.id.clone());
         }
     }
 
@@ -592,6 +593,32 @@ mod tests {
         assert_eq!(third.len(), 1, "a was sent twice and dropped");
         assert_eq!(third[0].id.as_str(), "b");
         assert!(gossip.take(2, None).is_empty());
+    }
+
+    #[test]
+    fn news_heard_again_counts_as_sent_but_other_news_of_the_member_does_not() {
+        let mut gossip = Gossip::default();
+        gossip.queue(update("a"));
+        gossip.queue(update("b"));
+        // The same news of a, heard again: one send of three left.
+        gossip.heard_again(&update("a"), 3);
+        // News of b at another incarnation, or of another kind, is not
+        // the news waiting here.
+        let mut newer = update("b");
+        newer.incarnation = 2;
+        gossip.heard_again(&newer, 3);
+        gossip.heard_again(&Update::about(UpdateKind::Suspect, newer.id.clone(), 1), 3);
+        let taken = gossip.take(3, None);
+        assert_eq!(taken[0].id.as_str(), "b", "b, sent least, first");
+        gossip.heard_again(&update("a"), 3);
+        // a: heard twice, sent once; b: sent once.
+        let taken = gossip.take(3, None);
+        assert_eq!(
+            taken.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+            ["b"]
+        );
+        assert!(gossip.take(3, None).iter().all(|u| u.id.as_str() == "b"));
+        assert!(gossip.is_empty(), "every piece ran out");
     }
 
     #[test]

@@ -625,6 +625,46 @@ fn news_stops_after_its_retransmits_and_rounds_go_quiet() {
     assert!(carried >= 1 && carried <= limit, "carried {carried} times");
 }
 
+/// How many messages carry the news of "new" that `p` heard from m1 (and
+/// then again from each of `echoes`), answered at once, until the rounds
+/// go quiet.
+fn times_news_is_carried(echoes: &[&str]) -> usize {
+    let (mut p, t0) = gossiping_cloud();
+    gossip(&mut p, t0, "m1", vec![alive("new", 0, json!({}))]);
+    for echo in echoes {
+        gossip(&mut p, t0, echo, vec![alive("new", 0, json!({}))]);
+    }
+    let mut carried = 0;
+    // Bounded: the news rides a bounded number of messages.
+    for n in 1..=200u32 {
+        let at = t0 + Duration::from_millis(100) * n;
+        p.handle_timeout(at);
+        let sent = drain(&mut p);
+        carried += pushed_about(&sent, "new").len();
+        if sent.is_empty() {
+            break;
+        }
+        for call in calls_to(&sent, "/gossip") {
+            p.handle_response(at, call.call, Ok(Response::Gossip(Envelope::default())));
+        }
+    }
+    carried
+}
+
+#[test]
+fn news_heard_again_from_a_member_is_sent_once_less() {
+    // One of the sends is the answer to m1's own push.
+    let alone = times_news_is_carried(&[]);
+    assert_eq!(alone, Config::new_lan().gossip_retransmits as usize - 1);
+    // m2's push counts as one, the answer to it as another.
+    let echoed = times_news_is_carried(&["m2"]);
+    assert_eq!(echoed, alone - 2);
+    // A stranger passing it on counts for nothing (nor is it answered
+    // with news).
+    let by_stranger = times_news_is_carried(&["stranger"]);
+    assert_eq!(by_stranger, alone);
+}
+
 /// Runs `p` to `until`, dropping whatever it sends on the way.
 fn run_to(p: &mut Membership, until: Instant) {
     for _ in 0..10_000 {

@@ -202,7 +202,7 @@ async fn a_client_that_falls_behind_gets_lagged_and_the_stream_goes_on() {
     let (a, b, app) = pair().await;
     let response = app.oneshot(get("/api/events")).await.unwrap();
     let mut body = response.into_body();
-    // More events than the stream holds (1024), none read meanwhile.
+    // More events than the stream holds (256), none read meanwhile.
     for i in 0..1100 {
         a.send_to(&b.id(), json!(i)).await.unwrap();
     }
