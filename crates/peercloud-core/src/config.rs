@@ -73,7 +73,10 @@ pub struct Config {
     /// the probes alone. It is also the most round pushes under way at
     /// once: a round goes only to as many members as earlier rounds'
     /// answers (or failures) left room for, so a peer answered slower
-    /// than `gossip_interval` gossips at the pace it is answered.
+    /// than `gossip_interval` gossips at the pace it is answered. A push
+    /// still unanswered when later ones come back quickly (after twice
+    /// their round trip and one interval more) is presumed lost and gives
+    /// its place back, so loss does not shrink the rounds.
     pub gossip_fanout: usize,
     /// How long a `/joined` or `/left` notice, a gossip push or a list pull
     /// may take.

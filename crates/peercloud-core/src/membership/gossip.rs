@@ -19,10 +19,11 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use super::rounds::{Place, Rounds};
 use super::table::{Candidate, Kind};
 use super::timers::Timer;
 use super::{Membership, Pending};
-use crate::error::Refusal;
+use crate::error::{CallError, Refusal};
 use crate::id::PeerId;
 use crate::io::{CallResult, Origin, ReplyToken, Request, Response};
 use crate::member::{host_of_remote, Address, Member};
@@ -43,8 +44,8 @@ pub(super) struct Gossip {
     /// oldest, first.
     order: BTreeMap<(u32, u64), PeerId>,
     next_seq: u64,
-    /// The pushes of gossip rounds not answered yet.
-    rounds_in_flight: usize,
+    /// The round pushes under way that hold a place in the window.
+    rounds: Rounds,
 }
 
 #[derive(Debug)]
@@ -108,10 +109,17 @@ impl Gossip {
 
     /// News waiting here, heard again from a member: counted as one more
     /// send of it, as if this peer had sent it (rumor mongering with
-    /// feedback). In a burst of news every peer hears each piece from
+    /// feedback). In a burst of joins every peer hears each one from
     /// several others, and sending it the full number of times as well
     /// made a thousand joins cost each peer hundreds of messages after
     /// every list was whole; news heard once is sent as before.
+    ///
+    /// Only joins are counted so (the caller sees to it): a suspicion, a
+    /// refutation or new data keeps every send it has. Fewer sends of
+    /// those cost healthy peers their place at 5% loss, where a refutation
+    /// that reached one peer too few let a suspicion run out (false
+    /// evictions in the simulator's hour at a thousand peers); a join that
+    /// reaches too few is still found by the next pull.
     pub(super) fn heard_again(&mut self, update: &Update, limit: u32) {
         let Some(queued) = self.queue.get_mut(&update.id) else {
             return;
@@ -285,10 +293,10 @@ impl Membership {
             .get(&update.id)
             .is_some_and(|e| update.incarnation <= e.incarnation)
         {
-            // Old news here. If it waits in this peer's queue, a member
-            // passing it on is one more carrier of it (see
-            // `Gossip::heard_again`).
-            if self.members.contains_key(source.peer()) {
+            // Old news here. If it is a join waiting in this peer's
+            // queue, a member passing it on is one more carrier of it
+            // (see `Gossip::heard_again`).
+            if update.incarnation == 0 && self.members.contains_key(source.peer()) {
                 let limit = self.retransmit_limit();
                 self.gossip.heard_again(&update, limit);
             }
@@ -429,29 +437,27 @@ impl Membership {
     /// `gossip_fanout` peercloud members picked at random. With no news,
     /// nothing is sent.
     ///
-    /// At most `gossip_fanout` round pushes are under way at once: a round
-    /// goes only to as many members as the earlier rounds' pushes that
-    /// came back. A peer (or a cloud) too busy to answer within the
-    /// interval then gossips as fast as it is answered, rather than piling
-    /// up calls that time out and hold a connection each; in a cloud of a
-    /// thousand forming in one process, half the pushes timed out and the
-    /// process ran out of file descriptors. Answered within the interval,
-    /// as on any healthy network, every round goes to the full fanout.
+    /// A round goes only to as many members as the window of round pushes
+    /// has room for (see `rounds.rs`): a peer (or a cloud) too busy to
+    /// answer within the interval then gossips as fast as it is answered,
+    /// rather than piling up calls that time out and hold a connection
+    /// each; in a cloud of a thousand forming in one process, half the
+    /// pushes timed out and the process ran out of file descriptors.
+    /// Answered within the interval, as on any healthy network, and with
+    /// lost pushes presumed lost once later ones are answered, every round
+    /// goes to the full fanout.
     pub(super) fn on_gossip_tick(&mut self, now: Instant) {
         if !self.is_running() {
             return;
         }
         let next = now + self.config.gossip_interval;
         self.timers.schedule(next, Timer::GossipTick);
-        let free = self
-            .config
-            .gossip_fanout
-            .saturating_sub(self.gossip.rounds_in_flight);
-        if self.gossip.is_empty() || free == 0 {
+        let room = self.gossip.rounds.room(self.config.gossip_fanout);
+        if self.gossip.is_empty() || room == 0 {
             return;
         }
         let mut targets = self.gossip_targets(None);
-        targets.truncate(free);
+        targets.truncate(room);
         for id in targets {
             let Some(to) = self.members.get(&id).map(|e| e.member.address()) else {
                 continue;
@@ -461,14 +467,24 @@ impl Membership {
                 continue;
             }
             let timeout = self.config.call_timeout;
-            self.gossip.rounds_in_flight += 1;
-            let pending = Pending::Round { to: id };
+            let place = self.gossip.rounds.take(now);
+            let pending = Pending::Round { to: id, place };
             self.call(now, to, Request::Gossip(envelope), timeout, pending);
         }
     }
 
-    pub(super) fn on_round_reply(&mut self, now: Instant, to: PeerId, result: CallResult) {
-        self.gossip.rounds_in_flight = self.gossip.rounds_in_flight.saturating_sub(1);
+    /// A round push ended: its place in the window is free, and an answer
+    /// frees those of pushes it shows were lost.
+    pub(super) fn on_round_reply(
+        &mut self,
+        now: Instant,
+        to: PeerId,
+        place: Place,
+        result: CallResult,
+    ) {
+        let answered = matches!(result, Ok(_) | Err(CallError::Refused { .. }));
+        let interval = self.config.gossip_interval;
+        self.gossip.rounds.ended(now, place, answered, interval);
         self.on_push_reply(now, to, result);
     }
 

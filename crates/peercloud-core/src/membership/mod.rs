@@ -19,6 +19,7 @@ mod members;
 mod notice;
 mod probe;
 mod reconnect;
+mod rounds;
 mod suspicion;
 mod sync;
 mod table;
@@ -117,8 +118,8 @@ enum Pending {
     /// A gossip push to `to`; the reply's gossip is merged.
     Push { to: PeerId },
     /// A push of a gossip round to `to`, merged like [`Pending::Push`];
-    /// its answer (or its failure) frees a place for the next round.
-    Round { to: PeerId },
+    /// it holds `place` in the window of round pushes until it ends.
+    Round { to: PeerId, place: rounds::Place },
     /// A `/left` goodbye sent while leaving.
     Goodbye,
     /// Our `/join` to a seed while running (alone, or to merge clouds).
@@ -399,7 +400,7 @@ impl Membership {
             }
             Pending::Notice | Pending::Forgotten => {}
             Pending::Push { to } => self.on_push_reply(now, to, result),
-            Pending::Round { to } => self.on_round_reply(now, to, result),
+            Pending::Round { to, place } => self.on_round_reply(now, to, place, result),
             Pending::Goodbye => self.on_goodbye_answered(),
             Pending::Rejoin { seed } => self.on_rejoin_reply(now, seed, result),
             Pending::Reprobe { target } => self.on_reprobe_reply(now, target, result),

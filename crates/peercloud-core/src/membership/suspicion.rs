@@ -68,7 +68,7 @@ impl Membership {
                 // each of N/2 members.
                 let full = held.accusers.len() > self.confirmations_needed();
                 if !full && !held.accusers.contains(&accuser) {
-                    self.confirm(id, accuser);
+                    self.confirm(now, id, accuser);
                 }
             }
             _ => self.start_suspicion(now, id, incarnation, accuser),
@@ -104,7 +104,15 @@ impl Membership {
 
     /// One more member suspects `id`: the suspicion gets shorter, and the
     /// others hear of this accuser too.
-    fn confirm(&mut self, id: &PeerId, accuser: PeerId) {
+    ///
+    /// A suspicion shortened to a deadline already past runs out now, not
+    /// at that deadline: a timer set in the past would look overdue to
+    /// the next input, which takes an overdue timer for a stall of this
+    /// peer. In a partition every peer hears late confirmations of many
+    /// suspicions; each looked like a stall, the local health of every
+    /// peer went to its worst, probes slowed ninefold, and a member on
+    /// the other side stayed listed for over a minute.
+    fn confirm(&mut self, now: Instant, id: &PeerId, accuser: PeerId) {
         let Some(suspicion) = self.members.get_mut(id).and_then(|e| e.suspicion.as_mut()) else {
             return;
         };
@@ -114,7 +122,7 @@ impl Membership {
             suspicion.started,
             suspicion.incarnation,
         );
-        let deadline = started + self.suspicion_timeout(count);
+        let deadline = (started + self.suspicion_timeout(count)).max(now);
         let Some(suspicion) = self.members.get_mut(id).and_then(|e| e.suspicion.as_mut()) else {
             return;
         };

@@ -179,6 +179,40 @@ fn each_member_that_confirms_a_suspicion_makes_it_shorter() {
 }
 
 #[test]
+fn a_late_confirmation_ends_a_suspicion_at_once_and_is_not_taken_for_a_stall() {
+    // No probes of p's own: the accusers are m1 and m2 alone.
+    let (mut p, t0) = gossiping_cloud();
+    gossip(
+        &mut p,
+        t0,
+        "m1",
+        vec![about(UpdateKind::Suspect, "m3", 0, "m1")],
+    );
+    assert_eq!(p.member_state(&pid("m3")), Some(MemberState::Suspected));
+    // Past the shortest a confirmation could make it, not yet at the
+    // longest; p has handled every timer due so far.
+    let late = t0 + p.suspicion_timeout(1) + secs(1);
+    assert!(late < t0 + p.suspicion_timeout(0));
+    run_to(&mut p, late);
+    p.handle_timeout(late);
+    drain(&mut p);
+    gossip(
+        &mut p,
+        late,
+        "m2",
+        vec![about(UpdateKind::Suspect, "m3", 0, "m2")],
+    );
+    assert_eq!(p.poll_timeout(), Some(late), "it runs out now");
+    // The next input finds no timer long overdue: no stall, health intact.
+    gossip(&mut p, late + millis(600), "m1", vec![]);
+    assert_eq!(p.health(), 0, "not taken for a stall");
+    p.handle_timeout(late + millis(600));
+    let checks = calls_to(&drain(&mut p), "/status");
+    assert_eq!(checks.len(), 1, "the final check of m3: {checks:#?}");
+    assert_eq!(checks[0].to, addr("10.0.0.3:9338"));
+}
+
+#[test]
 fn a_failure_told_by_a_member_removes_the_member_and_names_who_found_it() {
     let (mut p, t0) = rust_cloud();
     let mut failed = about(UpdateKind::Failed, "m3", 0, "m2");
@@ -604,65 +638,127 @@ fn a_gossip_round_goes_to_no_more_members_than_earlier_rounds_left_room_for() {
 }
 
 #[test]
-fn news_stops_after_its_retransmits_and_rounds_go_quiet() {
-    let (mut p, t0) = gossiping_cloud();
-    gossip(&mut p, t0, "m1", vec![alive("new", 0, json!({}))]);
-    let mut carried = 0;
-    let mut quiet_at = None;
-    // Bounded: the news rides a bounded number of messages.
-    for n in 1..=200u32 {
-        let at = t0 + Duration::from_millis(100) * n;
-        p.handle_timeout(at);
-        let sent = drain(&mut p);
-        carried += pushed_about(&sent, "new").len();
-        if sent.is_empty() {
-            quiet_at = Some(n);
-            break;
-        }
+fn a_lost_round_push_frees_its_place_once_later_pushes_are_answered_quickly() {
+    use rand::SeedableRng;
+    for seed in 0..16u64 {
+        let (mut p, t0) = gossiping_cloud();
+        p.rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        // Fresh news of two joiners before every round, so that each has
+        // something for any member whatever ran out of retransmits (news
+        // of a member is not sent to it).
+        let round = |p: &mut Membership, ms: u64| {
+            let news = [1, 2].map(|x| {
+                let mut news = alive(&format!("j{x}at{ms}"), 0, json!({}));
+                let at = format!("10.0.{x}.{}:9338", ms / 100);
+                news.ip = Some(member("j", &at).host);
+                news
+            });
+            gossip(p, t0 + millis(ms - 10), "m1", news.into());
+            p.handle_timeout(t0 + millis(ms));
+            calls_to(&drain(p), "/gossip")
+        };
+        let answer = |p: &mut Membership, sent: &Sent, ms: u64| {
+            let reply = Ok(Response::Gossip(Envelope::default()));
+            p.handle_response(t0 + millis(ms), sent.call, reply);
+        };
+        let first = round(&mut p, 100);
+        assert_eq!(first.len(), 2, "seed {seed}: {first:?}");
+        // The second push of the first round is lost; the first is
+        // answered in 5 ms.
+        answer(&mut p, &first[0], 105);
+        let second = round(&mut p, 200);
+        assert_eq!(second.len(), 1, "seed {seed}: the lost one still held");
+        // Answered in 5 ms, 105 ms after the lost one was sent: not yet
+        // twice the round trip and an interval.
+        answer(&mut p, &second[0], 205);
+        let third = round(&mut p, 300);
+        assert_eq!(third.len(), 1, "seed {seed}: {third:?}");
+        // 205 ms after the lost one: presumed lost, its place free long
+        // before its call times out.
+        answer(&mut p, &third[0], 305);
+        let fourth = round(&mut p, 400);
+        assert_eq!(fourth.len(), 2, "seed {seed}: the whole fanout again");
     }
-    let limit = Config::new_lan().gossip_retransmits as usize;
-    assert!(quiet_at.is_some(), "the rounds went quiet");
-    assert!(carried >= 1 && carried <= limit, "carried {carried} times");
 }
 
-/// How many messages carry the news of "new" that `p` heard from m1 (and
-/// then again from each of `echoes`), answered at once, until the rounds
-/// go quiet.
-fn times_news_is_carried(echoes: &[&str]) -> usize {
-    let (mut p, t0) = gossiping_cloud();
-    gossip(&mut p, t0, "m1", vec![alive("new", 0, json!({}))]);
-    for echo in echoes {
-        gossip(&mut p, t0, echo, vec![alive("new", 0, json!({}))]);
-    }
+/// Runs `p`'s gossip rounds until one sends nothing, answering each push
+/// at once with nothing when `answer`, and counts the messages that
+/// carried news of `id`; `None` if the rounds never went quiet.
+fn carried_until_quiet(p: &mut Membership, t0: Instant, id: &str, answer: bool) -> Option<usize> {
     let mut carried = 0;
-    // Bounded: the news rides a bounded number of messages.
+    // Bounded: news rides a bounded number of messages.
     for n in 1..=200u32 {
         let at = t0 + Duration::from_millis(100) * n;
         p.handle_timeout(at);
-        let sent = drain(&mut p);
-        carried += pushed_about(&sent, "new").len();
+        let sent = drain(p);
+        carried += pushed_about(&sent, id).len();
         if sent.is_empty() {
-            break;
+            return Some(carried);
         }
-        for call in calls_to(&sent, "/gossip") {
+        for call in calls_to(&sent, "/gossip").into_iter().filter(|_| answer) {
             p.handle_response(at, call.call, Ok(Response::Gossip(Envelope::default())));
         }
     }
-    carried
+    None
 }
 
 #[test]
-fn news_heard_again_from_a_member_is_sent_once_less() {
+fn news_stops_after_its_retransmits_and_rounds_go_quiet() {
+    let limit = Config::new_lan().gossip_retransmits as usize;
+    for answer in [false, true] {
+        let (mut p, t0) = gossiping_cloud();
+        gossip(&mut p, t0, "m1", vec![alive("new", 0, json!({}))]);
+        let carried = carried_until_quiet(&mut p, t0, "new", answer);
+        assert!(
+            carried.is_some(),
+            "answered {answer}: the rounds went quiet"
+        );
+        let carried = carried.unwrap();
+        assert!(
+            carried >= 1 && carried <= limit,
+            "answered {answer}: carried {carried} times"
+        );
+    }
+}
+
+/// How many messages carry `news` that `p` heard from m1 (and then again
+/// from each of `echoes`), every push answered at once, until the rounds
+/// go quiet.
+fn times_news_is_carried(news: &Update, echoes: &[&str]) -> usize {
+    let (mut p, t0) = gossiping_cloud();
+    gossip(&mut p, t0, "m1", vec![news.clone()]);
+    for echo in echoes {
+        gossip(&mut p, t0, echo, vec![news.clone()]);
+    }
+    let carried = carried_until_quiet(&mut p, t0, news.id.as_str(), true);
+    carried.expect("the rounds went quiet")
+}
+
+#[test]
+fn a_join_heard_again_from_a_member_is_sent_once_less() {
+    let join = alive("new", 0, json!({}));
     // One of the sends is the answer to m1's own push.
-    let alone = times_news_is_carried(&[]);
+    let alone = times_news_is_carried(&join, &[]);
     assert_eq!(alone, Config::new_lan().gossip_retransmits as usize - 1);
     // m2's push counts as one, the answer to it as another.
-    let echoed = times_news_is_carried(&["m2"]);
+    let echoed = times_news_is_carried(&join, &["m2"]);
     assert_eq!(echoed, alone - 2);
     // A stranger passing it on counts for nothing (nor is it answered
     // with news).
-    let by_stranger = times_news_is_carried(&["stranger"]);
+    let by_stranger = times_news_is_carried(&join, &["stranger"]);
     assert_eq!(by_stranger, alone);
+}
+
+#[test]
+fn a_refutation_or_new_data_heard_again_is_still_sent_its_full_number_of_times() {
+    // m4 at incarnation 1: a refutation of a suspicion, or new data.
+    let news = alive("m4", 1, json!({"v": 2}));
+    let alone = times_news_is_carried(&news, &[]);
+    assert!(alone > 0);
+    let echoed = times_news_is_carried(&news, &["m2", "m3"]);
+    // Heard again, it is not counted as sent: it goes out as often as
+    // news heard once (less only the answers to the echoes' pushes).
+    assert_eq!(echoed + 2, alone, "alone {alone}, echoed {echoed}");
 }
 
 /// Runs `p` to `until`, dropping whatever it sends on the way.

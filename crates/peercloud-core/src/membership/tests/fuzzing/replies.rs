@@ -52,7 +52,7 @@ impl Run {
                 | Pending::Relay { target, .. },
             ) => return target.clone(),
             Some(Pending::IndirectProbe { helper, .. }) => return helper.clone(),
-            Some(Pending::Push { to } | Pending::Round { to }) => return to.clone(),
+            Some(Pending::Push { to } | Pending::Round { to, .. }) => return to.clone(),
             _ => {}
         }
         let listed = self
