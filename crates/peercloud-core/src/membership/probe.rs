@@ -213,16 +213,7 @@ impl Membership {
     /// Asks up to `indirect_probes` peercloud members to probe `target`;
     /// with none to ask, the direct probe decides alone.
     fn probe_through_helpers(&mut self, now: Instant, target: PeerId, refused: bool) {
-        let candidates: Vec<(PeerId, Address)> = self
-            .members
-            .values()
-            .filter(|e| e.kind == Kind::Rust && e.member.id != target && e.suspicion.is_none())
-            .map(|e| (e.member.id.clone(), e.member.address()))
-            .collect();
-        let helpers: Vec<(PeerId, Address)> = candidates
-            .choose_multiple(&mut self.rng, self.config.indirect_probes)
-            .cloned()
-            .collect();
+        let helpers = self.pick_helpers(&target);
         if helpers.is_empty() {
             return self.conclude_probe(now, target, refused);
         }
@@ -255,6 +246,50 @@ impl Membership {
             };
             self.call(now, to, request, timeout, pending);
         }
+    }
+
+    /// Up to `indirect_probes` helpers for a probe of `target`: peercloud
+    /// members other than `target`, not suspected, picked at random.
+    ///
+    /// Drawn from the table a few at a time, not from a list of every
+    /// member that fits: that list cost O(N) per failed probe, and in a
+    /// partition of thousands every probe of the other side fails. Only
+    /// when the draws find too few (a small cloud, or one of mostly
+    /// original or suspected members) is every member looked at.
+    fn pick_helpers(&mut self, target: &PeerId) -> Vec<(PeerId, Address)> {
+        let wanted = self.config.indirect_probes;
+        let fits = |e: &super::table::Entry| {
+            e.kind == Kind::Rust && e.member.id != *target && e.suspicion.is_none()
+        };
+        let mut chosen: Vec<(PeerId, Address)> = Vec::with_capacity(wanted);
+        // Bounded: eight draws per helper wanted.
+        for _ in 0..wanted.saturating_mul(8) {
+            if chosen.len() == wanted {
+                return chosen;
+            }
+            let Some(id) = self.members.random(&mut self.rng) else {
+                break;
+            };
+            let Some(entry) = self.members.get(id).filter(|e| fits(e)) else {
+                continue;
+            };
+            if chosen.iter().all(|(c, _)| c != id) {
+                chosen.push((id.clone(), entry.member.address()));
+            }
+        }
+        if chosen.len() == wanted {
+            return chosen;
+        }
+        let candidates: Vec<(PeerId, Address)> = self
+            .members
+            .values()
+            .filter(|e| fits(e))
+            .map(|e| (e.member.id.clone(), e.member.address()))
+            .collect();
+        candidates
+            .choose_multiple(&mut self.rng, wanted)
+            .cloned()
+            .collect()
     }
 
     pub(super) fn on_indirect_reply(

@@ -527,3 +527,63 @@ fn a_probe_of_a_member_that_left_and_came_back_says_nothing_of_it() {
     assert_eq!(p.member_state(&pid(&id)), Some(MemberState::Alive));
     assert!(events(&mut p).is_empty());
 }
+
+/// Peer "p" with 120 members m1..=m120: those below `rust_below` are
+/// peercloud peers, the rest original ones; m2 to m9 are suspected.
+fn mixed_cloud(rust_below: u32) -> (Membership, Instant, Vec<Member>) {
+    let members: Vec<Member> = (1..=120u32)
+        .map(|i| member(&format!("m{i}"), &format!("10.0.0.{i}:9338")))
+        .collect();
+    let info = |i: usize, m: &Member| PeerInfo::of(m, (i + 1 < rust_below as usize).then_some(0));
+    let peers = members
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, m)| info(i, m))
+        .collect();
+    let (mut core, t0) = joined_core_as_told("p", &members[0], Some(0), peers);
+    for i in 2..=9 {
+        let suspicion = crate::wire::Update {
+            by: Some(pid("m1")),
+            ..crate::wire::Update::about(UpdateKind::Suspect, pid(&format!("m{i}")), 0)
+        };
+        let envelope = crate::wire::Envelope {
+            from: None,
+            updates: vec![suspicion],
+        };
+        core.handle_request(t0, ReplyToken(9), origin("m1"), Request::Gossip(envelope));
+    }
+    drain(&mut core);
+    (core, t0, members)
+}
+
+#[test]
+fn helpers_are_distinct_unsuspected_peercloud_members_other_than_the_target() {
+    use rand::SeedableRng;
+    let number = |id: &str| id[1..].parse::<u32>().unwrap();
+    // Clouds of peercloud peers only (helpers drawn at random), of a
+    // third of them, and of four (too few to draw: every member looked at).
+    for (rust_below, seeds) in [(121, 0..32u64), (40, 0..32), (5, 0..32)] {
+        for seed in seeds {
+            let (mut p, t0, members) = mixed_cloud(rust_below);
+            p.rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let fits = |id: &str| number(id) < rust_below && !(2..=9).contains(&number(id));
+            let at = t0 + secs(1);
+            let probe = tick(&mut p, at);
+            let probed = target(&members, &probe.to);
+            p.handle_response(at + millis(800), probe.call, silent());
+            let asks = calls_to(&drain(&mut p), "/probe");
+            let helpers: Vec<String> = asks.iter().map(|a| target(&members, &a.to)).collect();
+            let fitting = (1..=120u32)
+                .map(|i| format!("m{i}"))
+                .filter(|id| *id != probed && fits(id))
+                .count();
+            let wanted = Config::default().indirect_probes.min(fitting);
+            let context = format!("seed {seed}, rust below {rust_below}: {probed} {helpers:?}");
+            assert_eq!(helpers.len(), wanted, "{context}");
+            assert!(helpers.iter().all(|h| fits(h) && *h != probed), "{context}");
+            let distinct: BTreeSet<&String> = helpers.iter().collect();
+            assert_eq!(distinct.len(), helpers.len(), "{context}");
+        }
+    }
+}
