@@ -175,7 +175,7 @@ impl Membership {
         Update {
             ip: self.me.advertise.clone(),
             port: Some(self.me.port),
-            data: Some(std::sync::Arc::new(self.me.data.clone())),
+            data: Some(self.my_data.clone()),
             ..Update::about(UpdateKind::Alive, self.me.id.clone(), self.incarnation)
         }
     }

@@ -188,6 +188,10 @@ const MAX_EARLY_NOTICES: usize = 1024;
 #[derive(Debug)]
 pub struct Membership {
     me: Identity,
+    /// `me.data`, shared by every update about this peer: each probe and
+    /// gossip message carries one, which copied the whole value (an
+    /// allocation per string, array and object in it) for every message.
+    my_data: std::sync::Arc<Value>,
     /// This peer's incarnation: only it raises it, to refute a suspicion
     /// or to announce new data.
     incarnation: u64,
@@ -232,6 +236,7 @@ impl Membership {
     /// runs replay. `config` should have passed [`Config::validate`].
     pub fn new(me: Identity, config: Config, rng_seed: u64) -> Self {
         Membership {
+            my_data: std::sync::Arc::new(me.data.clone()),
             me,
             incarnation: 0,
             config,

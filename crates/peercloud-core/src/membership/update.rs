@@ -59,6 +59,7 @@ impl Membership {
         if self.is_leaving() || data == self.me.data {
             return;
         }
+        self.my_data = std::sync::Arc::new(data.clone());
         self.me.data = data;
         // Saturating, as in `refute`: only a forged accusation takes the
         // number this high.
