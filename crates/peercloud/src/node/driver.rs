@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use peercloud_core::{
-    Action, Address, CallError, CallId, CallResult, Counters, Event as CoreEvent, Membership,
-    Refusal, ReplyToken, Response, Start,
+    Action, Address, CallError, CallId, CallResult, Counters, Event as CoreEvent, Member,
+    Membership, Refusal, ReplyToken, Response, Start,
 };
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
@@ -239,6 +239,18 @@ impl<T: Transport> Running<T> {
             .publish_membership(self.members, &self.counters);
     }
 
+    /// The member of an event as the snapshot published before it holds
+    /// it (events go out after the snapshot), so that an event kept by
+    /// the event channel costs no copy of the record; a copy only for a
+    /// member the snapshot does not hold as it is (one that left).
+    fn shared(&self, member: Member) -> Arc<Member> {
+        let snapshot = self.parts.snapshot_tx.borrow();
+        match snapshot.member(&member.id) {
+            Some(listed) if **listed == member => listed.clone(),
+            _ => Arc::new(member),
+        }
+    }
+
     fn on_event(&mut self, event: CoreEvent) {
         let link = &self.parts.link;
         let public = match event {
@@ -263,24 +275,24 @@ impl<T: Transport> Running<T> {
             }
             CoreEvent::PeerJoined(member) => {
                 tracing::info!(id = %member.id, address = %member.address(), "peer joined");
-                Event::PeerJoined(Peer::new(Arc::new(member), link.clone()))
+                Event::PeerJoined(Peer::new(self.shared(member), link.clone()))
             }
             CoreEvent::PeerSuspected(member) => {
                 tracing::info!(id = %member.id, "peer suspected");
-                Event::PeerSuspected(Peer::new(Arc::new(member), link.clone()))
+                Event::PeerSuspected(Peer::new(self.shared(member), link.clone()))
             }
             CoreEvent::PeerAlive(member) => {
                 tracing::info!(id = %member.id, "peer refuted its suspicion");
-                Event::PeerAlive(Peer::new(Arc::new(member), link.clone()))
+                Event::PeerAlive(Peer::new(self.shared(member), link.clone()))
             }
             CoreEvent::PeerUpdated(member) => {
                 tracing::info!(id = %member.id, data = %member.data, "peer data updated");
-                Event::PeerUpdated(Peer::new(Arc::new(member), link.clone()))
+                Event::PeerUpdated(Peer::new(self.shared(member), link.clone()))
             }
             CoreEvent::PeerLeft { member, reason } => {
                 tracing::info!(id = %member.id, ?reason, "peer left");
                 Event::PeerLeft {
-                    peer: Peer::new(Arc::new(member), link.clone()),
+                    peer: Peer::new(self.shared(member), link.clone()),
                     reason,
                 }
             }
