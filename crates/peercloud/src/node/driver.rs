@@ -25,6 +25,11 @@ use crate::peer::Peer;
 /// batch wait for the rest of it.
 const MAX_BATCH: usize = 64;
 
+/// A call's result on its way back to the driver. Boxed: a result is up
+/// to a few hundred bytes (a join answer), and the channel's blocks hold
+/// 32 of them whether used or not, at every peer.
+type Returned = (CallId, Box<CallResult>);
+
 /// The driver's channels and state; `run` consumes it.
 pub(crate) struct Driver<T> {
     pub(crate) core: Membership,
@@ -41,7 +46,7 @@ pub(crate) struct Driver<T> {
 /// What the running loop keeps besides the parts above.
 struct Running<T> {
     parts: Driver<T>,
-    results_tx: mpsc::UnboundedSender<(CallId, CallResult)>,
+    results_tx: mpsc::UnboundedSender<Returned>,
     replies: HashMap<ReplyToken, oneshot::Sender<Result<Response, Refusal>>>,
     next_token: u64,
     published: u64,
@@ -84,7 +89,7 @@ impl<T: Transport> Driver<T> {
                     None => this.leave(),
                 },
                 Some((call, result)) = results_rx.recv() => {
-                    this.parts.core.handle_response(now(), call, result);
+                    this.parts.core.handle_response(now(), call, *result);
                 }
                 _ = sleep_until(deadline.map(Instant::from_std).unwrap_or_else(far_future)),
                     if deadline.is_some() => {
@@ -108,7 +113,7 @@ impl<T: Transport> Running<T> {
     /// the list, rebuilt in a pass over every member) serves them all: a
     /// busy peer of a large cloud, with many waiting, would otherwise
     /// rebuild it for each.
-    fn take_ready(&mut self, results_rx: &mut mpsc::UnboundedReceiver<(CallId, CallResult)>) {
+    fn take_ready(&mut self, results_rx: &mut mpsc::UnboundedReceiver<Returned>) {
         let mut taken = 1;
         while taken < MAX_BATCH {
             let before = taken;
@@ -117,7 +122,7 @@ impl<T: Transport> Running<T> {
                 taken += 1;
             }
             if let Ok((call, result)) = results_rx.try_recv() {
-                self.parts.core.handle_response(now(), call, result);
+                self.parts.core.handle_response(now(), call, *result);
                 taken += 1;
             }
             if taken == before {
@@ -192,7 +197,7 @@ impl<T: Transport> Running<T> {
                             Ok(_) => link.contacts.answered(&to, now()),
                             Err(error) => tracing::debug!(%to, path, %error, "call failed"),
                         }
-                        let _ = results_tx.send((call, result));
+                        let _ = results_tx.send((call, Box::new(result)));
                     });
                 }
                 Action::Reply { token, reply } => {
