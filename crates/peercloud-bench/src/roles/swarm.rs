@@ -67,7 +67,7 @@ async fn run(n: usize, open_files: u64) -> Result<()> {
         let complete = clouds.iter().filter(|c| c.peer_count() == n - 1).count();
         if complete == n {
             break json!({"event": "converged", "secs": started.elapsed().as_secs_f64(),
-                         "peers": n, "open_files": open_files});
+                         "peers": n, "open_files": open_files, "tasks": alive_tasks()});
         }
         if reported.elapsed() >= REPORT {
             reported = Instant::now();
@@ -123,6 +123,14 @@ async fn broadcasts(sender: &Cloud, expect: usize, command: &Value) -> Value {
     micros.sort_unstable();
     let ms = |p| percentile(&micros, p).map(|us| us as f64 / 1000.0);
     json!({"event": "broadcast", "p50_ms": ms(50.0), "p99_ms": ms(99.0), "failed": failed})
+}
+
+/// How many tasks the runtime holds: the peers' own, and one or two per
+/// open connection, which is where much of a swarm's memory goes.
+fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
 }
 
 /// What a swarm that did not converge looks like.

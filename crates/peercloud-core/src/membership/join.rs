@@ -102,7 +102,7 @@ impl Membership {
                 id: reply.server.id,
                 host: seed.host.clone(),
                 port: seed.port,
-                data: reply.server.data.into(),
+                data: crate::wire::share(reply.server.data),
             },
             incarnation: reply.server.incarnation.unwrap_or(0),
             kind: match reply.server.incarnation {
@@ -235,10 +235,10 @@ impl Membership {
                 id: id.clone(),
                 host: join.ip.unwrap_or_else(|| host_of_remote(origin.remote)),
                 port: join.port.unwrap_or(DEFAULT_PORT),
-                data: join
-                    .data
-                    .unwrap_or_else(|| Value::Object(Default::default()))
-                    .into(),
+                data: crate::wire::share(
+                    join.data
+                        .unwrap_or_else(|| Value::Object(Default::default())),
+                ),
             },
             incarnation: join.incarnation.unwrap_or(0),
             kind: Kind::of(join.incarnation),

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use fnv::FnvHasher;
 use rand::Rng;
@@ -207,8 +208,9 @@ impl Members {
         }
         let entry = &mut self.slab[i as usize];
         let old = Place::of(&entry.member);
-        entry.member.host = to.host.clone();
-        entry.member.port = to.port;
+        let member = Arc::make_mut(&mut entry.member);
+        member.host = to.host.clone();
+        member.port = to.port;
         if old != place {
             self.by_place.0.remove(&(old.key(), i));
             self.by_place.0.insert((place.key(), i));

@@ -27,6 +27,7 @@ mod timers;
 mod update;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -281,7 +282,7 @@ impl Membership {
 
     /// The other members, ordered by id. Suspected members are members.
     pub fn members(&self) -> impl ExactSizeIterator<Item = &Member> {
-        self.members.values().map(|e| &e.member)
+        self.members.values().map(|e| &*e.member)
     }
 
     /// The other members, ordered by id, each with its state and, for a
@@ -289,7 +290,7 @@ impl Membership {
     /// published view of the members needs, in one pass.
     pub fn member_records(
         &self,
-    ) -> impl ExactSizeIterator<Item = (&Member, MemberState, Option<u64>)> {
+    ) -> impl ExactSizeIterator<Item = (&Arc<Member>, MemberState, Option<u64>)> {
         self.members.values().map(|e| {
             let incarnation = (e.kind == table::Kind::Rust).then_some(e.incarnation);
             (&e.member, e.state(), incarnation)
@@ -298,7 +299,7 @@ impl Membership {
 
     /// One member by id.
     pub fn member(&self, id: &PeerId) -> Option<&Member> {
-        self.members.get(id).map(|e| &e.member)
+        self.members.get(id).map(|e| &*e.member)
     }
 
     /// This peer's local health (Lifeguard): 0 when healthy, higher while

@@ -7,6 +7,7 @@
 //! `reconnect_interval`, with jitter. Tombstones past their memory are
 //! forgotten here.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::gossip::Source;
@@ -187,7 +188,7 @@ impl Membership {
             }
             None => {
                 let candidate = Candidate {
-                    member: tomb.member,
+                    member: Arc::unwrap_or_clone(tomb.member),
                     incarnation: 0,
                     kind: Kind::Original,
                 };

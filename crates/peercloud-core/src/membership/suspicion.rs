@@ -4,12 +4,14 @@
 //! growing with the logarithm of the cloud's size); it is declared failed
 //! only if it does not refute in time.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::table::{Kind, Suspicion};
 use super::{Membership, Pending, Timer};
 use crate::id::PeerId;
 use crate::io::{CallResult, Event, FailureCause, LeftReason, Request, Response};
+use crate::member::Member;
 use crate::wire::{LeftRequest, Update, UpdateKind, WireCause};
 
 /// How many confirmations bring a suspicion down to its shortest.
@@ -99,7 +101,7 @@ impl Membership {
         if refutable {
             self.gossip_suspicion(id, incarnation, accuser);
         }
-        self.emit(Event::PeerSuspected(member));
+        self.emit(Event::PeerSuspected(Member::clone(&member)));
     }
 
     /// One more member suspects `id`: the suspicion gets shorter, and the
@@ -151,7 +153,7 @@ impl Membership {
         if entry.suspicion.take().is_some() {
             let member = entry.member.clone();
             self.version += 1;
-            self.emit(Event::PeerAlive(member));
+            self.emit(Event::PeerAlive(Member::clone(&member)));
         }
     }
 
@@ -273,7 +275,7 @@ impl Membership {
             }
         }
         self.emit(Event::PeerLeft {
-            member: entry.member,
+            member: Arc::unwrap_or_clone(entry.member),
             reason: LeftReason::Failed { detected_by, cause },
         });
     }

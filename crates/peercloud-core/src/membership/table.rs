@@ -3,6 +3,7 @@
 //! the one way members are added, removed and replaced.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Membership;
@@ -64,7 +65,9 @@ pub(super) struct Suspicion {
 /// One member of the table.
 #[derive(Debug, Clone)]
 pub(super) struct Entry {
-    pub(super) member: Member,
+    /// Shared with the snapshots and events a driver makes of it, so that
+    /// a thousand members are held once, not once per copy.
+    pub(super) member: Arc<Member>,
     pub(super) incarnation: u64,
     pub(super) kind: Kind,
     /// Boxed: most members are not suspected, and an unboxed suspicion
@@ -75,7 +78,7 @@ pub(super) struct Entry {
 impl Entry {
     pub(super) fn new(member: Member, incarnation: u64, kind: Kind) -> Self {
         Entry {
-            member,
+            member: Arc::new(member),
             incarnation,
             kind,
             suspicion: None,
@@ -118,7 +121,7 @@ pub(super) struct Candidate {
 /// A member that left or failed.
 #[derive(Debug, Clone)]
 pub(super) struct Tombstone {
-    pub(super) member: Member,
+    pub(super) member: Arc<Member>,
     pub(super) incarnation: u64,
     pub(super) kind: Kind,
     /// It left (for good) rather than failed (it may come back).
@@ -193,7 +196,7 @@ impl Membership {
         self.members.insert(entry);
         self.version += 1;
         self.prober.enqueue(id);
-        self.emit(Event::PeerJoined(member));
+        self.emit(Event::PeerJoined(Member::clone(&member)));
         true
     }
 
@@ -220,7 +223,11 @@ impl Membership {
             .take_if(|s| s.incarnation < entry.incarnation)
             .is_some();
         let data_changed = entry.member.data != new.member.data;
-        entry.member.data = new.member.data.clone();
+        if data_changed {
+            // A copy of the record if a snapshot shares it, which keeps
+            // the record it was given.
+            Arc::make_mut(&mut entry.member).data = new.member.data.clone();
+        }
         self.members.relocate(&new.member.id, &new.member);
         let Some(entry) = self.members.get(&new.member.id) else {
             return;
@@ -230,10 +237,10 @@ impl Membership {
         self.version += 1;
         self.gossip.queue(update);
         if refuted {
-            self.emit(Event::PeerAlive(member.clone()));
+            self.emit(Event::PeerAlive(Member::clone(&member)));
         }
         if data_changed {
-            self.emit(Event::PeerUpdated(member));
+            self.emit(Event::PeerUpdated(Member::clone(&member)));
         }
     }
 
@@ -275,7 +282,7 @@ impl Membership {
             let update = Update::about(UpdateKind::Left, id.clone(), entry.incarnation);
             self.gossip.queue(update);
             self.emit(Event::PeerLeft {
-                member: entry.member,
+                member: Arc::unwrap_or_clone(entry.member),
                 reason: LeftReason::Left,
             });
         }

@@ -114,7 +114,7 @@ pub struct PeerInfo {
     pub port: u16,
     /// The member's data (`{}` when missing), shared with the record it
     /// was made from.
-    #[serde(default = "empty_shared_object")]
+    #[serde(default = "empty_shared_object", deserialize_with = "shared_data")]
     pub data: Arc<Value>,
     /// The member's incarnation, as a peercloud peer knows it; original
     /// peers neither send it nor read it.
@@ -254,8 +254,35 @@ fn empty_object() -> Value {
     Value::Object(serde_json::Map::new())
 }
 
+/// The one `{}` that every member record without data shares (the
+/// default data of a peer): at a thousand members a peer would otherwise
+/// hold a thousand allocations of the same empty object.
 fn empty_shared_object() -> Arc<Value> {
-    Arc::new(empty_object())
+    static EMPTY: std::sync::OnceLock<Arc<Value>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| Arc::new(empty_object())).clone()
+}
+
+/// A member's data as received, made shared: an empty object is the
+/// shared one ([`empty_shared_object`]), anything else its own.
+pub(crate) fn shared_data<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Arc<Value>, D::Error> {
+    Value::deserialize(deserializer).map(share)
+}
+
+/// Data made shared, the empty object being the one shared `{}`.
+pub(crate) fn share(data: Value) -> Arc<Value> {
+    match &data {
+        Value::Object(map) if map.is_empty() => empty_shared_object(),
+        _ => Arc::new(data),
+    }
+}
+
+/// [`shared_data`] for an optional field, as [`present`] reads it.
+pub(crate) fn present_shared_data<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Arc<Value>>, D::Error> {
+    shared_data(deserializer).map(Some)
 }
 
 fn default_port() -> u16 {

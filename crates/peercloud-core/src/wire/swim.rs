@@ -72,7 +72,7 @@ pub struct Update {
     /// Its data (alive updates); `null` is data, a missing field none.
     #[serde(
         default,
-        deserialize_with = "super::present",
+        deserialize_with = "super::present_shared_data",
         skip_serializing_if = "Option::is_none"
     )]
     pub data: Option<Arc<Value>>,

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use peercloud_core::{
-    Action, Address, CallError, CallId, CallResult, Counters, Event as CoreEvent, Membership,
-    Refusal, ReplyToken, Response, Start,
+    Action, Address, CallError, CallId, CallResult, Counters, Event as CoreEvent, Member,
+    Membership, Refusal, ReplyToken, Response, Start,
 };
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
@@ -24,6 +24,11 @@ use crate::peer::Peer;
 /// step, before what it asked for is carried out: the first replies of a
 /// batch wait for the rest of it.
 const MAX_BATCH: usize = 64;
+
+/// A call's result on its way back to the driver. Boxed: a result is up
+/// to a few hundred bytes (a join answer), and the channel's blocks hold
+/// 32 of them whether used or not, at every peer.
+type Returned = (CallId, Box<CallResult>);
 
 /// The driver's channels and state; `run` consumes it.
 pub(crate) struct Driver<T> {
@@ -41,7 +46,7 @@ pub(crate) struct Driver<T> {
 /// What the running loop keeps besides the parts above.
 struct Running<T> {
     parts: Driver<T>,
-    results_tx: mpsc::UnboundedSender<(CallId, CallResult)>,
+    results_tx: mpsc::UnboundedSender<Returned>,
     replies: HashMap<ReplyToken, oneshot::Sender<Result<Response, Refusal>>>,
     next_token: u64,
     published: u64,
@@ -84,7 +89,7 @@ impl<T: Transport> Driver<T> {
                     None => this.leave(),
                 },
                 Some((call, result)) = results_rx.recv() => {
-                    this.parts.core.handle_response(now(), call, result);
+                    this.parts.core.handle_response(now(), call, *result);
                 }
                 _ = sleep_until(deadline.map(Instant::from_std).unwrap_or_else(far_future)),
                     if deadline.is_some() => {
@@ -108,7 +113,7 @@ impl<T: Transport> Running<T> {
     /// the list, rebuilt in a pass over every member) serves them all: a
     /// busy peer of a large cloud, with many waiting, would otherwise
     /// rebuild it for each.
-    fn take_ready(&mut self, results_rx: &mut mpsc::UnboundedReceiver<(CallId, CallResult)>) {
+    fn take_ready(&mut self, results_rx: &mut mpsc::UnboundedReceiver<Returned>) {
         let mut taken = 1;
         while taken < MAX_BATCH {
             let before = taken;
@@ -117,7 +122,7 @@ impl<T: Transport> Running<T> {
                 taken += 1;
             }
             if let Ok((call, result)) = results_rx.try_recv() {
-                self.parts.core.handle_response(now(), call, result);
+                self.parts.core.handle_response(now(), call, *result);
                 taken += 1;
             }
             if taken == before {
@@ -192,7 +197,7 @@ impl<T: Transport> Running<T> {
                             Ok(_) => link.contacts.answered(&to, now()),
                             Err(error) => tracing::debug!(%to, path, %error, "call failed"),
                         }
-                        let _ = results_tx.send((call, result));
+                        let _ = results_tx.send((call, Box::new(result)));
                     });
                 }
                 Action::Reply { token, reply } => {
@@ -239,6 +244,18 @@ impl<T: Transport> Running<T> {
             .publish_membership(self.members, &self.counters);
     }
 
+    /// The member of an event as the snapshot published before it holds
+    /// it (events go out after the snapshot), so that an event kept by
+    /// the event channel costs no copy of the record; a copy only for a
+    /// member the snapshot does not hold as it is (one that left).
+    fn shared(&self, member: Member) -> Arc<Member> {
+        let snapshot = self.parts.snapshot_tx.borrow();
+        match snapshot.member(&member.id) {
+            Some(listed) if **listed == member => listed.clone(),
+            _ => Arc::new(member),
+        }
+    }
+
     fn on_event(&mut self, event: CoreEvent) {
         let link = &self.parts.link;
         let public = match event {
@@ -263,24 +280,24 @@ impl<T: Transport> Running<T> {
             }
             CoreEvent::PeerJoined(member) => {
                 tracing::info!(id = %member.id, address = %member.address(), "peer joined");
-                Event::PeerJoined(Peer::new(Arc::new(member), link.clone()))
+                Event::PeerJoined(Peer::new(self.shared(member), link.clone()))
             }
             CoreEvent::PeerSuspected(member) => {
                 tracing::info!(id = %member.id, "peer suspected");
-                Event::PeerSuspected(Peer::new(Arc::new(member), link.clone()))
+                Event::PeerSuspected(Peer::new(self.shared(member), link.clone()))
             }
             CoreEvent::PeerAlive(member) => {
                 tracing::info!(id = %member.id, "peer refuted its suspicion");
-                Event::PeerAlive(Peer::new(Arc::new(member), link.clone()))
+                Event::PeerAlive(Peer::new(self.shared(member), link.clone()))
             }
             CoreEvent::PeerUpdated(member) => {
                 tracing::info!(id = %member.id, data = %member.data, "peer data updated");
-                Event::PeerUpdated(Peer::new(Arc::new(member), link.clone()))
+                Event::PeerUpdated(Peer::new(self.shared(member), link.clone()))
             }
             CoreEvent::PeerLeft { member, reason } => {
                 tracing::info!(id = %member.id, ?reason, "peer left");
                 Event::PeerLeft {
-                    peer: Peer::new(Arc::new(member), link.clone()),
+                    peer: Peer::new(self.shared(member), link.clone()),
                     reason,
                 }
             }

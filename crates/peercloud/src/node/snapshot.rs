@@ -39,8 +39,9 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
-    /// Takes a snapshot of the core, sharing with `previous` the members
-    /// that did not change.
+    /// Takes a snapshot of the core. The members are the core's own
+    /// records, shared (a reference count each, no copy); `previous` is
+    /// only compared with, to tell whether a member departed or changed.
     pub(crate) fn of(core: &Membership, previous: Option<&Snapshot>) -> Self {
         let records = core.member_records();
         let mut members = Vec::with_capacity(records.len());
@@ -56,11 +57,10 @@ impl Snapshot {
             while old.next_if(|o| o.id < member.id).is_some() {
                 departed = true;
             }
-            let shared = old.next_if(|o| ***o == *member).cloned();
-            if shared.is_none() && old.next_if(|o| o.id == member.id).is_some() {
-                departed = true;
+            if let Some(o) = old.next_if(|o| o.id == member.id) {
+                departed |= !Arc::ptr_eq(o, member) && **o != **member;
             }
-            members.push(shared.unwrap_or_else(|| Arc::new(member.clone())));
+            members.push(member.clone());
             states.push(state);
             incarnations.push(incarnation);
         }
@@ -172,16 +172,19 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_after_joins_shares_the_others_and_has_no_departure() {
+    fn a_snapshot_after_joins_shares_the_cores_records_and_has_no_departure() {
         let before = Snapshot::of(&core_with(&[("b", 2)]), None);
-        let after = Snapshot::of(&core_with(&[("a", 1), ("b", 2), ("c", 3)]), Some(&before));
+        let core = core_with(&[("a", 1), ("b", 2), ("c", 3)]);
+        let after = Snapshot::of(&core, Some(&before));
         assert!(!after.departed);
         let b = PeerId::parse("b").expect("an id");
-        let shared = Arc::ptr_eq(
-            before.member(&b).expect("b before"),
-            after.member(&b).expect("b after"),
-        );
-        assert!(shared, "the unchanged member is shared, not copied");
+        let record = core
+            .member_records()
+            .find(|(m, _, _)| m.id == b)
+            .map(|(m, _, _)| m)
+            .expect("b in the core");
+        let shared = Arc::ptr_eq(record, after.member(&b).expect("b after"));
+        assert!(shared, "the member is the core's record, not a copy");
     }
 
     #[test]

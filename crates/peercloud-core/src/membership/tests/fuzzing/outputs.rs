@@ -42,7 +42,7 @@ impl Published {
             members: core
                 .members
                 .values()
-                .map(|e| (e.member.clone(), e.incarnation, e.state()))
+                .map(|e| (Member::clone(&e.member), e.incarnation, e.state()))
                 .collect(),
         }
     }
