@@ -6,9 +6,11 @@
 //! plus its idle ones. Only bookkeeping here; `dial.rs` opens connections.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use fnv::FnvHasher;
 use hyper::header::HeaderValue;
 use peercloud_core::Address;
 use tokio::time::Instant;
@@ -42,14 +44,24 @@ struct Shared {
     idle: Mutex<Idle>,
 }
 
+/// The index of idle connections by address, hashed with FNV: every
+/// request looks its address up twice (take, then put), and SipHash of a
+/// short address cost about 250 instructions each time against about 50.
+/// FNV is not keyed, so addresses could be chosen to collide; the map
+/// holds at most about twice `max_idle` addresses (see [`Idle::push`]),
+/// which bounds what a collision can cost.
+type ByAddress = HashMap<Address, VecDeque<u64>, BuildHasherDefault<FnvHasher>>;
+
 /// The idle connections. `order` is keyed by a sequence number given when a
 /// connection went idle, so its first entry is both the least recently used
 /// and the first to time out; `by_address` lists each address's entries in
-/// the same order, so the most recent of an address is its last.
+/// the same order, so the most recent of an address is its last. An
+/// address's list may be empty: it is kept, so that the next connection to
+/// go idle there (at once, under a steady load) needs no new list.
 #[derive(Debug, Default)]
 struct Idle {
     order: BTreeMap<u64, Entry>,
-    by_address: HashMap<Address, VecDeque<u64>>,
+    by_address: ByAddress,
     next: u64,
     /// The keyring generation of the connections held.
     generation: u64,
@@ -203,6 +215,11 @@ impl Idle {
         match self.by_address.get_mut(address) {
             Some(seqs) => seqs.push_back(seq),
             None => {
+                // Empty lists are kept for reuse, but not without end: at
+                // most `max_idle` of them beside the ones in use.
+                if self.by_address.len() >= 2 * max_idle {
+                    self.by_address.retain(|_, seqs| !seqs.is_empty());
+                }
                 self.by_address
                     .insert(address.clone(), VecDeque::from([seq]));
             }
@@ -222,12 +239,8 @@ impl Idle {
     }
 
     fn pop_newest(&mut self, to: &Address) -> Option<Entry> {
-        let seqs = self.by_address.get_mut(to)?;
-        let seq = seqs.pop_back();
-        if seqs.is_empty() {
-            self.by_address.remove(to);
-        }
-        self.order.remove(&seq?)
+        let seq = self.by_address.get_mut(to)?.pop_back()?;
+        self.order.remove(&seq)
     }
 
     fn pop_oldest(&mut self) -> Option<Entry> {
