@@ -19,6 +19,7 @@ use peercloud_core::{Address, CallError, CallResult, PeerId, Request};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::body_buffer;
 use super::dial::{DialError, Dialer};
 use super::extract::collect;
 use super::pool::Pool;
@@ -267,11 +268,12 @@ fn private_peer_refused() -> String {
     "it belongs to a private cloud and speaks TLS only, and this side has no key".to_owned()
 }
 
-/// Encodes a body once, so a broadcast serialises it once for every peer.
+/// Encodes a body once, so a broadcast serialises it once for every peer;
+/// in the thread's reused buffer (`body_buffer.rs`).
 pub(crate) fn encode<T: Serialize + ?Sized>(body: &T) -> Bytes {
     // Serialising a `Value` or one of our wire structs cannot fail: their
     // maps have string keys.
-    Bytes::from(serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()))
+    body_buffer::json(body).unwrap_or_else(|_| Bytes::from_static(b"{}"))
 }
 
 /// A 2xx reply must be JSON; an empty one counts as `{}`.

@@ -13,7 +13,6 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::response::IntoResponse;
 use axum::BoxError;
-use bytes::{BufMut, BytesMut};
 use futures_util::FutureExt;
 use http_body_util::Full;
 use peercloud_core::{PeerId, Refusal};
@@ -21,15 +20,12 @@ use serde_json::Value;
 
 use super::api_error::ApiError;
 use super::app::{Answer, AnswerBody};
+use super::body_buffer;
 use super::extract::{declared_length, invalid_sender, json_body, read_body, sender_name};
 use super::server::AppState;
 use crate::event::Event;
 use crate::metrics::Received;
 use crate::peer::Peer;
-
-/// The room made for a reply before it is written: most replies fit, so
-/// the buffer grows rarely.
-const REPLY_CAPACITY: usize = 128;
 
 /// Answers a `POST /message` as the router's layers would: its body bytes
 /// (as `Content-Length` declares them) and its answer's are counted, and a
@@ -124,13 +120,11 @@ where
 /// The handler's reply as a `200` with a JSON body, the bytes axum's
 /// `Json` would write.
 fn json_reply(reply: &Value) -> Answer {
-    let mut buffer = BytesMut::with_capacity(REPLY_CAPACITY).writer();
-    // Writing a `Value` into memory cannot fail: its maps have string keys.
-    if serde_json::to_writer(&mut buffer, reply).is_err() {
+    // Writing a `Value` cannot fail: its maps have string keys.
+    let Ok(bytes) = body_buffer::json(reply) else {
         return internal_error();
-    }
-    let body = Full::new(buffer.into_inner().freeze());
-    let mut response = Answer::new(AnswerBody::Bytes(body));
+    };
+    let mut response = Answer::new(AnswerBody::Bytes(Full::new(bytes)));
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

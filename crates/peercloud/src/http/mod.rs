@@ -4,6 +4,7 @@
 
 mod api_error;
 mod app;
+mod body_buffer;
 pub(crate) mod client;
 pub(crate) mod connection;
 mod dial;

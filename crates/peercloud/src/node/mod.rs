@@ -139,16 +139,18 @@ impl Link {
         body: &Value,
     ) -> Result<Value, SendError> {
         let from = self.snapshot.borrow().id_header.clone();
+        // Made once: the contacts take it again below.
+        let to = peer.address();
         let started = tokio::time::Instant::now();
         let reply = self
             .client
-            .message(&peer.address(), &from, bytes, self.message_timeout)
+            .message(&to, &from, bytes, self.message_timeout)
             .await;
         // One clock read for both the latency and the time of the answer.
         let done = tokio::time::Instant::now();
         self.recorder.message_sent(&reply, done - started);
         if reply.is_ok() {
-            self.contacts.answered(&peer.address(), done.into_std());
+            self.contacts.answered(&to, done.into_std());
         }
         self.emit_with(|| Event::MessageSent {
             to: peer.clone(),
