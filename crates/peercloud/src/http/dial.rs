@@ -22,16 +22,6 @@ use crate::security::{classify_failure, Tls};
 /// What TLS 1.3 negotiates on top of: HTTP/1.1, as the server offers.
 const ALPN: &[u8] = b"http/1.1";
 
-/// How much a client connection reads from its socket at a time, and the
-/// longest answer head it takes. hyper's default starts at 8 KiB and
-/// doubles while a large body comes in (a `/join` or `/peers` answer of a
-/// thousand members is about 100 KiB), and a connection keeps what it
-/// grew to while it is idle in the pool; answers from peers have heads of
-/// a few hundred bytes and bodies read in pieces anyway. A peer of a
-/// cloud of a thousand holds a few of these at rest and hundreds while
-/// the cloud forms.
-const READ_BUFFER: usize = 4 << 10;
-
 /// Our end of one HTTP/1.1 connection: requests go in, answers come out.
 pub(crate) type Sender = SendRequest<Full<Bytes>>;
 
@@ -133,9 +123,7 @@ async fn handshake<S>(stream: S) -> Result<Sender, DialError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (sender, connection) = http1::Builder::new()
-        .read_buf_exact_size(Some(READ_BUFFER))
-        .handshake(TokioIo::new(stream))
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| DialError::Unreachable(format!("HTTP handshake failed: {e}")))?;
     // The task ends when the peer closes the connection or when every
