@@ -141,6 +141,17 @@ impl Gossip {
     pub(super) fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
+
+    /// Forgets the round pushes under way: their calls were dropped.
+    pub(super) fn forget_rounds(&mut self) {
+        self.rounds = Rounds::default();
+    }
+
+    /// The window of round pushes, for the invariants' checks.
+    #[cfg(test)]
+    pub(super) fn rounds(&self) -> &Rounds {
+        &self.rounds
+    }
 }
 
 /// Where an envelope came from.

@@ -50,6 +50,7 @@ impl Membership {
 
     pub(super) fn finish_leaving(&mut self) {
         self.pending.clear();
+        self.gossip.forget_rounds();
         self.timers.clear();
         self.phase = Phase::Closed;
         self.emit(Event::Closed);

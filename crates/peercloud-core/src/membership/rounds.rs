@@ -76,6 +76,12 @@ impl Rounds {
     pub(super) fn held(&self) -> usize {
         self.held.len()
     }
+
+    /// Whether `place` is held.
+    #[cfg(test)]
+    pub(super) fn holds(&self, place: &Place) -> bool {
+        self.held.contains(place)
+    }
 }
 
 #[cfg(test)]

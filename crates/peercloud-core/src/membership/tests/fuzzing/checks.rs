@@ -30,6 +30,7 @@ pub(super) fn state(run: &Run, woken: bool) -> Checked {
         return Err("the index of probing calls differs from the calls".to_owned());
     }
     one_call_at_a_time_where_the_code_says_so(core)?;
+    the_round_window_holds_only_pushes_under_way(core)?;
     checks_and_waiting_requests_match_the_calls(run)?;
     timers_match_the_phase(core)?;
     if woken {
@@ -208,6 +209,32 @@ fn one_call_at_a_time_where_the_code_says_so(core: &Membership) -> Checked {
         .count();
     if joining && joins != 1 {
         return Err(format!("joining with {joins} joins under way"));
+    }
+    Ok(())
+}
+
+/// `rounds.rs`: a place in the window is held only by a round push under
+/// way (every call ends with its result or its timeout, which frees it),
+/// and never more than `gossip_fanout` at once.
+fn the_round_window_holds_only_pushes_under_way(core: &Membership) -> Checked {
+    let rounds = core.gossip.rounds();
+    let fanout = core.config.gossip_fanout;
+    if rounds.held() > fanout {
+        return Err(format!(
+            "{} round places held, fanout {fanout}",
+            rounds.held()
+        ));
+    }
+    let held_by_calls = core
+        .pending
+        .values()
+        .filter(|o| matches!(&o.what, Pending::Round { place, .. } if rounds.holds(place)))
+        .count();
+    if held_by_calls != rounds.held() {
+        return Err(format!(
+            "{} round places held, {held_by_calls} of them by pushes under way",
+            rounds.held()
+        ));
     }
     Ok(())
 }
