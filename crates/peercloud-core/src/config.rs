@@ -84,7 +84,8 @@ pub struct Config {
     /// How long a joiner's `/status` check may take. Keep it under the
     /// joiner's own patience (the original gives up on its `/join` after
     /// 1 s): a joiner that gave up and is admitted anyway would be a member
-    /// that does not know it is one.
+    /// that does not know it is one. A peercloud joiner, which waits
+    /// `join_timeout`, is given half of that when it is longer.
     pub check_timeout: Duration,
     /// How long this peer waits for a seed to answer its `/join` (the seed
     /// checks the joiner before it answers).
@@ -93,7 +94,9 @@ pub struct Config {
     pub leave_timeout: Duration,
     /// How often a peer that has no member tries its seeds again: one that
     /// started before its seeds, whose cloud left, or that every member
-    /// dropped. A seed that turns out to be this peer is not tried again.
+    /// dropped. It tries after an eighth of this, then a quarter, a half,
+    /// and from then on every interval, each give or take a quarter. A
+    /// seed that turns out to be this peer is not tried again.
     pub rejoin_interval: Duration,
     /// How often (with ±25% jitter) a peer that has members tries its seeds
     /// that are not members, and members it declared failed: this is what

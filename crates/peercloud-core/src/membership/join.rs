@@ -183,7 +183,7 @@ impl Membership {
         self.phase = Phase::Running;
         self.start_probing(now);
         self.start_gossiping(now);
-        self.start_reconnecting(now);
+        self.start_reconnecting(now, &start);
         self.emit(Event::Started(start));
     }
 
@@ -246,7 +246,7 @@ impl Membership {
         if let Err(refusal) = self.admit_size(&candidate.member, self.checking.len()) {
             return self.reply(token, Err(refusal));
         }
-        let timeout = self.config.check_timeout;
+        let timeout = self.check_time(candidate.kind);
         let to = candidate.member.address();
         self.checking.insert(id);
         let pending = Pending::JoinCheck {
@@ -261,6 +261,20 @@ impl Membership {
             timeout,
             pending,
         );
+    }
+
+    /// How long the check of a joiner of this kind (as its `/join` tells
+    /// it) may take. An original joiner gives up on its `/join` after a second, so its check must
+    /// end before. A peercloud joiner waits `join_timeout` (its own; this
+    /// peer's stands for it): half of it, when that is longer, lets a seed
+    /// that a thousand peers join at once check them all, where the short
+    /// check turned hundreds away to start alone.
+    fn check_time(&self, joiner: Kind) -> std::time::Duration {
+        match joiner {
+            Kind::Rust => self.config.check_timeout.max(self.config.join_timeout / 2),
+            // A joiner that sends no incarnation may be an original.
+            Kind::Original | Kind::Unknown => self.config.check_timeout,
+        }
     }
 
     /// An id is in use if it is ours, a member's, or one being checked.

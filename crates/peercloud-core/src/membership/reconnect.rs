@@ -3,9 +3,9 @@
 //! `/join`: a seed of another cloud admits it, and the two lists merge) and
 //! the members it declared failed (with a `/status` that tells them so, so
 //! a live one refutes and is taken back). A peer with no member tries its
-//! seeds every `rejoin_interval`; one with members every
-//! `reconnect_interval`, with jitter. Tombstones past their memory are
-//! forgotten here.
+//! seeds soon, then less and less often, up to every `rejoin_interval`;
+//! one with members every `reconnect_interval`; all with jitter.
+//! Tombstones past their memory are forgotten here.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,12 +14,21 @@ use super::gossip::Source;
 use super::table::{Candidate, Kind};
 use super::{Membership, Pending, Timer};
 use crate::id::PeerId;
-use crate::io::{CallResult, Request, Response};
+use crate::io::{CallResult, Request, Response, Start};
 use crate::member::{Address, Member};
 use crate::wire::STATUS_JOINED;
 
 /// The most failed members tried on one tick.
 const MAX_TRIES_PER_TICK: usize = 4;
+
+/// A peer alone tries its seeds again after an eighth of
+/// `rejoin_interval`, then a quarter, a half, and from then on the whole
+/// of it. Most peers that start alone do so because their seed was busy
+/// (a check of them timed out while a thousand others joined): a seed
+/// that could not take them then usually can a moment later, and a fixed
+/// wait held them out of the cloud for its whole length, all of them
+/// together, so that they found the seed busy again.
+const LONE_HALVINGS: u32 = 3;
 
 /// The seeds to try again, and how.
 #[derive(Debug, Default)]
@@ -33,6 +42,8 @@ pub(super) struct Reconnector {
     /// Whether this peer received its own `/join` since the last attempt
     /// began: the seed it is trying is itself.
     saw_own_join: bool,
+    /// Ticks in a row found this peer alone.
+    lone_ticks: u32,
 }
 
 impl Reconnector {
@@ -61,18 +72,31 @@ impl Reconnector {
 }
 
 impl Membership {
-    pub(super) fn start_reconnecting(&mut self, now: Instant) {
-        let wait = self.reconnect_wait();
+    /// Sets the first tick. A peer that joined has no members yet when it
+    /// starts running (they are added right after), but is not alone.
+    pub(super) fn start_reconnecting(&mut self, now: Instant, start: &Start) {
+        let wait = match start {
+            Start::Joined { .. } => self.jittered(self.config.reconnect_interval),
+            Start::Alone => self.reconnect_wait(),
+        };
         self.timers.schedule(now + wait, Timer::Reconnect);
     }
 
-    /// How long until the next tick: the rejoin interval when alone (the
-    /// original starts alone for good), else the jittered reconnect
-    /// interval.
+    /// How long until the next tick: when alone (the original starts
+    /// alone for good), a short wait growing to the rejoin interval (see
+    /// [`LONE_HALVINGS`]); else the reconnect interval. Jittered, so that
+    /// peers turned away together do not come back together.
     fn reconnect_wait(&mut self) -> std::time::Duration {
-        if self.members.is_empty() {
+        if self.members.is_empty() && self.reconnector.seeds.is_empty() {
+            // No seed to try: only tombstones to forget, no hurry.
             self.config.rejoin_interval
+        } else if self.members.is_empty() {
+            let ticks = &mut self.reconnector.lone_ticks;
+            let halvings = LONE_HALVINGS.saturating_sub(*ticks);
+            *ticks = ticks.saturating_add(1);
+            self.jittered(self.config.rejoin_interval / 2u32.pow(halvings))
         } else {
+            self.reconnector.lone_ticks = 0;
             self.jittered(self.config.reconnect_interval)
         }
     }

@@ -146,7 +146,9 @@ fn a_failed_refused_or_unsuccessful_join_moves_on_to_the_next_seed() {
         }
     }
     assert!(drain(&mut core).is_empty());
-    assert_eq!(core.poll_timeout(), Some(now + secs(1)));
+    // Alone, it ticks for probes and, sooner, to try its seeds again.
+    let next = core.poll_timeout().expect("a tick");
+    assert!(next > now && next < now + secs(1), "{:?}", next - now);
 }
 
 #[test]

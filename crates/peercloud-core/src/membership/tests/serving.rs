@@ -34,6 +34,44 @@ fn assert_refused(s: &mut Membership, version: u64, expected: fn(&Refusal) -> bo
 }
 
 #[test]
+fn a_peercloud_joiner_is_checked_for_up_to_half_its_join_wait_and_an_original_within_a_second() {
+    for (incarnation, expected) in [
+        (None, Config::default().check_timeout),
+        (Some(0), Config::default().join_timeout / 2),
+        (Some(3), Config::default().join_timeout / 2),
+    ] {
+        let (mut s, t0) = server();
+        let join = Request::Join(JoinRequest {
+            id: Some(pid("j")),
+            ip: None,
+            port: Some(9338),
+            data: None,
+            incarnation,
+        });
+        s.handle_request(t0, ReplyToken(1), anonymous("10.0.0.5"), join);
+        let check = only_call(&drain(&mut s), "/status");
+        assert_eq!(check.timeout, expected, "incarnation {incarnation:?}");
+        assert!(expected <= Config::default().join_timeout / 2);
+        // The original gives up on its join after a second.
+        assert!(incarnation.is_some() || expected < secs(1));
+        // Still waiting a moment before the longest check's end...
+        s.handle_timeout(t0 + expected - millis(1));
+        assert!(
+            replies(&drain(&mut s)).is_empty(),
+            "incarnation {incarnation:?}"
+        );
+        // ...and refused at it.
+        s.handle_timeout(t0 + expected);
+        let refusal = only_reply(&drain(&mut s), ReplyToken(1));
+        assert_eq!(
+            refusal,
+            Err(Refusal::CheckTimedOut),
+            "incarnation {incarnation:?}"
+        );
+    }
+}
+
+#[test]
 fn a_joiner_is_checked_at_the_inferred_ipv4_and_the_default_port_before_anything_changes() {
     let (mut s, t0) = server();
     let version = s.version();
