@@ -7,9 +7,11 @@
 //! read its footprint between them.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
-use peercloud::{Cloud, Limits, Start};
+use futures_util::FutureExt;
+use peercloud::{Cloud, Event, Limits, Start};
 use serde_json::{json, Value};
 use tokio::time::{sleep, Instant};
 
@@ -57,12 +59,19 @@ async fn run(n: usize, open_files: u64) -> Result<()> {
     for join in joins {
         clouds.push(join.await??);
     }
+    let alone = clouds
+        .iter()
+        .filter(|c| matches!(c.start_outcome(), Start::Alone))
+        .count();
     eprintln!(
-        "  swarm: all {n} started after {:.1} s",
-        started.elapsed().as_secs_f64()
+        "  swarm: all {n} started after {:.1} s, {alone} of them alone{}",
+        started.elapsed().as_secs_f64(),
+        why_alone(&clouds)
     );
     let deadline = started + WITHIN;
+    let clouds = Arc::new(clouds);
     let mut reported = Instant::now();
+    let mut before = Work::of(&clouds);
     let line = loop {
         let complete = clouds.iter().filter(|c| c.peer_count() == n - 1).count();
         if complete == n {
@@ -73,13 +82,16 @@ async fn run(n: usize, open_files: u64) -> Result<()> {
             reported = Instant::now();
             let mut counts: Vec<usize> = clouds.iter().map(Cloud::peer_count).collect();
             counts.sort_unstable();
+            let work = Work::of(&clouds);
             eprintln!(
-                "  swarm: {:.1} s, {complete} with the full list; the lists hold {} to {} members, {} at the median",
+                "  swarm: {:.1} s, {complete} with the full list; the lists hold {} to {} members, {} at the median; since the last line: {}",
                 started.elapsed().as_secs_f64(),
                 counts[0],
                 counts[counts.len() - 1],
-                counts[counts.len() / 2]
+                counts[counts.len() / 2],
+                work.since(&before),
             );
+            before = work;
         }
         if Instant::now() >= deadline {
             break json!({"event": "converged", "open_files": open_files,
@@ -88,6 +100,7 @@ async fn run(n: usize, open_files: u64) -> Result<()> {
         sleep(POLL).await;
     };
     emit(&line);
+    tokio::spawn(settled(Arc::clone(&clouds), started, before));
     // The last peer to join broadcasts: not the seed, which every other
     // peer talked to while joining.
     let sender = clouds.last().ok_or("no peers")?;
@@ -100,6 +113,21 @@ async fn run(n: usize, open_files: u64) -> Result<()> {
     .await;
     // Exit without a thousand goodbyes: the orchestrator is gone.
     std::process::exit(0)
+}
+
+/// Tells on stderr, every [`REPORT`] until the process ends, what the
+/// converged swarm goes on doing: its probes, gossip and checks.
+async fn settled(clouds: Arc<Vec<Cloud>>, started: Instant, mut before: Work) {
+    loop {
+        sleep(REPORT).await;
+        let work = Work::of(&clouds);
+        eprintln!(
+            "  swarm: {:.1} s, converged; since the last line: {}",
+            started.elapsed().as_secs_f64(),
+            work.since(&before)
+        );
+        before = work;
+    }
 }
 
 /// `count` broadcasts one after the other, each timed until all `expect`
@@ -123,6 +151,73 @@ async fn broadcasts(sender: &Cloud, expect: usize, command: &Value) -> Value {
     micros.sort_unstable();
     let ms = |p| percentile(&micros, p).map(|us| us as f64 / 1000.0);
     json!({"event": "broadcast", "p50_ms": ms(50.0), "p99_ms": ms(99.0), "failed": failed})
+}
+
+/// Why the peers that started alone did: their seed's errors, counted.
+fn why_alone(clouds: &[Cloud]) -> String {
+    let mut errors = std::collections::BTreeMap::<String, usize>::new();
+    for cloud in clouds
+        .iter()
+        .filter(|c| matches!(c.start_outcome(), Start::Alone))
+    {
+        let mut events = cloud.events();
+        while let Some(Some(event)) = tokio::task::unconstrained(events.recv()).now_or_never() {
+            if let Event::SeedFailed { error, .. } = event {
+                *errors.entry(error.to_string()).or_default() += 1;
+            }
+        }
+    }
+    errors
+        .iter()
+        .map(|(error, count)| format!("; {count} for: {error}"))
+        .collect()
+}
+
+/// What the swarm's peers did, summed: told on stderr as it forms, so that
+/// a slow run shows where the time went.
+#[derive(Default)]
+struct Work {
+    probes: u64,
+    probes_failed: u64,
+    suspicions: u64,
+    refutations: u64,
+    calls: u64,
+    timeouts: u64,
+    refused: u64,
+    bytes_sent: u64,
+}
+
+impl Work {
+    fn of(clouds: &[Cloud]) -> Self {
+        let mut work = Self::default();
+        for metrics in clouds.iter().map(Cloud::metrics) {
+            let (membership, calls) = (&metrics.membership, &metrics.calls);
+            work.probes += membership.probes_sent;
+            work.probes_failed += membership.probes_failed;
+            work.suspicions += membership.suspicions;
+            work.refutations += membership.refutations;
+            work.calls += calls.ok + calls.timeout + calls.no_listener + calls.unreachable;
+            work.calls += calls.refused + calls.invalid_reply + calls.unauthorized;
+            work.timeouts += calls.timeout;
+            work.refused += calls.refused;
+            work.bytes_sent += metrics.bytes_sent;
+        }
+        work
+    }
+
+    fn since(&self, before: &Self) -> String {
+        format!(
+            "{} calls ({} timed out, {} refused), {} probes ({} failed), {} suspicions, {} refutations, {:.1} MB sent",
+            self.calls - before.calls,
+            self.timeouts - before.timeouts,
+            self.refused - before.refused,
+            self.probes - before.probes,
+            self.probes_failed - before.probes_failed,
+            self.suspicions - before.suspicions,
+            self.refutations - before.refutations,
+            (self.bytes_sent - before.bytes_sent) as f64 / 1e6,
+        )
+    }
 }
 
 /// How many tasks the runtime holds: the peers' own, and one or two per
