@@ -92,6 +92,9 @@ async fn run(n: usize, open_files: u64) -> Result<()> {
                 work.since(&before),
             );
             before = work;
+            if let Some(last) = clouds.iter().min_by_key(|c| c.peer_count()) {
+                eprintln!("    the shortest list: {}", laggard(last));
+            }
         }
         if Instant::now() >= deadline {
             break json!({"event": "converged", "open_files": open_files,
@@ -171,6 +174,23 @@ fn why_alone(clouds: &[Cloud]) -> String {
         .iter()
         .map(|(error, count)| format!("; {count} for: {error}"))
         .collect()
+}
+
+/// How a peer with a short list is doing: its probes (each answer may
+/// pull a list), its calls, and how it started.
+fn laggard(cloud: &Cloud) -> String {
+    let metrics = cloud.metrics();
+    let (membership, calls) = (&metrics.membership, &metrics.calls);
+    format!(
+        "{} members; {} probes sent, {} answered, {} failed; {} calls answered, {} timed out; started {:?}",
+        cloud.peer_count(),
+        membership.probes_sent,
+        membership.probes_acked,
+        membership.probes_failed,
+        calls.ok,
+        calls.timeout,
+        cloud.start_outcome()
+    )
 }
 
 /// What the swarm's peers did, summed: told on stderr as it forms, so that
