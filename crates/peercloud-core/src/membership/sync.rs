@@ -58,12 +58,6 @@ pub(super) struct Syncer {
     since_pull: Option<u32>,
 }
 
-/// The number of peers a digest counts (its part before the dash), if it
-/// is one.
-fn digest_count(digest: &str) -> Option<usize> {
-    digest.split_once('-')?.0.parse().ok()
-}
-
 impl Membership {
     /// The digest of the member list this peer knows, itself included:
     /// the count and an order-free hash of the ids (FNV-1a of each id,
@@ -74,8 +68,7 @@ impl Membership {
     }
 
     /// After a successful probe of `target`: pulls its list if it differs
-    /// and this peer's own list has been quiet for a while (or, if it
-    /// counts at least as many peers, a pull is overdue).
+    /// and this peer's own list has been quiet for a while.
     pub(super) fn compare_digest(&mut self, now: Instant, target: &PeerId, digest: Option<&str>) {
         let unchanged = match self.syncer.seen {
             Some((version, answers)) if version == self.version => answers + 1,
@@ -96,16 +89,7 @@ impl Membership {
             .syncer
             .since_pull
             .is_none_or(|answers| answers >= MAX_WAIT_ANSWERS);
-        // While this peer's list is still growing (a large cloud forming),
-        // a member that counts fewer peers is more likely to lack members
-        // than to have any this peer lacks: it pulls from this peer when
-        // it probes it, and this peer from it once it counts more. A pull
-        // each way doubled the thousand-entry lists sent at one pull a
-        // second per peer. A quiet list still pulls from it: a member
-        // that counts fewer may have dropped a failed one this peer still
-        // lists, and the pull is what has this peer probe it next.
-        let fewer = digest_count(theirs).is_some_and(|count| count <= self.members.len());
-        if !quiet && (fewer || !overdue) {
+        if !quiet && !overdue {
             return;
         }
         let Some(entry) = self.members.get(target) else {

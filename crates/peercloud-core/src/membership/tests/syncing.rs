@@ -84,44 +84,6 @@ fn an_equal_digest_or_none_at_all_asks_for_nothing() {
 }
 
 #[test]
-fn a_growing_list_pulls_only_from_members_counting_as_many_and_a_quiet_one_from_any() {
-    let (mut p, t0, mut members) = with_two_members();
-    // News before each probe keeps p's list growing; the members that
-    // answer count fewer peers than p, so no pull, however overdue.
-    for n in 1..=4u64 {
-        let newcomer = member(&format!("n{n}"), &format!("10.0.1.{n}:9338"));
-        let at = t0 + secs(n);
-        p.handle_request(at, ReplyToken(n), origin("m1"), joined_notice(&newcomer));
-        drain(&mut p);
-        members.push(newcomer);
-        let fewer = format!("{}-0", members.len());
-        let (after, _) = probe_answered_with(&mut p, at, &members, Some(fewer.clone()));
-        assert!(
-            calls_to(&after, "/peers").is_empty(),
-            "{fewer} at {n} s: {after:#?}"
-        );
-    }
-    // One that counts as many (other peers) is pulled from at once.
-    let newcomer = member("n5", "10.0.1.5:9338");
-    p.handle_request(
-        t0 + secs(5),
-        ReplyToken(5),
-        origin("m1"),
-        joined_notice(&newcomer),
-    );
-    drain(&mut p);
-    members.push(newcomer);
-    let as_many = format!("{}-0", members.len() + 1);
-    let (after, probed) = probe_answered_with(&mut p, t0 + secs(5), &members, Some(as_many));
-    let pull = only_call(&after, "/peers");
-    p.handle_response(t0 + secs(5), pull.call, peers_reply(&probed, &members));
-    // Quiet, p pulls from a member counting fewer: it may have dropped a
-    // failed member p still lists.
-    let (after, _) = probe_answered_with(&mut p, t0 + secs(6), &members, Some("2-0".into()));
-    only_call(&after, "/peers");
-}
-
-#[test]
 fn a_different_digest_pulls_the_list_and_adds_the_members_it_lists_in_one_call() {
     let (mut p, t0, members) = with_two_members();
     let at = t0 + secs(1);
