@@ -371,9 +371,16 @@ impl Membership {
     }
 
     /// News about this peer: an accusation at its incarnation (or above)
-    /// is refuted with a higher one.
+    /// is refuted with a higher one; one below it comes from a member
+    /// that missed the last refutation, which is told it.
     fn about_me(&mut self, now: Instant, update: Update, source: Source<'_>) {
-        if self.is_leaving() || update.incarnation < self.incarnation {
+        if self.is_leaving() {
+            return;
+        }
+        if update.incarnation < self.incarnation {
+            if matches!(update.kind, UpdateKind::Suspect | UpdateKind::Failed) {
+                self.correct_stale_view(now, source.peer());
+            }
             return;
         }
         if update.kind == UpdateKind::Alive && update.incarnation == self.incarnation {
@@ -399,6 +406,27 @@ impl Membership {
         if by_original || update.kind == UpdateKind::Failed {
             self.reintroduce(now);
         }
+    }
+
+    /// A member that accuses this peer at an older incarnation missed its
+    /// refutation (gossip reaches every member only with a high
+    /// probability): its suspicion would stand, since this peer does not
+    /// refute what it refuted already, and the member's checks of this
+    /// peer would be answered without a word that ends it, until two of
+    /// them were lost and it declared this peer failed (the simulator's
+    /// 5% loss did so). Sending it this peer's record at its incarnation
+    /// ends the suspicion there, as the refutation would have.
+    fn correct_stale_view(&mut self, now: Instant, accuser: &PeerId) {
+        let Some(to) = self
+            .members
+            .get(accuser)
+            .filter(|e| e.kind == Kind::Rust)
+            .map(|e| e.member.address())
+        else {
+            return;
+        };
+        let update = self.self_update();
+        self.push(now, accuser.clone(), to, update);
     }
 
     /// Raises this peer's incarnation above `accused` and tells a few

@@ -93,7 +93,8 @@ fn a_suspicion_of_this_peer_is_refuted_with_a_higher_incarnation_told_to_every_m
 }
 
 #[test]
-fn an_accusation_of_an_older_incarnation_is_not_refuted_again() {
+fn an_accusation_of_an_older_incarnation_is_not_refuted_again_but_its_sender_hears_the_refutation()
+{
     let (mut p, t0) = rust_cloud();
     gossip(
         &mut p,
@@ -101,14 +102,38 @@ fn an_accusation_of_an_older_incarnation_is_not_refuted_again() {
         "m1",
         vec![about(UpdateKind::Suspect, "p", 0, "m2")],
     );
+    // m3 missed the refutation: its suspicion would never end.
+    for kind in [UpdateKind::Suspect, UpdateKind::Failed] {
+        let actions = gossip(&mut p, t0, "m3", vec![about(kind, "p", 0, "m2")]);
+        assert_eq!(p.incarnation(), 1, "{kind:?}");
+        let pushed = pushed_about(&actions, "p");
+        assert_eq!(pushed.len(), 1, "{kind:?}: {actions:#?}");
+        let (to, update) = &pushed[0];
+        assert_eq!(*to, addr("10.0.0.3:9338"), "to the accuser");
+        assert_eq!((update.kind, update.incarnation), (UpdateKind::Alive, 1));
+        assert_eq!(
+            update.data.as_deref(),
+            Some(&data_of("p")),
+            "the whole record"
+        );
+    }
+    // Old news that accuses nobody, or a stranger's accusation, asks for
+    // nothing.
     let actions = gossip(
         &mut p,
         t0,
         "m3",
-        vec![about(UpdateKind::Failed, "p", 0, "m2")],
+        vec![about(UpdateKind::Alive, "p", 0, "m3")],
     );
+    assert!(pushed_about(&actions, "p").is_empty(), "{actions:#?}");
+    let actions = gossip(
+        &mut p,
+        t0,
+        "x9",
+        vec![about(UpdateKind::Suspect, "p", 0, "x9")],
+    );
+    assert!(pushed_about(&actions, "p").is_empty(), "{actions:#?}");
     assert_eq!(p.incarnation(), 1);
-    assert!(pushed_about(&actions, "p").is_empty());
 }
 
 #[test]
