@@ -125,8 +125,9 @@ async fn settled(clouds: Arc<Vec<Cloud>>, started: Instant, mut before: Work) {
         sleep(REPORT).await;
         let work = Work::of(&clouds);
         eprintln!(
-            "  swarm: {:.1} s, converged; since the last line: {}",
+            "  swarm: {:.1} s, converged, {} tasks; since the last line: {}",
             started.elapsed().as_secs_f64(),
+            alive_tasks(),
             work.since(&before)
         );
         before = work;
