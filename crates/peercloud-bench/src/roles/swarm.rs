@@ -4,7 +4,11 @@
 //! the N-1 others (or `converged {error}` after a minute), then answers
 //! `broadcast {count}` commands (one peer sends to all the others, `count`
 //! times, one after the other) until stdin ends, so the orchestrator can
-//! read its footprint between them.
+//! read its footprint between them. On stderr it tells how many peers
+//! started alone and why, and every 2 s how far the lists got, what the
+//! peers did since (calls, probes, suspicions, bytes), and how the peer
+//! with the shortest list is doing; after convergence, the same work and
+//! the live tasks.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -164,6 +168,9 @@ fn why_alone(clouds: &[Cloud]) -> String {
         .iter()
         .filter(|c| matches!(c.start_outcome(), Start::Alone))
     {
+        // The first stream of a peer starts at its start, so its seeds'
+        // errors are there. Unconstrained: past tokio's budget of polls a
+        // ready event would look pending.
         let mut events = cloud.events();
         while let Some(Some(event)) = tokio::task::unconstrained(events.recv()).now_or_never() {
             if let Event::SeedFailed { error, .. } = event {

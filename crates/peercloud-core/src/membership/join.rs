@@ -264,11 +264,12 @@ impl Membership {
     }
 
     /// How long the check of a joiner of this kind (as its `/join` tells
-    /// it) may take. An original joiner gives up on its `/join` after a second, so its check must
-    /// end before. A peercloud joiner waits `join_timeout` (its own; this
-    /// peer's stands for it): half of it, when that is longer, lets a seed
-    /// that a thousand peers join at once check them all, where the short
-    /// check turned hundreds away to start alone.
+    /// it) may take. An original joiner gives up on its `/join` after a
+    /// second, so its check must end before. A peercloud joiner waits
+    /// `join_timeout` (its own; this peer's stands for it): half of it,
+    /// when that is longer, lets a seed that a thousand peers join at once
+    /// check them all, where the short check turned hundreds away to
+    /// start alone.
     fn check_time(&self, joiner: Kind) -> std::time::Duration {
         match joiner {
             Kind::Rust => self.config.check_timeout.max(self.config.join_timeout / 2),

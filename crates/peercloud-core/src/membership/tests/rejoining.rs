@@ -1,9 +1,9 @@
 //! Tests of rejoining: a running peer without members tries its seeds
 //! again, and never a seed that turned out to be itself.
 
-use super::*;
 use std::collections::BTreeSet;
 
+use super::*;
 use crate::io::Start;
 
 /// A core "p" whose only seed did not answer: it runs alone.
