@@ -119,20 +119,13 @@ fn an_accusation_of_an_older_incarnation_is_not_refuted_again_but_its_sender_hea
     }
     // Old news that accuses nobody, or a stranger's accusation, asks for
     // nothing.
-    let actions = gossip(
-        &mut p,
-        t0,
-        "m3",
-        vec![about(UpdateKind::Alive, "p", 0, "m3")],
-    );
-    assert!(pushed_about(&actions, "p").is_empty(), "{actions:#?}");
-    let actions = gossip(
-        &mut p,
-        t0,
-        "x9",
-        vec![about(UpdateKind::Suspect, "p", 0, "x9")],
-    );
-    assert!(pushed_about(&actions, "p").is_empty(), "{actions:#?}");
+    for (kind, sender) in [(UpdateKind::Alive, "m3"), (UpdateKind::Suspect, "x9")] {
+        let actions = gossip(&mut p, t0, sender, vec![about(kind, "p", 0, sender)]);
+        assert!(
+            pushed_about(&actions, "p").is_empty(),
+            "{kind:?} from {sender}: {actions:#?}"
+        );
+    }
     assert_eq!(p.incarnation(), 1);
 }
 
