@@ -8,8 +8,8 @@ use crate::error::{CallError, Refusal};
 use crate::id::PeerId;
 use crate::member::{Address, Member};
 use crate::wire::{
-    Ack, Envelope, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, ProbeReply,
-    ProbeRequest, StatusReply,
+    Ack, Envelope, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, PeersRequest,
+    ProbeReply, ProbeRequest, StatusReply,
 };
 
 /// Names one outgoing call, so its result can be handed back.
@@ -35,8 +35,9 @@ pub enum Request {
     /// original peers, which send and expect `{}`).
     Status(Envelope),
     /// `POST /peers`: a peercloud extension that original peers answer with
-    /// 404. Peers ask it of each other when their digests differ.
-    Peers,
+    /// 404. Peers ask it of each other when their digests differ, saying
+    /// what they hold.
+    Peers(PeersRequest),
     /// `POST /probe`: a peercloud extension, an indirect probe asked of a
     /// helper when a direct probe failed.
     Probe(ProbeRequest),
@@ -53,7 +54,7 @@ impl Request {
             Request::Joined(_) => "/joined",
             Request::Left(_) => "/left",
             Request::Status(_) => "/status",
-            Request::Peers => "/peers",
+            Request::Peers(_) => "/peers",
             Request::Probe(_) => "/probe",
             Request::Gossip(_) => "/gossip",
         }

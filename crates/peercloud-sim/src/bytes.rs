@@ -63,7 +63,7 @@ impl ByteCount {
                 probe.target.data = data;
                 self.put_back(&mut probe.envelope, len, updates, from)
             }
-            Request::Join(_) | Request::Left(_) | Request::Peers => {
+            Request::Join(_) | Request::Left(_) | Request::Peers(_) => {
                 peercloud_core::wire::encoded_request_len(request)
             }
         }
@@ -239,9 +239,9 @@ fn digits(mut n: u64) -> usize {
 #[cfg(test)]
 mod tests {
     use peercloud_core::wire::{
-        encoded_reply_len, encoded_request_len, Ack, JoinReply, JoinRequest, LeftRequest,
-        PeersReply, ProbeOutcome, ProbeReply, ProbeRequest, ServerInfo, StatusReply, UpdateKind,
-        WireCause,
+        encoded_reply_len, encoded_request_len, Ack, Held, JoinReply, JoinRequest, LeftRequest,
+        PeersReply, PeersRequest, ProbeOutcome, ProbeReply, ProbeRequest, ServerInfo, StatusReply,
+        UpdateKind, WireCause,
     };
     use peercloud_core::{Host, PeerId};
     use rand::{Rng, SeedableRng};
@@ -286,6 +286,12 @@ mod tests {
         .into_iter()
         .map(Arc::new)
         .collect()
+    }
+
+    fn held(rng: &mut ChaCha8Rng) -> Option<Held> {
+        let len = rng.random_range(0..20);
+        rng.random_bool(0.5)
+            .then(|| Held::new((0..len).map(|_| rng.random::<u64>())))
     }
 
     fn incarnation(rng: &mut ChaCha8Rng) -> Option<u64> {
@@ -360,7 +366,7 @@ mod tests {
             1 => Request::Joined(peer_info(rng, pool)),
             2 => Request::Left(LeftRequest::new(id(rng))),
             3 => Request::Status(envelope(rng, pool)),
-            4 => Request::Peers,
+            4 => Request::Peers(PeersRequest { have: held(rng) }),
             5 => Request::Probe(ProbeRequest {
                 target: peer_info(rng, pool),
                 envelope: envelope(rng, pool),
@@ -394,6 +400,7 @@ mod tests {
             3 => Response::Peers(PeersReply {
                 server: server(rng, pool),
                 peers: list(rng, pool),
+                lacking: held(rng),
             }),
             4 => Response::Probe(ProbeReply {
                 outcome: ProbeOutcome::Alive,

@@ -458,7 +458,7 @@ impl Protocol for Original {
             Request::Status(_) => self.reply(token, Ok(Response::Status(self.status()))),
             // peercloud's own endpoints: the original answers 404, as it
             // does an unknown sender; the core's refusals have no 404.
-            Request::Peers | Request::Probe(_) | Request::Gossip(_) => {
+            Request::Peers(_) | Request::Probe(_) | Request::Gossip(_) => {
                 let sender = origin.sender.unwrap_or_else(|| self.me.id.clone());
                 self.reply(token, Err(Refusal::UnknownSender(sender)))
             }

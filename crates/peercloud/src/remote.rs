@@ -148,7 +148,7 @@ impl Remote {
 
     /// The members the peer knows (`POST /peers`, Rust peers only).
     pub async fn peers(&self) -> Result<PeersReply, QueryError> {
-        match self.ask(Request::Peers).await? {
+        match self.ask(Request::Peers(Default::default())).await? {
             Response::Peers(peers) => Ok(peers),
             _ => Err(self.invalid("/peers", "not a member list")),
         }

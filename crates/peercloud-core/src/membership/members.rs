@@ -65,13 +65,9 @@ impl Places {
     }
 }
 
-/// The hash of one id in the digest (FNV-1a); ids combine with xor, so
-/// the order members came in does not matter.
-pub(super) fn id_hash(id: &PeerId) -> u64 {
-    let mut hasher = FnvHasher::default();
-    hasher.write(id.as_str().as_bytes());
-    hasher.finish()
-}
+/// The hash of one id in the digest; ids combine with xor, so the order
+/// members came in does not matter.
+pub(super) use crate::wire::id_hash;
 
 /// The member table: the entries in a slab (no order), found by id and by
 /// place through indexes into it. Entries change in place through

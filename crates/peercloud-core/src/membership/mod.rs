@@ -39,7 +39,7 @@ use crate::error::{CallError, Refusal};
 use crate::id::PeerId;
 use crate::io::{Action, CallId, CallResult, Event, Origin, ReplyToken, Request, Response};
 use crate::member::{Address, Host, Member};
-use crate::wire::{PeerInfo, PeersReply, StatusReply};
+use crate::wire::{PeerInfo, PeersReply, PeersRequest, StatusReply};
 
 use self::admission::JoinRate;
 use self::calls::{Calls, Outstanding};
@@ -339,9 +339,12 @@ impl Membership {
         }
     }
 
-    /// What `/peers` answers: this peer and every member it knows.
-    pub fn peers_reply(&self) -> PeersReply {
-        PeersReply::of(&self.me.id, &self.me.data, self.peer_infos())
+    /// What `/peers` answers: this peer and every member it knows, or
+    /// those the asker does not hold when it said what it holds.
+    pub fn peers_reply(&self, request: &PeersRequest) -> PeersReply {
+        let members = self.member_records().map(|(m, _, inc)| (&**m, inc));
+        let (id, data) = (&self.me.id, &self.me.data);
+        PeersReply::answer(id, self.incarnation, data, members, request)
     }
 
     /// The members as the wire describes them, with incarnations for
@@ -366,7 +369,10 @@ impl Membership {
             Request::Joined(info) => self.on_joined_request(now, token, origin, info),
             Request::Left(left) => self.on_left_request(now, token, origin, left),
             Request::Status(envelope) => self.on_status_request(now, token, origin, envelope),
-            Request::Peers => self.reply(token, Ok(Response::Peers(self.peers_reply()))),
+            Request::Peers(peers) => {
+                let reply = self.peers_reply(&peers);
+                self.reply(token, Ok(Response::Peers(reply)));
+            }
             Request::Probe(probe) => self.on_probe_request(now, token, origin, probe),
             Request::Gossip(envelope) => self.on_gossip_request(now, token, origin, envelope),
         }

@@ -3,7 +3,9 @@
 //! member list the peer knows (itself included). A probe that comes back
 //! with a digest other than this peer's own asks that member for its list
 //! (`/peers`), and the members on it that this peer does not know are
-//! added, in one call however many they are.
+//! added, in one call however many they are. The request says which
+//! records this peer holds (a hash each, see `wire::PeersRequest`), so
+//! that the answer lists only the others.
 //!
 //! A member's list is taken as its gossip is: the member heard of each
 //! entry from the peer that checked it. Lists only grow this way, so joins
@@ -22,6 +24,7 @@ use super::{Membership, Pending};
 use crate::id::PeerId;
 use crate::io::{CallResult, Request, Response};
 use crate::member::Member;
+use crate::wire::{record_hash, Held, PeersRequest};
 
 /// The most `/status` checks of listed members under way at once; members
 /// left over are found by a later sync.
@@ -99,7 +102,20 @@ impl Membership {
         let to = entry.member.address();
         self.syncer.pulling = true;
         let timeout = self.config.call_timeout;
-        self.call(now, to, Request::Peers, timeout, Pending::Sync);
+        let request = PeersRequest {
+            have: Some(self.held()),
+        };
+        self.call(now, to, Request::Peers(request), timeout, Pending::Sync);
+    }
+
+    /// The hashes of the records this peer holds, its own included, as a
+    /// pull names them.
+    fn held(&self) -> Held {
+        let own = record_hash(&self.me.id, self.incarnation);
+        let members = self
+            .member_records()
+            .map(|(member, _, incarnation)| record_hash(&member.id, incarnation.unwrap_or(0)));
+        Held::new(std::iter::once(own).chain(members))
     }
 
     /// A member's list: members this peer does not know are added, newer
@@ -117,6 +133,10 @@ impl Membership {
         };
         let server = reply.server.id;
         let mut peers = reply.peers;
+        // An answer that names what it lacks lists only what this peer
+        // lacks: that a member is not listed tells nothing then. A peer
+        // that does not know the extension lists every member it holds.
+        let partial = reply.lacking.is_some();
         // Peercloud peers list their members ordered by id, as this peer
         // holds its own: one walk through both lists tells what each
         // lacks, with no set of the thousands of ids to build. A list
@@ -134,7 +154,7 @@ impl Membership {
         let mut ours = self.members.values().peekable();
         for info in peers {
             while let Some(entry) = ours.next_if(|e| e.member.id < info.id) {
-                if missing_there.len() < MAX_SYNC_CHECKS && entry.member.id != server {
+                if !partial && missing_there.len() < MAX_SYNC_CHECKS && entry.member.id != server {
                     missing_there.push(entry.member.id.clone());
                 }
             }
@@ -153,12 +173,28 @@ impl Membership {
                 None => news.push(candidate),
             }
         }
-        for entry in ours {
-            if missing_there.len() >= MAX_SYNC_CHECKS {
-                break;
+        if let Some(lacking) = &reply.lacking {
+            drop(ours);
+            // The records whose hashes that member did not find: read off
+            // this peer's own, as it sent them.
+            for entry in self.members.values() {
+                if missing_there.len() >= MAX_SYNC_CHECKS {
+                    break;
+                }
+                let incarnation = entry.info().incarnation.unwrap_or(0);
+                let hash = record_hash(&entry.member.id, incarnation);
+                if entry.member.id != server && lacking.contains(hash) {
+                    missing_there.push(entry.member.id.clone());
+                }
             }
-            if entry.member.id != server {
-                missing_there.push(entry.member.id.clone());
+        } else {
+            for entry in ours {
+                if missing_there.len() >= MAX_SYNC_CHECKS {
+                    break;
+                }
+                if entry.member.id != server {
+                    missing_there.push(entry.member.id.clone());
+                }
             }
         }
         for id in missing_there {

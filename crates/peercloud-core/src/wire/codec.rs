@@ -7,9 +7,10 @@ use serde::Serialize;
 use thiserror::Error;
 
 use super::{
-    Ack, Envelope, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, StatusReply,
+    Ack, Envelope, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, PeersRequest,
+    StatusReply,
 };
-use super::{ProbeReply, ProbeRequest};
+use super::{ProbeReply, ProbeRequest, HASH_DIGITS};
 use crate::io::{Request, Response};
 
 /// A body that is not what its path expects.
@@ -35,7 +36,7 @@ pub fn encode_request(request: &Request) -> Vec<u8> {
         Request::Joined(info) => to_vec(info),
         Request::Left(left) => to_vec(left),
         Request::Status(envelope) | Request::Gossip(envelope) => to_vec(envelope),
-        Request::Peers => b"{}".to_vec(),
+        Request::Peers(peers) => to_vec(peers),
         Request::Probe(probe) => to_vec(probe),
     }
 }
@@ -49,7 +50,12 @@ pub fn encoded_request_len(request: &Request) -> usize {
         Request::Joined(info) => encoded_len(info),
         Request::Left(left) => encoded_len(left),
         Request::Status(envelope) | Request::Gossip(envelope) => encoded_len(envelope),
-        Request::Peers => 2,
+        // Counted, not written: a pull names a hash per member, and the
+        // simulator counts one per pull at ten thousand members.
+        Request::Peers(PeersRequest { have: None }) => 2,
+        Request::Peers(PeersRequest { have: Some(held) }) => {
+            r#"{"have":""}"#.len() + HASH_DIGITS * held.len()
+        }
         Request::Probe(probe) => encoded_len(probe),
     }
 }
@@ -63,7 +69,7 @@ pub fn decode_request(path: &str, body: &[u8]) -> Result<Request, CodecError> {
         "/joined" => Request::Joined(from_slice::<PeerInfo>(body)?),
         "/left" => Request::Left(from_slice::<LeftRequest>(body)?),
         "/status" => Request::Status(from_slice::<Envelope>(body)?),
-        "/peers" => Request::Peers,
+        "/peers" => Request::Peers(from_slice::<PeersRequest>(body)?),
         "/probe" => Request::Probe(from_slice::<ProbeRequest>(body)?),
         "/gossip" => Request::Gossip(from_slice::<Envelope>(body)?),
         other => return Err(CodecError::UnknownPath(other.to_owned())),
@@ -175,7 +181,10 @@ mod tests {
             Request::Join(JoinRequest::default()),
             Request::Left(LeftRequest::new(id.clone())),
             Request::Status(Envelope::default()),
-            Request::Peers,
+            Request::Peers(Default::default()),
+            Request::Peers(super::super::PeersRequest {
+                have: Some(super::super::Held::new([7, 1 << 60])),
+            }),
             Request::Gossip(Envelope {
                 from: Some(super::super::Update::about(
                     super::super::UpdateKind::Alive,

@@ -16,12 +16,14 @@ use crate::id::PeerId;
 use crate::member::{Host, Member};
 
 mod codec;
+mod pull;
 mod swim;
 
 pub use codec::{
     decode_reply, decode_request, encode_reply, encode_request, encoded_len, encoded_reply_len,
     encoded_request_len, CodecError,
 };
+pub use pull::{id_hash, record_hash, Held, PeersRequest, HASH_DIGITS, MAX_LACKING};
 pub use swim::{
     Envelope, ProbeOutcome, ProbeReply, ProbeRequest, Update, UpdateKind, WireCause, MAX_UPDATES,
 };
@@ -194,8 +196,14 @@ pub struct PeersReply {
     /// The answering peer itself.
     #[serde(rename = "self")]
     pub server: ServerInfo,
-    /// Every other member it knows.
+    /// Every other member it knows, or, when the request said what the
+    /// asker holds, the others (see [`PeersRequest`]).
     pub peers: Vec<PeerInfo>,
+    /// Of the hashes the asker sent, those of records this peer does not
+    /// hold (at most [`MAX_LACKING`]); absent in the answer to a plain
+    /// request, and from peers that do not know the extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lacking: Option<Held>,
 }
 
 impl PeersReply {
@@ -208,6 +216,7 @@ impl PeersReply {
                 incarnation: None,
             },
             peers: peers.into_iter().collect(),
+            lacking: None,
         }
     }
 }

@@ -98,7 +98,7 @@ fn check_request(request: &Request) -> Result<(), TestCaseError> {
     match request {
         Request::Join(join) => prop_assert_ne!(join.port, Some(0)),
         Request::Joined(peer) => check_peer(peer)?,
-        Request::Left(_) | Request::Peers => {}
+        Request::Left(_) | Request::Peers(_) => {}
         Request::Status(envelope) | Request::Gossip(envelope) => check_envelope(envelope)?,
         Request::Probe(probe) => {
             check_peer(&probe.target)?;

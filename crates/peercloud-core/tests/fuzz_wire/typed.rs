@@ -9,8 +9,9 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 use peercloud_core::wire::{
-    Ack, Envelope, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, ProbeOutcome,
-    ProbeReply, ProbeRequest, ServerInfo, StatusReply, Update, UpdateKind, WireCause, MAX_UPDATES,
+    Ack, Envelope, Held, JoinReply, JoinRequest, LeftRequest, PeerInfo, PeersReply, PeersRequest,
+    ProbeOutcome, ProbeReply, ProbeRequest, ServerInfo, StatusReply, Update, UpdateKind, WireCause,
+    MAX_UPDATES,
 };
 use peercloud_core::{Host, PeerId, Request, Response};
 
@@ -139,7 +140,7 @@ pub(crate) fn request() -> impl Strategy<Value = Request> {
         peer_info().prop_map(Request::Joined),
         left,
         envelope().prop_map(Request::Status),
-        Just(Request::Peers),
+        held().prop_map(|have| Request::Peers(PeersRequest { have })),
         probe,
         envelope().prop_map(Request::Gossip),
     ]
@@ -196,8 +197,13 @@ pub(crate) fn response() -> impl Strategy<Value = Response> {
     ]);
     let probe = (outcome, envelope())
         .prop_map(|(outcome, envelope)| Response::Probe(ProbeReply { outcome, envelope }));
-    let peers = (server(), vec(peer_info(), 0..4))
-        .prop_map(|(server, peers)| Response::Peers(PeersReply { server, peers }));
+    let peers = (server(), vec(peer_info(), 0..4), held()).prop_map(|(server, peers, lacking)| {
+        Response::Peers(PeersReply {
+            server,
+            peers,
+            lacking,
+        })
+    });
     prop_oneof![
         join,
         text().prop_map(|status| Response::Joined(Ack { status })),
@@ -207,4 +213,9 @@ pub(crate) fn response() -> impl Strategy<Value = Response> {
         probe,
         envelope().prop_map(Response::Gossip),
     ]
+}
+
+/// A set of record hashes as a pull sends or answers one, or none.
+fn held() -> impl Strategy<Value = Option<Held>> {
+    prop::option::of(vec(any::<u64>(), 0..20).prop_map(Held::new))
 }

@@ -402,7 +402,12 @@ mod tests {
         let to = one_answer("404 Not Found", b'x', 10_000).await;
         let client = HttpClient::new(Duration::from_secs(1));
         let result = client
-            .call(to, me(), Request::Peers, Duration::from_secs(5))
+            .call(
+                to,
+                me(),
+                Request::Peers(Default::default()),
+                Duration::from_secs(5),
+            )
             .await;
         match result {
             Err(CallError::Refused { status, body }) => {

@@ -219,9 +219,29 @@ async fn status(
     WireReply::to("/status", response)
 }
 
-/// The member list, for operators (a Rust-only endpoint).
-async fn peers(State(state): State<AppState>) -> WireReply {
-    WireReply(Response::Peers(state.inner.link.snapshot().peers_reply()))
+/// The member list, for operators and for peers whose lists differ (a
+/// Rust-only endpoint): all of it, or what the asker does not hold when
+/// it says what it holds. Read by the wire codec, answered from the
+/// snapshot.
+async fn peers(
+    State(state): State<AppState>,
+    LimitedBody(body): LimitedBody,
+) -> Result<WireReply, ApiError> {
+    let request = match decode_request("/peers", &body)? {
+        Request::Peers(request) => request,
+        other => {
+            tracing::error!(
+                path = other.path(),
+                "the codec read /peers as another request"
+            );
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+            ));
+        }
+    };
+    let reply = state.inner.link.snapshot().peers_reply(&request);
+    Ok(WireReply(Response::Peers(reply)))
 }
 
 /// A membership reply, written by the wire codec.

@@ -2,7 +2,7 @@
 //! differs with `/peers`, and checking the members it names.
 
 use super::*;
-use crate::wire::PeersReply;
+use crate::wire::{record_hash, Held, PeersReply, PeersRequest};
 
 /// Peer "p" that joined through m1, which listed m2; everything drained.
 fn with_two_members() -> (Membership, Instant, Vec<Member>) {
@@ -51,6 +51,7 @@ fn peers_reply(server: &Member, peers: &[Member]) -> CallResult {
             incarnation: None,
         },
         peers: peers.iter().map(PeerInfo::from).collect(),
+        lacking: None,
     }))
 }
 
@@ -173,7 +174,12 @@ fn a_failed_or_refused_pull_changes_nothing_and_a_later_probe_pulls_again() {
 #[test]
 fn peers_is_answered_with_this_peer_and_its_members() {
     let (mut p, t0, members) = with_two_members();
-    p.handle_request(t0, ReplyToken(5), anonymous("10.7.7.7"), Request::Peers);
+    p.handle_request(
+        t0,
+        ReplyToken(5),
+        anonymous("10.7.7.7"),
+        Request::Peers(Default::default()),
+    );
     let Ok(Response::Peers(reply)) = only_reply(&drain(&mut p), ReplyToken(5)) else {
         panic!("not a peers reply")
     };
@@ -333,4 +339,82 @@ fn a_list_quiet_since_the_last_probe_pulls_however_the_answers_jitter() {
     // did not change between the two, which is what quiet means.
     let (after, _) = answer(&mut p, t0 + secs(3), millis(1), &members);
     only_call(&after, "/peers");
+}
+
+/// A `/peers` answer from a peer that knows the extension: the members
+/// `peers` this peer lacks, and the hashes it sent that `server` lacks.
+fn partial_reply(server: &Member, peers: &[Member], lacking: Held) -> CallResult {
+    let Ok(Response::Peers(mut reply)) = peers_reply(server, peers) else {
+        unreachable!("peers_reply makes a /peers answer")
+    };
+    reply.lacking = Some(lacking);
+    Ok(Response::Peers(reply))
+}
+
+#[test]
+fn a_pull_names_each_record_this_peer_holds_its_own_included() {
+    let (mut p, t0, members) = with_two_members();
+    let (after, _) = probe_answered_with(&mut p, t0 + secs(1), &members, Some("9-0".into()));
+    let pull = only_call(&after, "/peers");
+    let Request::Peers(PeersRequest { have: Some(have) }) = &pull.request else {
+        panic!("a pull that names nothing: {pull:#?}")
+    };
+    let held = [pid("p"), members[0].id.clone(), members[1].id.clone()];
+    assert_eq!(*have, Held::new(held.iter().map(|id| record_hash(id, 0))));
+}
+
+#[test]
+fn an_answer_that_names_what_it_lacks_has_those_probed_next_and_no_member_for_being_unlisted() {
+    let members: Vec<Member> = (1..=6)
+        .map(|i| member(&format!("m{i}"), &format!("10.0.0.{i}:9338")))
+        .collect();
+    // Cores alike (same rng seed), each answered otherwise; the members
+    // probed in the four ticks after the pull.
+    let run = |answer: &dyn Fn(&Member) -> CallResult| {
+        let (mut p, t0) = joined_core("p", &members[0], &members[1..]);
+        let at = t0 + secs(1);
+        let (after, probed) = probe_answered_with(&mut p, at, &members, Some("9-0".into()));
+        let pull = only_call(&after, "/peers");
+        p.handle_response(at, pull.call, answer(&probed));
+        let next: Vec<PeerId> = (2..6)
+            .map(|s| {
+                let own = Some(p.digest());
+                let (after, target) = probe_answered_with(&mut p, t0 + secs(s), &members, own);
+                assert!(after.is_empty(), "{after:#?}");
+                target.id
+            })
+            .collect();
+        (probed, next)
+    };
+    let refused = |_: &Member| {
+        Err(crate::error::CallError::Refused {
+            status: 503,
+            body: "{}".into(),
+        })
+    };
+    let (probed, natural) = run(&refused);
+    // Listing nothing, it tells nothing of the members it does not list.
+    let (_, next) = run(&|server| partial_reply(server, &[], Held::default()));
+    assert_eq!(next, natural);
+    let lacked = members
+        .iter()
+        .find(|m| m.id != natural[0] && m.id != probed.id)
+        .unwrap();
+    let lacking = Held::new([record_hash(&lacked.id, 0)]);
+    let (_, next) = run(&|server| partial_reply(server, &[], lacking.clone()));
+    assert_eq!(next[0], lacked.id, "probed next, not {}", natural[0]);
+}
+
+#[test]
+fn peers_asked_with_what_the_asker_holds_is_answered_with_the_rest() {
+    let (mut p, t0, members) = with_two_members();
+    let stranger = 0x0123_4567_89ab_cdef;
+    let have = Held::new([record_hash(&members[0].id, 0), stranger]);
+    let request = Request::Peers(PeersRequest { have: Some(have) });
+    p.handle_request(t0, ReplyToken(5), anonymous("10.7.7.7"), request);
+    let Ok(Response::Peers(reply)) = only_reply(&drain(&mut p), ReplyToken(5)) else {
+        panic!("not a peers reply")
+    };
+    assert_eq!(reply.peers, [PeerInfo::from(&members[1])]);
+    assert_eq!(reply.lacking, Some(Held::new([stranger])));
 }

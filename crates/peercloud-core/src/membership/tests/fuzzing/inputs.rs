@@ -18,8 +18,8 @@ use crate::id::PeerId;
 use crate::io::Request;
 use crate::member::{Address, Host};
 use crate::wire::{
-    Envelope, JoinRequest, LeftRequest, PeerInfo, ProbeOutcome, ProbeRequest, Update, UpdateKind,
-    WireCause,
+    Envelope, Held, JoinRequest, LeftRequest, PeerInfo, PeersRequest, ProbeOutcome, ProbeRequest,
+    Update, UpdateKind, WireCause,
 };
 
 /// The core's own id.
@@ -200,7 +200,7 @@ fn request_body() -> impl Strategy<Value = Request> {
         2 => peer_info().prop_map(Request::Joined),
         2 => left,
         3 => envelope().prop_map(Request::Status),
-        1 => Just(Request::Peers),
+        1 => held().prop_map(|have| Request::Peers(PeersRequest { have })),
         2 => probe,
         3 => envelope().prop_map(Request::Gossip),
     ]
@@ -269,6 +269,9 @@ pub(super) struct Parts {
     pub(super) digest: Digest,
     pub(super) gossip: Envelope,
     pub(super) peers: Vec<PeerInfo>,
+    /// A `/peers` answer's hashes of records it does not hold (`None`: a
+    /// peer that lists every member).
+    pub(super) lacking: Option<Held>,
     pub(super) outcome: ProbeOutcome,
     pub(super) data: Value,
 }
@@ -298,23 +301,39 @@ fn parts() -> impl Strategy<Value = Parts> {
         prop::option::weighted(0.8, incarnation()),
         digest,
         envelope(),
-        vec(peer_info(), 0..5),
+        (vec(peer_info(), 0..5), held()),
         outcome,
         data(),
     )
         .prop_map(
-            |((who, accepted, renamed), incarnation, digest, gossip, peers, outcome, data)| Parts {
-                who,
-                accepted,
-                renamed,
+            |(
+                (who, accepted, renamed),
                 incarnation,
                 digest,
                 gossip,
-                peers,
+                (peers, lacking),
                 outcome,
                 data,
+            )| {
+                Parts {
+                    who,
+                    accepted,
+                    renamed,
+                    incarnation,
+                    digest,
+                    gossip,
+                    peers,
+                    lacking,
+                    outcome,
+                    data,
+                }
             },
         )
+}
+
+/// A set of record hashes as a pull sends or answers one, or none.
+fn held() -> impl Strategy<Value = Option<Held>> {
+    prop::option::of(vec(any::<u64>(), 0..20).prop_map(Held::new))
 }
 
 /// The result of one call, as the driver hands it back.

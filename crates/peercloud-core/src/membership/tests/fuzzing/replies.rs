@@ -119,6 +119,7 @@ impl Run {
             "/peers" => Response::Peers(PeersReply {
                 server,
                 peers: parts.peers.clone(),
+                lacking: parts.lacking.clone(),
             }),
             "/probe" => Response::Probe(ProbeReply {
                 outcome: parts.outcome,
