@@ -144,6 +144,12 @@ impl Membership {
         if !peers.is_sorted_by(|a, b| a.id < b.id) {
             peers.sort_by(|a, b| a.id.cmp(&b.id));
         }
+        // The ids a short answer lists (a few, at most those this peer
+        // lacks and those it holds at another incarnation).
+        let listed: Vec<PeerId> = match partial {
+            true => peers.iter().map(|info| info.id.clone()).collect(),
+            false => Vec::new(),
+        };
         // Members listed here and not there are news that has not reached
         // that member yet, or members gone whose failure this peer missed
         // (gossip may miss one peer in a large cloud, and a pull only
@@ -175,16 +181,20 @@ impl Membership {
         }
         if let Some(lacking) = &reply.lacking {
             drop(ours);
-            // The records whose hashes that member did not find: read off
-            // this peer's own, as it sent them.
+            // The records whose hashes that member did not find, read off
+            // this peer's own as it sent them; those it listed it holds
+            // at another incarnation, and are not missing there (probing
+            // them next, after a storm of refutations, kept probing the
+            // members that had just been slow).
             for entry in self.members.values() {
                 if missing_there.len() >= MAX_SYNC_CHECKS {
                     break;
                 }
+                let id = &entry.member.id;
                 let incarnation = entry.info().incarnation.unwrap_or(0);
-                let hash = record_hash(&entry.member.id, incarnation);
-                if entry.member.id != server && lacking.contains(hash) {
-                    missing_there.push(entry.member.id.clone());
+                let lacked = lacking.contains(record_hash(id, incarnation));
+                if lacked && *id != server && listed.binary_search(id).is_err() {
+                    missing_there.push(id.clone());
                 }
             }
         } else {

@@ -403,6 +403,10 @@ fn an_answer_that_names_what_it_lacks_has_those_probed_next_and_no_member_for_be
     let lacking = Held::new([record_hash(&lacked.id, 0)]);
     let (_, next) = run(&|server| partial_reply(server, &[], lacking.clone()));
     assert_eq!(next[0], lacked.id, "probed next, not {}", natural[0]);
+    // Lacked as this peer holds it, but listed: held there otherwise.
+    let listed = std::slice::from_ref(lacked);
+    let (_, next) = run(&|server| partial_reply(server, listed, lacking.clone()));
+    assert_eq!(next, natural, "{} is held there", lacked.id);
 }
 
 #[test]
