@@ -183,9 +183,10 @@ impl Membership {
             drop(ours);
             // The records whose hashes that member did not find, read off
             // this peer's own as it sent them; those it listed it holds
-            // at another incarnation, and are not missing there (probing
-            // them next, after a storm of refutations, kept probing the
-            // members that had just been slow).
+            // at another incarnation, and are not missing there (after a
+            // storm of refutations, most of the hashes it lacks are such,
+            // and probing them next would only probe again the members
+            // that had just refuted).
             for entry in self.members.values() {
                 if missing_there.len() >= MAX_SYNC_CHECKS {
                     break;
