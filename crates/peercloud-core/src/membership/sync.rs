@@ -192,7 +192,7 @@ impl Membership {
                     break;
                 }
                 let id = &entry.member.id;
-                let incarnation = entry.info().incarnation.unwrap_or(0);
+                let incarnation = entry.wire_incarnation().unwrap_or(0);
                 let lacked = lacking.contains(record_hash(id, incarnation));
                 if lacked && *id != server && listed.binary_search(id).is_err() {
                     missing_there.push(id.clone());

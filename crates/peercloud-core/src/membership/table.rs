@@ -92,11 +92,15 @@ impl Entry {
         }
     }
 
+    /// Its incarnation as the wire tells it: only a peercloud peer's.
+    pub(super) fn wire_incarnation(&self) -> Option<u64> {
+        (self.kind == Kind::Rust).then_some(self.incarnation)
+    }
+
     /// The member as the wire describes it: with its incarnation when it
     /// is a peercloud peer.
     pub(super) fn info(&self) -> PeerInfo {
-        let incarnation = (self.kind == Kind::Rust).then_some(self.incarnation);
-        PeerInfo::of(&self.member, incarnation)
+        PeerInfo::of(&self.member, self.wire_incarnation())
     }
 
     /// The gossip that says this member is alive, with its record.

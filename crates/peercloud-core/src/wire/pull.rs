@@ -121,27 +121,28 @@ pub struct PeersRequest {
 
 impl PeersReply {
     /// The answer to `request` of the peer `id` (at `incarnation`, with
-    /// `data`) that holds `members`, each with its incarnation: every
-    /// member, or, when the asker said what it holds, the members it does
-    /// not hold as they are here, and up to [`MAX_LACKING`] of the asker's
-    /// hashes that this peer does not hold.
+    /// `data`) that holds `members`, each with its incarnation and its
+    /// [`record_hash`] (kept by the caller, which hashes a record once
+    /// rather than at every pull): every member, or, when the asker said
+    /// what it holds, the members it does not hold as they are here, and
+    /// up to [`MAX_LACKING`] of the asker's hashes that this peer does not
+    /// hold.
     pub fn answer<'a>(
         id: &PeerId,
         incarnation: u64,
         data: &Value,
-        members: impl IntoIterator<Item = (&'a Member, Option<u64>)>,
+        members: impl IntoIterator<Item = (&'a Member, Option<u64>, u64)>,
         request: &PeersRequest,
     ) -> Self {
         let members = members.into_iter();
         let Some(have) = &request.have else {
-            let peers = members.map(|(member, incarnation)| PeerInfo::of(member, incarnation));
+            let peers = members.map(|(member, incarnation, _)| PeerInfo::of(member, incarnation));
             return PeersReply::of(id, data, peers);
         };
         let mut held_here = Vec::with_capacity(members.size_hint().0 + 1);
         held_here.push(record_hash(id, incarnation));
         let mut peers = Vec::new();
-        for (member, incarnation) in members {
-            let hash = record_hash(&member.id, incarnation.unwrap_or(0));
+        for (member, incarnation, hash) in members {
             held_here.push(hash);
             if !have.contains(hash) {
                 peers.push(PeerInfo::of(member, incarnation));
@@ -209,7 +210,8 @@ mod tests {
     fn an_answer_lists_what_the_asker_lacks_and_names_what_it_holds_that_is_not_here() {
         let (a, b, c) = (member("a", 1), member("b", 2), member("c", 3));
         let me = PeerId::parse("me").expect("an id");
-        let here = [(&a, Some(0)), (&b, Some(4)), (&c, None)];
+        let here = [(&a, Some(0)), (&b, Some(4)), (&c, None)]
+            .map(|(m, inc)| (m, inc, record_hash(&m.id, inc.unwrap_or(0))));
         let unknown = 0x5555_5555_5555_5555;
         let have = Held::new([
             record_hash(&me, 2),

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use peercloud_core::wire::{PeersReply, PeersRequest, StatusReply};
+use peercloud_core::wire::{record_hash, PeersReply, PeersRequest, StatusReply};
 use peercloud_core::{Member, MemberState, Membership, PeerId};
 use serde_json::Value;
 
@@ -33,9 +33,19 @@ pub(crate) struct Snapshot {
     states: Vec<MemberState>,
     /// Each member's incarnation, for a peercloud peer.
     incarnations: Vec<Option<u64>>,
+    /// Each member's record hash, as a pull names it.
+    hashes: Vec<u64>,
     /// Whether a member of the previous snapshot is gone or changed (so
     /// that what is kept per member address may need sweeping).
     pub(crate) departed: bool,
+}
+
+/// The previous snapshot's members, as a new one walks them.
+#[derive(Default)]
+struct Old<'a> {
+    members: &'a [Arc<Member>],
+    incarnations: &'a [Option<u64>],
+    hashes: &'a [u64],
 }
 
 impl Snapshot {
@@ -47,32 +57,44 @@ impl Snapshot {
         let mut members = Vec::with_capacity(records.len());
         let mut states = Vec::with_capacity(records.len());
         let mut incarnations = Vec::with_capacity(records.len());
+        let mut hashes = Vec::with_capacity(records.len());
         // Both lists are ordered by id: one walk pairs them.
-        let mut old = previous
-            .map_or(&[][..], |p| &p.members[..])
-            .iter()
-            .peekable();
+        let old = previous.map_or(Old::default(), |p| Old {
+            members: &p.members,
+            incarnations: &p.incarnations,
+            hashes: &p.hashes,
+        });
+        let mut at = 0;
         let mut departed = false;
         for (member, state, incarnation) in records {
             // A member that did not change is the very record the previous
             // snapshot holds (the core replaces a record, never edits it):
-            // one comparison of pointers. The ids, each behind two
-            // pointers, are read only past a change; reading them for
-            // every member was most of a snapshot's cost while a cloud of
-            // a thousand formed.
-            if old.next_if(|o| Arc::ptr_eq(o, member)).is_none() {
-                while old.next_if(|o| o.id < member.id).is_some() {
+            // one comparison of pointers, and its hash is kept. The ids,
+            // each behind two pointers, are read only past a change;
+            // reading them for every member was most of a snapshot's cost
+            // while a cloud of a thousand formed, and hashing them for
+            // every pull answered was as much again.
+            let mut hash = None;
+            if old.members.get(at).is_some_and(|o| Arc::ptr_eq(o, member)) {
+                hash = (old.incarnations[at] == incarnation).then_some(old.hashes[at]);
+                at += 1;
+            } else {
+                while old.members.get(at).is_some_and(|o| o.id < member.id) {
                     departed = true;
+                    at += 1;
                 }
-                if let Some(o) = old.next_if(|o| o.id == member.id) {
+                if let Some(o) = old.members.get(at).filter(|o| o.id == member.id) {
                     departed |= !Arc::ptr_eq(o, member) && **o != **member;
+                    at += 1;
                 }
             }
+            let hash = hash.unwrap_or_else(|| record_hash(&member.id, incarnation.unwrap_or(0)));
             members.push(member.clone());
             states.push(state);
             incarnations.push(incarnation);
+            hashes.push(hash);
         }
-        departed |= old.next().is_some();
+        departed |= at < old.members.len();
         Snapshot {
             id: core.id().clone(),
             id_header: IdHeader::of(core.id()),
@@ -81,6 +103,7 @@ impl Snapshot {
             members,
             states,
             incarnations,
+            hashes,
             departed,
         }
     }
@@ -123,11 +146,12 @@ impl Snapshot {
 
     /// What `/peers` answers to `request`.
     pub(crate) fn peers_reply(&self, request: &PeersRequest) -> PeersReply {
-        let members = self
+        let members = (self
             .members
             .iter()
-            .map(|m| &**m)
-            .zip(self.incarnations.iter().copied());
+            .zip(&self.incarnations)
+            .zip(&self.hashes))
+        .map(|((member, incarnation), hash)| (&**member, *incarnation, *hash));
         let incarnation = self.status.incarnation.unwrap_or(0);
         PeersReply::answer(&self.id, incarnation, &self.data, members, request)
     }
@@ -138,7 +162,7 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
     use std::time::Instant;
 
-    use peercloud_core::wire::{JoinRequest, LeftRequest};
+    use peercloud_core::wire::{Envelope, JoinRequest, LeftRequest, Update, UpdateKind};
     use peercloud_core::{Action, Config, Identity, Origin, ReplyToken, Request, Response};
     use serde_json::json;
 
@@ -242,6 +266,45 @@ mod tests {
         let before = Snapshot::of(&core_with(&[("a", 1), ("b", 2)]), None);
         let after = Snapshot::of(&core_with(&[("a", 1), ("b", 5)]), Some(&before));
         assert!(after.departed);
+    }
+
+    /// Whether each record hash of `snapshot` is its record's.
+    fn hashes_are_the_records(snapshot: &Snapshot) -> bool {
+        let records = snapshot.members.iter().zip(&snapshot.incarnations);
+        let hashes = records.map(|(m, inc)| record_hash(&m.id, inc.unwrap_or(0)));
+        hashes.eq(snapshot.hashes.iter().copied())
+    }
+
+    #[test]
+    fn a_snapshot_keeps_each_records_hash_and_hashes_anew_a_member_whose_incarnation_moved() {
+        let mut core = core_with(&[("a", 1), ("b", 2), ("c", 3)]);
+        let first = Snapshot::of(&core, None);
+        // a suspects b at a later incarnation than this peer knew: the
+        // core keeps b's record and moves its incarnation.
+        let (a, b) = (
+            PeerId::parse("a").expect("an id"),
+            PeerId::parse("b").expect("an id"),
+        );
+        let suspicion = Update {
+            by: Some(a.clone()),
+            ..Update::about(UpdateKind::Suspect, b, 3)
+        };
+        let origin = Origin {
+            sender: Some(a),
+            remote: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        };
+        let gossip = Request::Gossip(Envelope {
+            from: None,
+            updates: vec![suspicion],
+        });
+        core.handle_request(Instant::now(), ReplyToken(50), origin, gossip);
+        while core.poll_action().is_some() {}
+        let second = Snapshot::of(&core, Some(&first));
+        assert_eq!(second.incarnations, [Some(0), Some(3), Some(0)]);
+        assert!(hashes_are_the_records(&first), "{:?}", first.hashes);
+        assert!(hashes_are_the_records(&second), "{:?}", second.hashes);
+        let third = Snapshot::of(&core, Some(&second));
+        assert_eq!(third.hashes, second.hashes, "kept");
     }
 
     #[test]
