@@ -146,9 +146,10 @@ impl Membership {
         }
         // The ids a short answer lists (a few, at most those this peer
         // lacks and those it holds at another incarnation).
-        let listed: Vec<PeerId> = match partial {
-            true => peers.iter().map(|info| info.id.clone()).collect(),
-            false => Vec::new(),
+        let listed: Vec<PeerId> = if partial {
+            peers.iter().map(|info| info.id.clone()).collect()
+        } else {
+            Vec::new()
         };
         // Members listed here and not there are news that has not reached
         // that member yet, or members gone whose failure this peer missed
