@@ -3,11 +3,12 @@
 //! and the answer lists only the records whose hash is not among them,
 //! with the asker's hashes the answering peer does not hold.
 //!
-//! Why: while a cloud of a thousand forms, lists differ by a few members
-//! most of the time, and a pull of the whole list (about 85 bytes a
-//! member) moved more bytes than any other call. A hash is 16 hex digits.
-//! A peer that does not know the extension ignores `have` and answers the
-//! whole list without `lacking`, which the asker reads as before.
+//! Why: a whole list is about 85 bytes a member, a hash 16 hex digits.
+//! While a swarm of a thousand peers formed, pulls of whole lists moved
+//! 190 MB (about 110 KB a pull once the first seconds were past), more
+//! than any other call; named this way, 59 MB. A peer that does not know
+//! the extension ignores `have` and answers the whole list without
+//! `lacking`, which the asker reads as before.
 
 use std::hash::Hasher;
 
