@@ -39,7 +39,7 @@ use crate::error::{CallError, Refusal};
 use crate::id::PeerId;
 use crate::io::{Action, CallId, CallResult, Event, Origin, ReplyToken, Request, Response};
 use crate::member::{Address, Host, Member};
-use crate::wire::{record_hash, PeerInfo, PeersReply, PeersRequest, StatusReply};
+use crate::wire::{PeerInfo, PeersReply, PeersRequest, StatusReply};
 
 use self::admission::JoinRate;
 use self::calls::{Calls, Outstanding};
@@ -341,10 +341,10 @@ impl Membership {
     /// What `/peers` answers: this peer and every member it knows, or
     /// those the asker does not hold when it said what it holds.
     pub fn peers_reply(&self, request: &PeersRequest) -> PeersReply {
-        let members = self.member_records().map(|(member, _, incarnation)| {
-            let hash = record_hash(&member.id, incarnation.unwrap_or(0));
-            (&**member, incarnation, hash)
-        });
+        let members = self
+            .members
+            .values()
+            .map(|e| (&*e.member, e.wire_incarnation(), e.record_hash()));
         let (id, data) = (&self.me.id, &self.me.data);
         PeersReply::answer(id, self.incarnation, data, members, request)
     }

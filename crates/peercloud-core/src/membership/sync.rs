@@ -19,7 +19,7 @@
 use std::time::Instant;
 
 use super::members::id_hash;
-use super::table::{Candidate, Kind};
+use super::table::{Candidate, Entry, Kind};
 use super::{Membership, Pending};
 use crate::id::PeerId;
 use crate::io::{CallResult, Request, Response};
@@ -112,9 +112,7 @@ impl Membership {
     /// pull names them.
     fn held(&self) -> Held {
         let own = record_hash(&self.me.id, self.incarnation);
-        let members = self
-            .member_records()
-            .map(|(member, _, incarnation)| record_hash(&member.id, incarnation.unwrap_or(0)));
+        let members = self.members.values().map(Entry::record_hash);
         Held::new(std::iter::once(own).chain(members))
     }
 
@@ -193,8 +191,7 @@ impl Membership {
                     break;
                 }
                 let id = &entry.member.id;
-                let incarnation = entry.wire_incarnation().unwrap_or(0);
-                let lacked = lacking.contains(record_hash(id, incarnation));
+                let lacked = lacking.contains(entry.record_hash());
                 if lacked && *id != server && listed.binary_search(id).is_err() {
                     missing_there.push(id.clone());
                 }

@@ -10,7 +10,7 @@ use super::Membership;
 use crate::id::PeerId;
 use crate::io::{Event, FailureCause, LeftReason};
 use crate::member::Member;
-use crate::wire::{PeerInfo, Update, UpdateKind};
+use crate::wire::{record_hash, PeerInfo, Update, UpdateKind};
 
 /// Whether a member is alive or suspected, as this peer sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,11 @@ impl Entry {
     /// Its incarnation as the wire tells it: only a peercloud peer's.
     pub(super) fn wire_incarnation(&self) -> Option<u64> {
         (self.kind == Kind::Rust).then_some(self.incarnation)
+    }
+
+    /// Its record's hash, as a pull names it.
+    pub(super) fn record_hash(&self) -> u64 {
+        record_hash(&self.member.id, self.wire_incarnation().unwrap_or(0))
     }
 
     /// The member as the wire describes it: with its incarnation when it
