@@ -134,10 +134,18 @@ impl Membership {
             .chain(&received)
             .map(|c| c.member.clone())
             .collect();
+        let server_id = server.member.id.clone();
         self.insert_listed(now, server, true);
         for candidate in received {
             self.insert_listed(now, candidate, false);
         }
+        // The peer that let this one in is probed first. Its answer's
+        // digest tells whether this list is whole, and if not the rest is
+        // pulled from it: when many join at once the seed hears of them
+        // all first, while the members its answer listed were mostly
+        // joining too (at 1,000 peers joining at once, probing those
+        // first left half the entries missing a second longer).
+        self.prober.probe_first_in_round(&server_id);
         self.introduce(now, &earlier, &received_members);
         self.replay_early_notices(now);
     }

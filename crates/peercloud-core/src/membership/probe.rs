@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use rand::seq::{IndexedRandom, SliceRandom};
+use rand::Rng;
 
 use super::gossip::Source;
 use super::table::Kind;
@@ -23,8 +24,12 @@ use crate::wire::{Envelope, ProbeOutcome, ProbeReply, ProbeRequest, StatusReply,
 /// The probing schedule and the probes under way.
 #[derive(Debug, Default)]
 pub(super) struct Prober {
-    /// Members to probe this round; the next one is last.
+    /// Members to probe this round, in random order; the next one is
+    /// last.
     round: VecDeque<PeerId>,
+    /// Members to probe before the round goes on, the first first: one
+    /// whose probe this peer's stall voided, one a list said was missing.
+    next: VecDeque<PeerId>,
     /// Members with a direct probe under way (never two at once).
     in_flight: BTreeSet<PeerId>,
     /// Members being probed through helpers.
@@ -54,15 +59,42 @@ struct IndirectRun {
 }
 
 impl Prober {
-    /// A new member is probed last in the current round (the round pops
-    /// from its end), so it never delays the re-probe of a failed member.
-    pub(super) fn enqueue(&mut self, id: PeerId) {
+    /// A new member takes a random place in what is left of the current
+    /// round, and the member that held that place is probed last in it
+    /// instead: both are still probed in this round, and the member due
+    /// next stays next (the peer that let this one in, after a join).
+    ///
+    /// Why random: peers learn of new members in much the same order
+    /// (the same gossip, lists sorted by id). Had each peer probed them
+    /// in the order it learned of them, the whole cloud would probe the
+    /// same few members at once and none of the others: with 10,000
+    /// members a crashed one went unprobed by every peer for up to 45 s,
+    /// where SWIM expects a probe within about one interval.
+    pub(super) fn enqueue(&mut self, id: PeerId, rng: &mut impl Rng) {
         self.round.push_front(id);
+        let before_next = self.round.len().saturating_sub(1).max(1);
+        let place = rng.random_range(0..before_next);
+        self.round.swap(0, place);
     }
 
-    /// Makes `id` the next member probed.
+    /// Makes `id` the next member probed, after others put there before.
     pub(super) fn probe_next(&mut self, id: PeerId) {
-        self.round.push_back(id);
+        if !self.next.contains(&id) {
+            self.next.push_back(id);
+        }
+    }
+
+    /// Makes `id` the next member of the round probed: its place is
+    /// swapped with the next one's, so it is not probed twice this round.
+    /// One scan of the round, for a call made once per join.
+    pub(super) fn probe_first_in_round(&mut self, id: &PeerId) {
+        match self.round.iter().rposition(|queued| queued == id) {
+            Some(place) => {
+                let last = self.round.len() - 1;
+                self.round.swap(place, last);
+            }
+            None => self.probe_next(id.clone()),
+        }
     }
 
     /// Forgets the probes of a member removed. Its place in the round
@@ -74,6 +106,11 @@ impl Prober {
         self.runs.remove(id);
         self.verifying.remove(id);
         self.accused.remove(id);
+    }
+
+    /// Whether a probe of `id` is under way, direct or through helpers.
+    fn is_busy(&self, id: &PeerId) -> bool {
+        self.in_flight.contains(id) || self.runs.contains_key(id)
     }
 
     pub(super) fn void_runs(&mut self) {
@@ -120,11 +157,14 @@ impl Membership {
     /// The next member of the round that is still a member and not being
     /// probed; a new shuffled round starts when one ends.
     fn next_probe_target(&mut self) -> Option<PeerId> {
+        while let Some(id) = self.prober.next.pop_front() {
+            if self.members.contains_key(&id) && !self.prober.is_busy(&id) {
+                return Some(id);
+            }
+        }
         for _ in 0..2 {
             while let Some(id) = self.prober.round.pop_back() {
-                let busy =
-                    self.prober.in_flight.contains(&id) || self.prober.runs.contains_key(&id);
-                if self.members.contains_key(&id) && !busy {
+                if self.members.contains_key(&id) && !self.prober.is_busy(&id) {
                     return Some(id);
                 }
             }
@@ -163,7 +203,7 @@ impl Membership {
                 let cause = FailureCause::Replaced { by: status.id };
                 self.declare_failed(now, &target, cause, None);
             }
-            _ if voided => self.prober.round.push_back(target),
+            _ if voided => self.prober.probe_next(target),
             Err(CallError::NoListener) => self.probe_through_helpers(now, target, true),
             _ => self.probe_through_helpers(now, target, false),
         }
@@ -340,7 +380,7 @@ impl Membership {
             self.health.worse(1);
         }
         if voided {
-            self.prober.round.push_back(target);
+            self.prober.probe_next(target);
         } else {
             self.conclude_probe(now, target, refused);
         }

@@ -204,7 +204,7 @@ impl Membership {
         let member = entry.member.clone();
         self.members.insert(entry);
         self.version += 1;
-        self.prober.enqueue(id);
+        self.prober.enqueue(id, &mut self.rng);
         self.emit(Event::PeerJoined(Member::clone(&member)));
         true
     }

@@ -423,6 +423,75 @@ fn a_new_member_is_probed_within_the_current_round() {
     assert!(probed.contains(&"new".to_owned()), "{probed:?}");
 }
 
+/// Peers learn of new members in much the same order. Each probes them
+/// in an order of its own, or the whole cloud probes the same few members
+/// at once and leaves a crashed one unprobed for long. Members learned one
+/// after the other are each probed once in the round, and the one learned
+/// last comes anywhere in it: across seeds, in its first half about as
+/// often as in its second.
+#[test]
+fn members_learned_one_after_the_other_are_probed_in_an_order_of_each_peers_own() {
+    use rand::SeedableRng;
+    let n = 40;
+    let seeds = 0..32u64;
+    let mut last_probed_early = 0;
+    for seed in seeds.clone() {
+        let (mut p, t0, seed_member) = with_members(1, true);
+        p.rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let learned: Vec<Member> = (1..=n)
+            .map(|i| member(&format!("n{i}"), &format!("10.0.1.{i}:9338")))
+            .collect();
+        for newcomer in &learned {
+            p.handle_request(t0, ReplyToken(1), origin("m1"), joined_notice(newcomer));
+        }
+        drain(&mut p);
+        let mut all = seed_member.clone();
+        all.extend(learned.iter().cloned());
+        let mut probed = Vec::new();
+        for tick_number in 1..=all.len() as u64 {
+            let at = t0 + secs(tick_number);
+            let probe = tick(&mut p, at);
+            let id = target(&all, &probe.to);
+            p.handle_response(at, probe.call, status_of(&id));
+            probed.push(id);
+        }
+        let once: BTreeSet<&String> = probed.iter().collect();
+        assert_eq!(once.len(), all.len(), "seed {seed}: {probed:?}");
+        let last = format!("n{n}");
+        let place = probed.iter().position(|id| *id == last);
+        if place.is_some_and(|place| place < all.len() / 2) {
+            last_probed_early += 1;
+        }
+    }
+    let runs = seeds.count();
+    assert!(
+        (runs / 4..=runs * 3 / 4).contains(&last_probed_early),
+        "the member learned last was probed in the first half of the round in {last_probed_early} of {runs} seeds"
+    );
+}
+
+/// A peer that just joined probes the peer that let it in first, whatever
+/// else that peer's answer listed: when many join at once, the seed is the
+/// one that heard of them all, and its digest tells the joiner whether to
+/// pull the rest from it.
+#[test]
+fn a_peer_that_joined_probes_the_peer_that_let_it_in_first() {
+    let seed = member("s", "10.0.0.1:9338");
+    let others: Vec<Member> = (2..=30)
+        .map(|i| member(&format!("m{i}"), &format!("10.0.0.{i}:9338")))
+        .collect();
+    for rng_seed in 0..16u64 {
+        let t0 = base();
+        let mut p = Membership::new(identity("p", 9338), test_config(), rng_seed);
+        p.start(t0, vec![seed.address()]);
+        let join = only_call(&drain(&mut p), "/join");
+        p.handle_response(t0, join.call, join_reply("p", &seed, &others));
+        drain(&mut p);
+        let probe = tick(&mut p, t0 + secs(1));
+        assert_eq!(probe.to, seed.address(), "rng seed {rng_seed}");
+    }
+}
+
 #[test]
 fn a_helper_probes_the_target_and_answers_what_it_found() {
     let (mut h, t0, _) = with_members(2, true);
