@@ -21,6 +21,14 @@ use crate::io::{CallResult, FailureCause, Origin, ReplyToken, Request, Response}
 use crate::member::Address;
 use crate::wire::{Envelope, ProbeOutcome, ProbeReply, ProbeRequest, StatusReply, UpdateKind};
 
+/// How many members at most wait to be probed before the round goes on.
+/// A pull names up to 16 members to check (see `sync.rs`), and while
+/// lists differ a pull may follow every other probe answer, when one
+/// member is probed per interval: unbounded, the queue would grow while a
+/// cloud forms and the round would stand still behind it. Short, it is
+/// also cheap to look through for a member queued already.
+const MAX_NEXT: usize = 32;
+
 /// The probing schedule and the probes under way.
 #[derive(Debug, Default)]
 pub(super) struct Prober {
@@ -77,9 +85,11 @@ impl Prober {
         self.round.swap(0, place);
     }
 
-    /// Makes `id` the next member probed, after others put there before.
+    /// Makes `id` the next member probed, after others put there before;
+    /// with [`MAX_NEXT`] waiting already, it waits for its turn in the
+    /// round instead.
     pub(super) fn probe_next(&mut self, id: PeerId) {
-        if !self.next.contains(&id) {
+        if self.next.len() < MAX_NEXT && !self.next.contains(&id) {
             self.next.push_back(id);
         }
     }
@@ -527,5 +537,26 @@ impl Membership {
             ..crate::wire::Update::about(UpdateKind::Suspect, target.clone(), incarnation)
         };
         self.push(now, target.clone(), to, update);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: usize) -> PeerId {
+        PeerId::parse(&format!("m{n}")).expect("a valid id")
+    }
+
+    #[test]
+    fn members_to_probe_next_wait_once_each_and_at_most_max_next_of_them() {
+        let mut prober = Prober::default();
+        for n in 0..MAX_NEXT * 3 {
+            prober.probe_next(id(n % (MAX_NEXT * 2)));
+            prober.probe_next(id(n % (MAX_NEXT * 2)));
+        }
+        let queued: Vec<PeerId> = prober.next.iter().cloned().collect();
+        let first: Vec<PeerId> = (0..MAX_NEXT).map(id).collect();
+        assert_eq!(queued, first, "the first ones, once each, in order");
     }
 }
