@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use peercloud_core::{PeerId, Start};
 use serde_json::Value;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::broadcast::{broadcast, Replies};
 use crate::builder::CloudBuilder;
 use crate::error::{SendError, SetDataError};
-use crate::event::{Event, Events};
+use crate::event::{EventReceiver, EventSender, Events};
 use crate::metrics::Metrics;
 use crate::node::{Input, Link};
 use crate::peer::Peer;
@@ -49,9 +49,9 @@ pub struct Cloud {
     pub(crate) start: Start,
     pub(crate) local_addr: SocketAddr,
     pub(crate) leave_tx: watch::Sender<bool>,
-    pub(crate) events_tx: broadcast::Sender<Event>,
+    pub(crate) events_tx: EventSender,
     /// Holds every event since the start until `events` is first called.
-    pub(crate) first_events: Mutex<Option<broadcast::Receiver<Event>>>,
+    pub(crate) first_events: Mutex<Option<EventReceiver>>,
     /// Ends when the peer has left and stopped listening.
     pub(crate) stopped: Mutex<Option<JoinHandle<()>>>,
     pub(crate) broadcast_concurrency: usize,

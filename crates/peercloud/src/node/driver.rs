@@ -10,12 +10,12 @@ use peercloud_core::{
     Action, Address, CallError, CallId, CallResult, Counters, Event as CoreEvent, Member,
     Membership, Refusal, ReplyToken, Response, Start,
 };
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
 
 use super::outbox::Outbox;
 use super::{Input, Link, Snapshot};
-use crate::event::Event;
+use crate::event::{Event, EventSender};
 use crate::http::client::Transport;
 use crate::metrics::MemberCounts;
 use crate::peer::Peer;
@@ -38,7 +38,7 @@ pub(crate) struct Driver<T> {
     /// Becomes true (or is dropped) when the cloud must leave.
     pub(crate) leave_rx: watch::Receiver<bool>,
     pub(crate) snapshot_tx: watch::Sender<Arc<Snapshot>>,
-    pub(crate) events_tx: broadcast::Sender<Event>,
+    pub(crate) events_tx: EventSender,
     pub(crate) started_tx: Option<oneshot::Sender<Start>>,
     pub(crate) link: Arc<Link>,
 }
@@ -307,7 +307,7 @@ impl<T: Transport> Running<T> {
                 Event::Closed
             }
         };
-        let _ = self.parts.events_tx.send(public);
+        let _ = self.parts.events_tx.send(Arc::new(public));
     }
 }
 

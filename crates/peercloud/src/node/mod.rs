@@ -18,10 +18,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use peercloud_core::{Origin, Refusal, Request, Response};
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::SendError;
-use crate::event::Event;
+use crate::event::{Event, EventSender};
 use crate::http::client::HttpClient;
 use crate::metrics::Recorder;
 use crate::peer::Peer;
@@ -54,7 +54,7 @@ pub(crate) struct Link {
     /// Inputs for the driver.
     inputs_tx: mpsc::Sender<Input>,
     snapshot: watch::Receiver<Arc<Snapshot>>,
-    events_tx: broadcast::Sender<Event>,
+    events_tx: EventSender,
     /// Receivers of `events_tx` that are no application's: the one the
     /// cloud keeps for the first `events()` call, until it is taken.
     reserved_receivers: AtomicUsize,
@@ -71,7 +71,7 @@ impl Link {
         client: HttpClient,
         inputs_tx: mpsc::Sender<Input>,
         snapshot: watch::Receiver<Arc<Snapshot>>,
-        events_tx: broadcast::Sender<Event>,
+        events_tx: EventSender,
         message_timeout: Duration,
     ) -> Self {
         Link {
@@ -112,7 +112,7 @@ impl Link {
     pub(crate) fn emit_with(&self, event: impl FnOnce() -> Event) {
         let reserved = self.reserved_receivers.load(Ordering::Relaxed);
         if self.events_tx.receiver_count() > reserved {
-            let _ = self.events_tx.send(event());
+            let _ = self.events_tx.send(Arc::new(event()));
         }
     }
 

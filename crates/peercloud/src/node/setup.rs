@@ -11,13 +11,14 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::driver::Driver;
 use super::{Link, Snapshot};
-use crate::event::Event;
+use crate::event::{EventReceiver, EventSender};
 use crate::http::client::{HttpClient, Transport};
 
 /// How many events an application may fall behind before it misses some
 /// (and is told how many, with [`Event::Lagged`]). Every peer holds this
-/// many slots from its start, read or not: at 1,024 they were 139 KiB of
-/// each peer, a quarter of a peer's share of a thousand in one process.
+/// many slots from its start, read or not: at 1,024 slots of whole events
+/// they were 139 KiB of each peer, a quarter of a peer's share of a
+/// thousand in one process (slots of pointers now, see [`EventSender`]).
 const EVENT_BUFFER: usize = 256;
 
 /// How many inputs (requests for the driver) may wait at once.
@@ -31,10 +32,10 @@ pub(crate) struct Assembled<T> {
     pub(crate) leave_tx: watch::Sender<bool>,
     /// How the start ended, once it has.
     pub(crate) started_rx: oneshot::Receiver<Start>,
-    pub(crate) events_tx: broadcast::Sender<Event>,
+    pub(crate) events_tx: EventSender,
     /// A receiver made before the start, so the first reader sees every
     /// event from the start on.
-    pub(crate) first_events: broadcast::Receiver<Event>,
+    pub(crate) first_events: EventReceiver,
 }
 
 /// Wires `core` to a driver that calls through `transport`; messages go

@@ -12,10 +12,10 @@ use peercloud_core::{
     Address, CallError, CallResult, Config, Identity, Membership, PeerId, Request, Response, Start,
 };
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use super::{setup, Link, Snapshot};
-use crate::event::Event;
+use crate::event::{Event, EventReceiver};
 use crate::handler::Handler;
 use crate::http::client::{HttpClient, Transport};
 use crate::http::AppState;
@@ -145,10 +145,10 @@ pub(crate) struct TestNode {
     /// The node's link (snapshot, events).
     pub(crate) link: Arc<Link>,
     /// Every event since the start, as an application's stream sees them.
-    pub(crate) events_rx: broadcast::Receiver<Event>,
+    pub(crate) events_rx: EventReceiver,
     /// The receiver a `Cloud` keeps for its first `events()` call; the
     /// link counts it as nobody's, so `events_rx` is a second one.
-    _first_events_rx: broadcast::Receiver<Event>,
+    _first_events_rx: EventReceiver,
     /// Kept so that the driver does not leave while the test runs.
     _leave_tx: watch::Sender<bool>,
 }
@@ -236,7 +236,7 @@ impl TestNode {
     pub(crate) fn drain_events(&mut self) -> Vec<Event> {
         let mut events = Vec::new();
         while let Ok(event) = self.events_rx.try_recv() {
-            events.push(event);
+            events.push(Arc::unwrap_or_clone(event));
         }
         events
     }
