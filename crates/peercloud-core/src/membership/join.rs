@@ -143,8 +143,8 @@ impl Membership {
         // digest tells whether this list is whole, and if not the rest is
         // pulled from it: when many join at once the seed hears of them
         // all first, while the members its answer listed were mostly
-        // joining too (at 1,000 peers joining at once, probing those
-        // first left half the entries missing a second longer).
+        // joining too (in the simulator, 1,000 peers joining at once had
+        // whole lists about a second later when they probed those first).
         self.prober.probe_first_in_round(&server_id);
         self.introduce(now, &earlier, &received_members);
         self.replay_early_notices(now);

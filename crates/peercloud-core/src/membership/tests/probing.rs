@@ -471,9 +471,9 @@ fn members_learned_one_after_the_other_are_probed_in_an_order_of_each_peers_own(
 }
 
 /// A peer that just joined probes the peer that let it in first, whatever
-/// else that peer's answer listed: when many join at once, the seed is the
-/// one that heard of them all, and its digest tells the joiner whether to
-/// pull the rest from it.
+/// else that peer's answer listed or it heard of since: when many join at
+/// once, the seed is the one that heard of them all, and its digest tells
+/// the joiner whether to pull the rest from it.
 #[test]
 fn a_peer_that_joined_probes_the_peer_that_let_it_in_first() {
     let seed = member("s", "10.0.0.1:9338");
@@ -486,6 +486,10 @@ fn a_peer_that_joined_probes_the_peer_that_let_it_in_first() {
         p.start(t0, vec![seed.address()]);
         let join = only_call(&drain(&mut p), "/join");
         p.handle_response(t0, join.call, join_reply("p", &seed, &others));
+        for i in 1..=10 {
+            let newcomer = member(&format!("n{i}"), &format!("10.0.1.{i}:9338"));
+            p.handle_request(t0, ReplyToken(i), origin("s"), joined_notice(&newcomer));
+        }
         drain(&mut p);
         let probe = tick(&mut p, t0 + secs(1));
         assert_eq!(probe.to, seed.address(), "rng seed {rng_seed}");
