@@ -154,9 +154,10 @@ impl Cloud {
     }
 
     /// Gives this peer new data. Every peercloud peer of the cloud sees it
-    /// within moments (its members get [`Event::PeerUpdated`]); original
-    /// peers see it once this peer has left and joined them again, which
-    /// it does by itself. Data larger than [`DATA_LIMIT`](crate::DATA_LIMIT)
+    /// within moments (its members get
+    /// [`Event::PeerUpdated`](crate::Event::PeerUpdated)); original peers
+    /// see it once this peer has left and joined them again, which it does
+    /// by itself. Data larger than [`DATA_LIMIT`](crate::DATA_LIMIT)
     /// as JSON is refused and nothing changes. Once this returns `Ok`,
     /// [`Cloud::data`] shows the new data.
     ///
@@ -223,8 +224,9 @@ impl Cloud {
     }
 
     /// The stream of events. The first call's stream starts at the start of
-    /// the peer (so it sees [`Event::Started`] and every peer since); later
-    /// calls see events from the moment of the call. A stream taken after
+    /// the peer (so it sees [`Event::Started`](crate::Event::Started) and
+    /// every peer since); later calls see events from the moment of the
+    /// call. A stream taken after
     /// the cloud closed ends at once.
     pub fn events(&self) -> Events {
         let first = self.first_events.lock().ok().and_then(|mut f| f.take());
