@@ -15,10 +15,11 @@ use crate::event::{EventReceiver, EventSender};
 use crate::http::client::{HttpClient, Transport};
 
 /// How many events an application may fall behind before it misses some
-/// (and is told how many, with [`Event::Lagged`]). Every peer holds this
-/// many slots from its start, read or not: at 1,024 slots of whole events
-/// they were 139 KiB of each peer, a quarter of a peer's share of a
-/// thousand in one process (slots of pointers now, see [`EventSender`]).
+/// (and is told how many, with [`Event::Lagged`](crate::Event::Lagged)).
+/// Every peer holds this many slots from its start, read or not: at 1,024
+/// slots of whole events they were 139 KiB of each peer, a quarter of a
+/// peer's share of a thousand in one process (slots of pointers now, see
+/// [`EventSender`]).
 const EVENT_BUFFER: usize = 256;
 
 /// How many inputs (requests for the driver) may wait at once.
