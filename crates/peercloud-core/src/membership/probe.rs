@@ -80,8 +80,8 @@ impl Prober {
     /// where SWIM expects a probe within about one interval.
     pub(super) fn enqueue(&mut self, id: PeerId, rng: &mut impl Rng) {
         self.round.push_front(id);
-        let before_next = self.round.len().saturating_sub(1).max(1);
-        let place = rng.random_range(0..before_next);
+        // Any place but the last, which is the next member's.
+        let place = rng.random_range(0..(self.round.len() - 1).max(1));
         self.round.swap(0, place);
     }
 
