@@ -12,7 +12,8 @@ use peercloud_core::{
 };
 use rand::Rng;
 
-use crate::node::{Caller, Health, Message, Waiting};
+use crate::cpu::Work;
+use crate::node::{Caller, Handling, Health, Message, Waiting};
 use crate::protocol::Protocol;
 use crate::sim::{Happening, Sim};
 
@@ -87,14 +88,97 @@ impl<P: Protocol> Sim<P> {
                     Health::Up => self.serve(from, caller, sender, target, request),
                 }
             }
-            Message::Result { to, caller, result } => {
+            Message::Result {
+                to,
+                caller,
+                result,
+                bytes,
+            } => {
+                let node = &mut self.nodes[to];
+                if caller.call.is_none() || caller.process != node.process {
+                    return; // injected, or its process is gone
+                }
+                match node.health {
+                    Health::Crashed => {}
+                    Health::Stalled => node.held.push(Message::Result {
+                        to,
+                        caller,
+                        result,
+                        bytes,
+                    }),
+                    Health::Up => self.read(bytes, Handling::Result { to, caller, result }),
+                }
+            }
+        }
+    }
+
+    /// Hands a message that arrived to its peer's core once the shared
+    /// processors have read it, or at once when there are none.
+    fn read(&mut self, bytes: usize, handling: Handling) {
+        match self.done_at(Work::Message { bytes }) {
+            Some(at) => self.schedule(at, Happening::Read(Box::new(handling))),
+            None => self.handle(handling),
+        }
+    }
+
+    /// A message read: its peer's core takes it, if the process it came
+    /// for still runs. One stalled meanwhile holds it until it resumes
+    /// (and reads it again then).
+    pub(crate) fn handle(&mut self, handling: Handling) {
+        match handling {
+            Handling::Request {
+                from,
+                caller,
+                sender,
+                target,
+                process,
+                request,
+                path,
+            } => {
+                let node = &mut self.nodes[target];
+                if node.process != process {
+                    return; // gone with the process that read it
+                }
+                match node.health {
+                    Health::Crashed => {}
+                    Health::Stalled => node.held.push(Message::Request {
+                        from,
+                        caller,
+                        sender,
+                        to: node.address.clone(),
+                        request,
+                    }),
+                    Health::Up => {
+                        let token = ReplyToken(self.next_token);
+                        self.next_token += 1;
+                        self.nodes[target]
+                            .waiting
+                            .insert(token, Waiting { from, caller, path });
+                        let origin = Origin {
+                            sender: Some(sender),
+                            remote: ip_of(&self.nodes[from].address),
+                        };
+                        let now = self.instant();
+                        self.nodes[target]
+                            .core
+                            .handle_request(now, token, origin, request);
+                        self.collect(target);
+                    }
+                }
+            }
+            Handling::Result { to, caller, result } => {
                 let node = &mut self.nodes[to];
                 let Some(call) = caller.call.filter(|_| caller.process == node.process) else {
-                    return; // injected, or its process is gone
+                    return;
                 };
                 match node.health {
                     Health::Crashed => {}
-                    Health::Stalled => node.held.push(Message::Result { to, caller, result }),
+                    Health::Stalled => node.held.push(Message::Result {
+                        to,
+                        caller,
+                        result,
+                        bytes: 0,
+                    }),
                     Health::Up => {
                         let now = self.instant();
                         self.nodes[to].core.handle_response(now, call, result);
@@ -107,17 +191,18 @@ impl<P: Protocol> Sim<P> {
 
     /// A connection to an address where nothing listens: refused.
     fn refuse(&mut self, from: usize, caller: Caller) {
-        self.answer(from, caller, Err(CallError::NoListener));
+        self.answer(from, caller, Err(CallError::NoListener), 0);
     }
 
-    /// Sends a call's result back to peer `from`, unless nobody waits
-    /// for it.
-    pub(crate) fn answer(&mut self, from: usize, caller: Caller, result: CallResult) {
+    /// Sends a call's result (with a body of `bytes`) back to peer
+    /// `from`, unless nobody waits for it.
+    pub(crate) fn answer(&mut self, from: usize, caller: Caller, result: CallResult, bytes: usize) {
         if caller.call.is_some() {
             self.send(Message::Result {
                 to: from,
                 caller,
                 result,
+                bytes,
             });
         }
     }
@@ -132,66 +217,70 @@ impl<P: Protocol> Sim<P> {
         request: Request,
     ) {
         let path = request.path();
-        let request = match self.delivery {
+        let (request, bytes) = match self.delivery {
             Delivery::Wire => {
                 let body = encode_request(&request);
                 self.stats.bytes += body.len() as u64;
                 let Ok(request) = decode_request(path, &body) else {
                     return self.refuse(from, caller);
                 };
-                request
+                (request, body.len())
             }
             Delivery::Typed => {
                 let mut request = request;
-                self.stats.bytes += self.byte_count.request(&mut request) as u64;
-                request
+                let bytes = self.byte_count.request(&mut request);
+                self.stats.bytes += bytes as u64;
+                (request, bytes)
             }
         };
-        let token = ReplyToken(self.next_token);
-        self.next_token += 1;
-        self.nodes[target]
-            .waiting
-            .insert(token, Waiting { from, caller, path });
-        let origin = Origin {
-            sender: Some(sender),
-            remote: ip_of(&self.nodes[from].address),
+        let process = self.nodes[target].process;
+        let handling = Handling::Request {
+            from,
+            caller,
+            sender,
+            target,
+            process,
+            request,
+            path,
         };
-        let now = self.instant();
-        self.nodes[target]
-            .core
-            .handle_request(now, token, origin, request);
-        self.collect(target);
+        self.read(bytes, handling);
     }
 
-    /// A reply as its caller reads it: a refusal becomes the status and
-    /// JSON body the HTTP edge answers with.
+    /// A reply as its caller reads it, and the length of its body: a
+    /// refusal becomes the status and JSON body the HTTP edge answers with.
     pub(crate) fn reply_over_the_wire(
         &mut self,
         path: &str,
         reply: Result<Response, Refusal>,
-    ) -> CallResult {
-        match reply {
+    ) -> (CallResult, usize) {
+        let (result, bytes) = match reply {
             Ok(mut response) if self.delivery == Delivery::Typed => {
-                self.stats.bytes += self.byte_count.reply(&mut response) as u64;
-                Ok(response)
+                let bytes = self.byte_count.reply(&mut response);
+                (Ok(response), bytes)
             }
             Ok(response) => {
                 let body = encode_reply(&response);
-                self.stats.bytes += body.len() as u64;
-                decode_reply(path, &body).map_err(|e| CallError::InvalidReply(e.to_string()))
+                let result =
+                    decode_reply(path, &body).map_err(|e| CallError::InvalidReply(e.to_string()));
+                (result, body.len())
             }
             Err(refusal) => {
                 let body = ErrorBody {
                     error: refusal.to_string(),
                 };
                 let body = serde_json::to_string(&body).unwrap_or_default();
-                self.stats.bytes += body.len() as u64;
-                Err(CallError::Refused {
-                    status: refusal.http_status(),
-                    body,
-                })
+                let status = refusal.http_status();
+                (
+                    Err(CallError::Refused {
+                        status,
+                        body: body.clone(),
+                    }),
+                    body.len(),
+                )
             }
-        }
+        };
+        self.stats.bytes += bytes as u64;
+        (result, bytes)
     }
 }
 

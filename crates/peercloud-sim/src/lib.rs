@@ -41,6 +41,7 @@
 //! ```
 
 mod bytes;
+mod cpu;
 mod deliver;
 mod log;
 mod net;
@@ -50,6 +51,7 @@ mod protocol;
 mod sim;
 mod view;
 
+pub use cpu::Processors;
 pub use deliver::Delivery;
 pub use log::{EventCounts, EventLog, DEFAULT_KEEP};
 pub use net::{Latency, NetConfig};

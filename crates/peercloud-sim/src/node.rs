@@ -21,7 +21,32 @@ pub(crate) enum Message {
         to: Address,
         request: Request,
     },
-    /// The result of a call, on its way back to peer `to`.
+    /// The result of a call, on its way back to peer `to`, and the
+    /// length of its body.
+    Result {
+        to: usize,
+        caller: Caller,
+        result: CallResult,
+        bytes: usize,
+    },
+}
+
+/// A message that arrived, as its peer's core takes it once the shared
+/// processors have read it (at once when there are none).
+#[derive(Debug)]
+pub(crate) enum Handling {
+    /// A request for peer `target`'s process `process` (one that
+    /// crashed or restarted meanwhile never sees it).
+    Request {
+        from: usize,
+        caller: Caller,
+        sender: PeerId,
+        target: usize,
+        process: u64,
+        request: Request,
+        path: &'static str,
+    },
+    /// The result of a call of peer `to`.
     Result {
         to: usize,
         caller: Caller,
@@ -69,6 +94,9 @@ pub(crate) struct Node<P> {
     pub(crate) held: Vec<Message>,
     /// The wake-up in the simulation's queue that is still valid.
     pub(crate) wake: Option<Duration>,
+    /// Whether its timers wait for a processor (see `cpu.rs`): no other
+    /// wake-up is due until they have run.
+    pub(crate) timers_queued: bool,
     /// What its core emitted: counted, and the last few kept.
     pub(crate) log: EventLog,
     /// The requests its current process is answering, by the token it
@@ -90,6 +118,7 @@ impl<P: Protocol> Node<P> {
             health: Health::Up,
             held: Vec::new(),
             wake: None,
+            timers_queued: false,
             log: EventLog::new(keep),
             waiting: BTreeMap::new(),
             started: false,

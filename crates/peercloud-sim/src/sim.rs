@@ -14,10 +14,11 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::bytes::ByteCount;
+use crate::cpu::{Cpu, Work};
 use crate::deliver::{address_of, Delivery};
 use crate::log::DEFAULT_KEEP;
 use crate::net::NetConfig;
-use crate::node::{Caller, Health, Message, Node};
+use crate::node::{Caller, Handling, Health, Message, Node};
 use crate::original::Original;
 use crate::protocol::Protocol;
 
@@ -33,6 +34,9 @@ pub struct Stats {
     pub bytes: u64,
     /// Messages the network lost.
     pub lost: u64,
+    /// Processor time spent reading messages, when the peers share
+    /// processors ([`Sim::share_processors`]).
+    pub processor_time: Duration,
 }
 
 /// Something due at a virtual time.
@@ -41,8 +45,14 @@ pub(crate) enum Happening {
     /// Boxed: messages are large beside the other happenings, and the
     /// heap moves its entries.
     Deliver(Box<Message>),
+    /// A message the shared processors have read: its peer's core takes
+    /// it now (see `cpu.rs`).
+    Read(Box<Handling>),
     /// The peer's core asked to be woken up now.
     Wake(usize),
+    /// The peer's timer runs now, late by the wait for a processor (see
+    /// `cpu.rs`).
+    Woken(usize),
     /// The peer's stall ends.
     Resume(usize),
 }
@@ -104,6 +114,8 @@ pub struct Sim<P: Protocol = Membership> {
     pub(crate) delivery: Delivery,
     /// Counts typed messages' bytes (see [`Delivery::Typed`]).
     pub(crate) byte_count: ByteCount,
+    /// The processors the peers share, if they do.
+    pub(crate) cpu: Option<Cpu>,
 }
 
 impl Sim<Membership> {
@@ -157,6 +169,7 @@ impl<P: Protocol> Sim<P> {
             stats: Stats::default(),
             delivery: Delivery::Wire,
             byte_count: ByteCount::default(),
+            cpu: None,
         }
     }
 
@@ -251,6 +264,7 @@ impl<P: Protocol> Sim<P> {
         node.held.clear();
         node.waiting.clear();
         node.wake = None;
+        node.timers_queued = false;
         node.started = false;
         node.process += 1;
         self.start(n, seeds);
@@ -382,7 +396,9 @@ impl<P: Protocol> Sim<P> {
     fn happen(&mut self, happening: Happening) {
         match happening {
             Happening::Deliver(message) => self.deliver(*message),
+            Happening::Read(handling) => self.handle(*handling),
             Happening::Wake(n) => self.wake(n),
+            Happening::Woken(n) => self.run_timers(n),
             Happening::Resume(n) => self.resume(n),
         }
     }
@@ -394,7 +410,27 @@ impl<P: Protocol> Sim<P> {
             return;
         }
         node.wake = None;
-        node.core.handle_timeout(now);
+        match self.done_at(Work::Timer) {
+            Some(at) => {
+                self.nodes[n].timers_queued = true;
+                self.schedule(at, Happening::Woken(n));
+            }
+            None => {
+                self.nodes[n].core.handle_timeout(now);
+                self.collect(n);
+            }
+        }
+    }
+
+    /// Peer `n`'s timers, run after a wait for a processor.
+    fn run_timers(&mut self, n: usize) {
+        let node = &mut self.nodes[n];
+        if !node.timers_queued || node.health != Health::Up {
+            return;
+        }
+        node.timers_queued = false;
+        let now = self.instant();
+        self.nodes[n].core.handle_timeout(now);
         self.collect(n);
     }
 
@@ -405,6 +441,7 @@ impl<P: Protocol> Sim<P> {
         }
         node.health = Health::Up;
         node.wake = None;
+        node.timers_queued = false;
         let held = std::mem::take(&mut node.held);
         for message in held {
             self.deliver(message);
@@ -439,8 +476,8 @@ impl<P: Protocol> Sim<P> {
                     let Some(waiting) = self.nodes[n].waiting.remove(&token) else {
                         continue;
                     };
-                    let result = self.reply_over_the_wire(waiting.path, reply);
-                    self.answer(waiting.from, waiting.caller, result);
+                    let (result, bytes) = self.reply_over_the_wire(waiting.path, reply);
+                    self.answer(waiting.from, waiting.caller, result, bytes);
                 }
             }
         }
@@ -453,7 +490,7 @@ impl<P: Protocol> Sim<P> {
             .core
             .poll_timeout()
             .map(|at| at.saturating_duration_since(self.base).max(now));
-        if due.is_some() && due != node.wake {
+        if due.is_some() && due != node.wake && !node.timers_queued {
             node.wake = due;
             if let Some(at) = due {
                 self.schedule(at, Happening::Wake(n));

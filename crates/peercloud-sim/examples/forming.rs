@@ -1,0 +1,85 @@
+//! How long peers joining at once through one seed take to list each
+//! other, seed after seed, on a machine whose processors they share (see
+//! `Processors`) or each on its own: the time, the requests and bytes the
+//! network carried meanwhile, the processor time they took, and the
+//! entries still missing every half second. A model of the bench's swarm
+//! (1,000 real peers in one process on two cores) that replays.
+//!
+//! `cargo run --release -p peercloud-sim --example forming -- [--peers 1000]
+//! [--seeds 1,2,3] [--processors CORES:MESSAGE_US:KIB_US]`
+use std::time::Duration;
+
+use peercloud_core::Config;
+use peercloud_sim::{Delivery, NetConfig, Processors, Sim};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| {
+        let at = args.iter().position(|a| a == flag)?;
+        args.get(at + 1).cloned()
+    };
+    let peers: usize = value("--peers")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let seeds: Vec<u64> = value("--seeds")
+        .map(|v| v.split(',').filter_map(|s| s.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2, 3]);
+    let processors = value("--processors").map(|v| {
+        let parts: Vec<u64> = v.split(':').filter_map(|p| p.parse().ok()).collect();
+        let [cores, message, kib] = parts[..] else {
+            panic!("--processors CORES:MESSAGE_US:KIB_US, not {v}");
+        };
+        Processors {
+            cores: cores as usize,
+            per_message: Duration::from_micros(message),
+            per_kib: Duration::from_micros(kib),
+            ..Processors::two_cores()
+        }
+    });
+    println!("{peers} peers through one seed, processors: {processors:?}");
+    for seed in seeds {
+        form(seed, peers, processors);
+    }
+}
+
+fn form(seed: u64, peers: usize, processors: Option<Processors>) {
+    // Room for every simulated peer: the default `max_members` (1024)
+    // guards a real peer against a flood, it is not what is watched.
+    let config = Config {
+        max_members: 1 << 20,
+        ..Config::default()
+    };
+    let mut sim = Sim::with_config(seed, NetConfig::lan(), config);
+    sim.set_delivery(Delivery::Typed);
+    sim.keep_events(1);
+    if let Some(processors) = processors {
+        sim.share_processors(processors);
+    }
+    sim.join_through_seeds(peers, 1);
+    let step = Duration::from_millis(100);
+    let mut missing = Vec::new();
+    let mut whole = None;
+    // Two simulated minutes at most.
+    for i in 0..1200 {
+        let gaps = sim.list_gaps(&sim.live());
+        if i % 5 == 0 {
+            missing.push(gaps.missing.to_string());
+        }
+        if gaps.missing + gaps.extra == 0 {
+            whole = Some(sim.now());
+            break;
+        }
+        sim.run_for(step);
+    }
+    let stats = sim.stats();
+    let whole = whole.map_or("not within 120 s".to_string(), |t| {
+        format!("{:.1} s", t.as_secs_f64())
+    });
+    println!(
+        "seed {seed}: whole after {whole}; {} requests, {:.1} MB, {:.1} s of processor time; missing every 0.5 s: {}",
+        stats.requests,
+        stats.bytes as f64 / 1e6,
+        stats.processor_time.as_secs_f64(),
+        missing.join(" ")
+    );
+}
