@@ -1,6 +1,7 @@
 //! One machine's processors, shared by every simulated peer, when a run
 //! asks for them ([`Sim::share_processors`]): each request and reply
-//! takes processor time to read, and waits while every processor is busy.
+//! takes processor time to read, and each timer that fires some to run,
+//! and either waits while every processor is busy.
 //!
 //! Without them, the simulator's peers do their work in no time, which is
 //! what a cloud of one peer per machine looks like. A thousand real peers
@@ -8,8 +9,10 @@
 //! cloud forms the process is saturated, answers come late, probes time
 //! out, and what a rule costs in work changes how fast the lists fill.
 //! This model puts that cost in: a fixed time per message and a time per
-//! KiB of its body, on a number of processors that take the messages in
-//! the order they arrive.
+//! KiB of its body, on a number of processors that take the messages and
+//! timers in the order they come. That the timers wait too matters: a
+//! peer whose timers ran on time however late its answers came would keep
+//! probing at its pace, and a saturated machine would never catch up.
 
 use std::time::Duration;
 
@@ -96,8 +99,8 @@ impl Cpu {
 }
 
 impl<P: Protocol> Sim<P> {
-    /// From now on, every message is read on `processors` shared by all
-    /// the peers (see the module's notes).
+    /// From now on, every message and timer waits for and takes time on
+    /// `processors` shared by all the peers (see the module's notes).
     pub fn share_processors(&mut self, processors: Processors) {
         self.cpu = Some(Cpu::new(processors));
     }

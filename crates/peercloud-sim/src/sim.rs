@@ -34,7 +34,7 @@ pub struct Stats {
     pub bytes: u64,
     /// Messages the network lost.
     pub lost: u64,
-    /// Processor time spent reading messages, when the peers share
+    /// Processor time spent on messages and timers, when the peers share
     /// processors ([`Sim::share_processors`]).
     pub processor_time: Duration,
 }
