@@ -32,7 +32,15 @@ pub(super) const MAX_SYNC_CHECKS: usize = 16;
 
 /// How many probe answers in a row must find the list unchanged before a
 /// differing digest pulls: while news still arrives (a burst of joins), a
-/// pull would only race it.
+/// pull would only race it. Unless the answer counts more members than
+/// this peer knows: that member holds some this peer lacks, which the
+/// burst may never bring (gossip leaves a few peers unreached), and on a
+/// busy machine, where a peer probes only every few seconds, the wait
+/// for quiet or overdue held the last lists open for seconds more (1,000
+/// simulated peers on two modelled cores: whole after 8.4 s instead of
+/// 9.6 s, at three seeds). It is still one pull at a time, after a probe
+/// answer: a member that claims to know more than it does costs a pull
+/// per probe of it, no more.
 const QUIET_ANSWERS: u32 = 1;
 
 /// How many probe answers at most between pulls while digests differ,
@@ -46,6 +54,12 @@ const QUIET_ANSWERS: u32 = 1;
 /// millisecond half the time, which left the last gaps after a burst of
 /// joins open for an interval more each (a second at 3,000 peers).
 pub(super) const MAX_WAIT_ANSWERS: u32 = 2;
+
+/// How many members a digest counts, its peer included (see
+/// [`Membership::digest`]).
+fn count_of(digest: &str) -> Option<usize> {
+    digest.split_once('-')?.0.parse().ok()
+}
 
 /// The state of the pulls.
 #[derive(Debug, Default)]
@@ -92,7 +106,8 @@ impl Membership {
             .syncer
             .since_pull
             .is_none_or(|answers| answers >= MAX_WAIT_ANSWERS);
-        if !quiet && !overdue {
+        let knows_more = count_of(theirs).is_some_and(|count| count > self.members.len() + 1);
+        if !quiet && !overdue && !knows_more {
             return;
         }
         let Some(entry) = self.members.get(target) else {

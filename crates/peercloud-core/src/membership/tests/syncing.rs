@@ -193,9 +193,10 @@ fn while_the_list_is_still_changing_a_differing_digest_waits_for_quiet_or_overdu
     let wait = u64::from(super::super::sync::MAX_WAIT_ANSWERS);
     assert!(wait >= 2, "a busy list waits at least one probe");
     let (mut p, t0, mut members) = with_two_members();
-    // A first pull is made at once, and answered with nothing new.
+    // A first pull is made at once, and answered with nothing new. The
+    // member's list differs and is no longer than this peer's.
     let at = t0 + secs(1);
-    let (after, probed) = probe_answered_with(&mut p, at, &members, Some("9-0".into()));
+    let (after, probed) = probe_answered_with(&mut p, at, &members, Some("2-0".into()));
     let pull = only_call(&after, "/peers");
     p.handle_response(at, pull.call, peers_reply(&probed, &members));
     // Then news keeps arriving, one before each probe (a second apart).
@@ -209,7 +210,7 @@ fn while_the_list_is_still_changing_a_differing_digest_waits_for_quiet_or_overdu
         );
         drain(&mut p);
         members.push(newcomer);
-        let (after, _) = probe_answered_with(&mut p, t0 + secs(n), &members, Some("9-0".into()));
+        let (after, _) = probe_answered_with(&mut p, t0 + secs(n), &members, Some("2-0".into()));
         let overdue = n > wait;
         let pulls = calls_to(&after, "/peers").len();
         assert_eq!(
@@ -223,8 +224,35 @@ fn while_the_list_is_still_changing_a_differing_digest_waits_for_quiet_or_overdu
     }
     // A quiet list pulls at the next differing digest.
     let quiet_at = t0 + secs(3 + wait);
-    let (after, _) = probe_answered_with(&mut p, quiet_at, &members, Some("9-0".into()));
+    let (after, _) = probe_answered_with(&mut p, quiet_at, &members, Some("2-0".into()));
     only_call(&after, "/peers");
+}
+
+#[test]
+fn an_answer_counting_more_members_than_this_peer_knows_pulls_while_news_still_arrives() {
+    // After a first pull, news arrives before the next probe: the list is
+    // not quiet, and one answer since the pull is not overdue. With
+    // itself, this peer then knows 4.
+    let after_news = |answered: &str| {
+        let (mut p, t0, members) = with_two_members();
+        let at = t0 + secs(1);
+        let (after, probed) = probe_answered_with(&mut p, at, &members, Some("2-0".into()));
+        let pull = only_call(&after, "/peers");
+        p.handle_response(at, pull.call, peers_reply(&probed, &members));
+        let newcomer = member("n2", "10.0.1.2:9338");
+        let notice = joined_notice(&newcomer);
+        p.handle_request(t0 + secs(2), ReplyToken(2), origin("m1"), notice);
+        drain(&mut p);
+        let (after, _) = probe_answered_with(&mut p, t0 + secs(2), &members, Some(answered.into()));
+        calls_to(&after, "/peers").len()
+    };
+    assert_eq!(
+        after_news("4-1"),
+        0,
+        "as many members as this peer knows: it waits"
+    );
+    assert_eq!(after_news("3-1"), 0, "fewer: it waits");
+    assert_eq!(after_news("5-1"), 1, "more: it pulls at once");
 }
 
 #[test]
@@ -315,7 +343,7 @@ fn a_list_quiet_since_the_last_probe_pulls_however_the_answers_jitter() {
         p.handle_timeout(tick);
         let probe = only_call(&drain(p), "/status");
         let target = members.iter().find(|m| m.address() == probe.to).unwrap();
-        let status = status_with_digest(target.id.as_str(), Some("9-0".into()));
+        let status = status_with_digest(target.id.as_str(), Some("2-0".into()));
         p.handle_response(tick + late, probe.call, status);
         (drain(p), target.clone())
     };
