@@ -5,8 +5,13 @@
 //! entries still missing every half second. A model of the bench's swarm
 //! (1,000 real peers in one process on two cores) that replays.
 //!
+//! With `--trace`, every half second also: requests and bytes so far,
+//! how many peers are at each local health score (0 to 8), the probes
+//! sent so far, and the peers whose lists still lack members (each with
+//! how many it lacks and its health), at most five of them.
+//!
 //! `cargo run --release -p peercloud-sim --example forming -- [--peers 1000]
-//! [--seeds 1,2,3] [--processors CORES:MESSAGE_US:KIB_US]`
+//! [--seeds 1,2,3] [--processors CORES:MESSAGE_US:KIB_US] [--trace]`
 use std::time::Duration;
 
 use peercloud_core::Config;
@@ -36,13 +41,14 @@ fn main() {
             ..Processors::two_cores()
         }
     });
+    let trace = args.iter().any(|a| a == "--trace");
     println!("{peers} peers through one seed, processors: {processors:?}");
     for seed in seeds {
-        form(seed, peers, processors);
+        form(seed, peers, processors, trace);
     }
 }
 
-fn form(seed: u64, peers: usize, processors: Option<Processors>) {
+fn form(seed: u64, peers: usize, processors: Option<Processors>, trace: bool) {
     // Room for every simulated peer: the default `max_members` (1024)
     // guards a real peer against a flood, it is not what is watched.
     let config = Config {
@@ -64,6 +70,9 @@ fn form(seed: u64, peers: usize, processors: Option<Processors>) {
         let gaps = sim.list_gaps(&sim.live());
         if i % 5 == 0 {
             missing.push(gaps.missing.to_string());
+            if trace {
+                print_trace(&sim, gaps.missing);
+            }
         }
         if gaps.missing + gaps.extra == 0 {
             whole = Some(sim.now());
@@ -81,5 +90,36 @@ fn form(seed: u64, peers: usize, processors: Option<Processors>) {
         stats.bytes as f64 / 1e6,
         stats.processor_time.as_secs_f64(),
         missing.join(" ")
+    );
+}
+
+/// One line of `--trace` (see the module's notes).
+fn print_trace(sim: &Sim, missing: usize) {
+    let live = sim.live();
+    let mut health = [0usize; 9];
+    let mut probes = 0;
+    let mut lacking = Vec::new();
+    for &a in &live {
+        let score = sim.core(a).health() as usize;
+        health[score.min(8)] += 1;
+        probes += sim.core(a).counters().probes_sent;
+        let lacks = live.iter().filter(|&&b| b != a && !sim.lists(a, b)).count();
+        if lacks > 0 {
+            lacking.push((a, lacks, score));
+        }
+    }
+    let stats = sim.stats();
+    let shown: Vec<String> = lacking
+        .iter()
+        .take(5)
+        .map(|(peer, lacks, score)| format!("peer {peer} lacks {lacks} (health {score})"))
+        .collect();
+    println!(
+        "  t={:.1} s: missing {missing}; {} requests, {:.1} MB; health 0..8: {health:?}; {probes} probes sent; {} peers lacking: {}",
+        sim.now().as_secs_f64(),
+        stats.requests,
+        stats.bytes as f64 / 1e6,
+        lacking.len(),
+        shown.join(", ")
     );
 }
