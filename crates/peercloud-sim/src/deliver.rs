@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use peercloud_core::wire::{decode_reply, decode_request, encode_reply, encode_request, ErrorBody};
 use peercloud_core::{
-    Address, CallError, CallResult, Origin, PeerId, Refusal, ReplyToken, Request, Response,
+    Address, CallError, CallId, CallResult, Origin, PeerId, Refusal, ReplyToken, Request, Response,
 };
 use rand::Rng;
 
@@ -94,21 +94,38 @@ impl<P: Protocol> Sim<P> {
                 result,
                 bytes,
             } => {
-                let node = &mut self.nodes[to];
-                if caller.call.is_none() || caller.process != node.process {
-                    return; // injected, or its process is gone
-                }
-                match node.health {
-                    Health::Crashed => {}
-                    Health::Stalled => node.held.push(Message::Result {
-                        to,
-                        caller,
-                        result,
-                        bytes,
-                    }),
-                    Health::Up => self.read(bytes, Handling::Result { to, caller, result }),
+                if let Some((_, result)) = self.take_result(to, caller, result, bytes) {
+                    self.read(bytes, Handling::Result { to, caller, result });
                 }
             }
+        }
+    }
+
+    /// A result for peer `to`'s call, if the process that made it runs
+    /// now: one stalled holds it until it resumes, and one gone (or a
+    /// request a test injected, which nobody waits for) drops it.
+    fn take_result(
+        &mut self,
+        to: usize,
+        caller: Caller,
+        result: CallResult,
+        bytes: usize,
+    ) -> Option<(CallId, CallResult)> {
+        let node = &mut self.nodes[to];
+        let call = caller.call.filter(|_| caller.process == node.process)?;
+        match node.health {
+            Health::Up => Some((call, result)),
+            Health::Stalled => {
+                let held = Message::Result {
+                    to,
+                    caller,
+                    result,
+                    bytes,
+                };
+                node.held.push(held);
+                None
+            }
+            Health::Crashed => None,
         }
     }
 
@@ -167,23 +184,10 @@ impl<P: Protocol> Sim<P> {
                 }
             }
             Handling::Result { to, caller, result } => {
-                let node = &mut self.nodes[to];
-                let Some(call) = caller.call.filter(|_| caller.process == node.process) else {
-                    return;
-                };
-                match node.health {
-                    Health::Crashed => {}
-                    Health::Stalled => node.held.push(Message::Result {
-                        to,
-                        caller,
-                        result,
-                        bytes: 0,
-                    }),
-                    Health::Up => {
-                        let now = self.instant();
-                        self.nodes[to].core.handle_response(now, call, result);
-                        self.collect(to);
-                    }
+                if let Some((call, result)) = self.take_result(to, caller, result, 0) {
+                    let now = self.instant();
+                    self.nodes[to].core.handle_response(now, call, result);
+                    self.collect(to);
                 }
             }
         }
