@@ -127,6 +127,7 @@ fn metrics_scraped_from_the_admin_listener_move_as_messages_flow_and_a_peer_fail
     );
     for (name, kind) in [
         ("peercloud_members", "gauge"),
+        ("peercloud_local_health", "gauge"),
         ("peercloud_probes_sent", "counter"),
         ("peercloud_evictions", "counter"),
         ("peercloud_messages_sent", "counter"),

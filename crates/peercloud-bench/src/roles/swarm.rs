@@ -6,9 +6,10 @@
 //! times, one after the other) until stdin ends, so the orchestrator can
 //! read its footprint between them. On stderr it tells how many peers
 //! started alone and why, and every 2 s how far the lists got, what the
-//! peers did since (calls, probes, suspicions, bytes), and how the peer
-//! with the shortest list is doing; after convergence, the same work and
-//! the live tasks.
+//! peers did since (calls, probes, suspicions, bytes), the members
+//! suspected in all lists and the peers at each local health score, and
+//! how the peer with the shortest list is doing; after convergence, the
+//! same work and the live tasks.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -213,6 +214,10 @@ struct Work {
     timeouts: u64,
     refused: u64,
     bytes_sent: u64,
+    /// Gauges, now: the members listed as suspected, summed over the
+    /// peers, and how many peers are at each local health score.
+    suspected: u64,
+    health: [usize; 9],
 }
 
 impl Work {
@@ -229,13 +234,16 @@ impl Work {
             work.timeouts += calls.timeout;
             work.refused += calls.refused;
             work.bytes_sent += metrics.bytes_sent;
+            work.suspected += metrics.members.suspected;
+            let score = (metrics.local_health as usize).min(work.health.len() - 1);
+            work.health[score] += 1;
         }
         work
     }
 
     fn since(&self, before: &Self) -> String {
         format!(
-            "{} calls ({} timed out, {} refused), {} probes ({} failed), {} suspicions, {} refutations, {:.1} MB sent",
+            "{} calls ({} timed out, {} refused), {} probes ({} failed), {} suspicions, {} refutations, {:.1} MB sent; now {} suspected in all lists, peers by local health 0-8: {:?}",
             self.calls - before.calls,
             self.timeouts - before.timeouts,
             self.refused - before.refused,
@@ -244,6 +252,8 @@ impl Work {
             self.suspicions - before.suspicions,
             self.refutations - before.refutations,
             (self.bytes_sent - before.bytes_sent) as f64 / 1e6,
+            self.suspected,
+            self.health,
         )
     }
 }

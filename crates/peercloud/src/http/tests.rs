@@ -8,6 +8,7 @@
 //! arbitrary requests.
 
 mod fuzz;
+mod health;
 mod join;
 mod message;
 mod notices;

@@ -18,6 +18,12 @@ pub(crate) use recorder::{Received, Recorder, Traffic};
 pub struct Metrics {
     /// The members, by state.
     pub members: MemberCounts,
+    /// This peer's local health (Lifeguard): 0 when healthy, up to 8 while
+    /// it finds itself slow (its timers run late, nobody answers it, it
+    /// had to refute a suspicion of itself). Its probes wait `1 + score`
+    /// times as long, so that its own slowness is not taken for its
+    /// members' failure.
+    pub local_health: u32,
     /// What the membership did: probes, suspicions, refutations, joins,
     /// leaves, evictions, data updates.
     pub membership: Counters,

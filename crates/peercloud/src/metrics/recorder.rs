@@ -2,7 +2,7 @@
 //! calls and bytes go by, and the membership's numbers as the driver last
 //! published them. Touches nothing but its own atomics and one mutex.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -66,6 +66,8 @@ pub(crate) struct Recorder {
     broadcast_latency: Recording,
     /// The membership's numbers, as last published by the driver.
     membership: Mutex<(MemberCounts, Counters)>,
+    /// The local health score, as last published by the driver.
+    local_health: AtomicU32,
 }
 
 /// What became of a received message.
@@ -90,6 +92,7 @@ impl Recorder {
             broadcasts: AtomicU64::new(0),
             broadcast_latency: Recording::default(),
             membership: Mutex::new(Default::default()),
+            local_health: AtomicU32::new(0),
         }
     }
 
@@ -146,6 +149,11 @@ impl Recorder {
         }
     }
 
+    /// The local health score, now.
+    pub(crate) fn publish_local_health(&self, score: u32) {
+        self.local_health.store(score, Ordering::Relaxed);
+    }
+
     /// Everything, now.
     pub(crate) fn snapshot(&self) -> Metrics {
         let (members, membership) = match self.membership.lock() {
@@ -155,6 +163,7 @@ impl Recorder {
         let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
         Metrics {
             members,
+            local_health: self.local_health.load(Ordering::Relaxed),
             membership,
             calls: self.calls(),
             messages_sent: self.sent(),

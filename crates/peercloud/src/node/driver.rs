@@ -169,6 +169,7 @@ impl<T: Transport> Running<T> {
         if health != self.health {
             tracing::debug!(health, "local health changed");
             self.health = health;
+            self.parts.link.recorder().publish_local_health(health);
         }
         let changed = self.parts.core.version() != self.published;
         if changed {

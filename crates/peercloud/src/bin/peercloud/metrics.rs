@@ -39,6 +39,7 @@ impl Collector for Snapshot {
         let m = &self.0;
         let e = &mut encoder;
         members(e, m)?;
+        local_health(e, m)?;
         membership(e, m)?;
         let c = &m.calls;
         counters(
@@ -88,6 +89,12 @@ fn members(e: &mut DescriptorEncoder, m: &Metrics) -> fmt::Result {
         family.encode_family(&labels)?.encode_gauge(&value)?;
     }
     Ok(())
+}
+
+fn local_health(e: &mut DescriptorEncoder, m: &Metrics) -> fmt::Result {
+    let help = "This peer's local health: 0 when healthy, up to 8 while it finds itself slow.";
+    e.encode_descriptor("local_health", help, None, MetricType::Gauge)?
+        .encode_gauge(&i64::from(m.local_health))
 }
 
 fn membership(e: &mut DescriptorEncoder, m: &Metrics) -> fmt::Result {
@@ -273,6 +280,7 @@ mod tests {
         let text = encode_metrics(Metrics::default());
         for (name, kind) in [
             ("peercloud_members", "gauge"),
+            ("peercloud_local_health", "gauge"),
             ("peercloud_probes_sent", "counter"),
             ("peercloud_evictions", "counter"),
             ("peercloud_messages_sent", "counter"),
@@ -287,9 +295,18 @@ mod tests {
             assert!(text.contains(&format!("# HELP {name} ")), "{name}");
         }
         assert!(text.contains("peercloud_probes_sent_total 0\n"), "{text}");
+        assert!(text.contains("peercloud_local_health 0\n"), "{text}");
         assert!(text.contains("peercloud_evictions_total{cause=\"silent\"} 0\n"));
         assert!(text.contains("peercloud_message_latency_seconds_bucket{le=\"+Inf\"} 0\n"));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn the_local_health_is_the_score_the_peer_reports() {
+        let mut metrics = Metrics::default();
+        metrics.local_health = 3;
+        let text = encode_metrics(metrics);
+        assert!(text.contains("\npeercloud_local_health 3\n"), "{text}");
     }
 
     /// The samples of an exposition, by series (`name{labels}`).
