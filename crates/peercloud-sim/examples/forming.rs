@@ -10,8 +10,13 @@
 //! sent so far, and the peers whose lists still lack members (each with
 //! how many it lacks and its health), at most five of them.
 //!
+//! With `--after SECS`, the cloud runs on for SECS once whole, and the
+//! requests and bytes of that span are told: the news of the joins that
+//! peers still pass on after every list is whole.
+//!
 //! `cargo run --release -p peercloud-sim --example forming -- [--peers 1000]
-//! [--seeds 1,2,3] [--processors CORES:MESSAGE_US:KIB_US] [--trace]`
+//! [--seeds 1,2,3] [--processors CORES:MESSAGE_US:KIB_US] [--trace]
+//! [--after SECS]`
 use std::time::Duration;
 
 use peercloud_core::Config;
@@ -42,13 +47,22 @@ fn main() {
         }
     });
     let trace = args.iter().any(|a| a == "--trace");
+    let after = value("--after")
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_secs);
     println!("{peers} peers through one seed, processors: {processors:?}");
     for seed in seeds {
-        form(seed, peers, processors, trace);
+        form(seed, peers, processors, trace, after);
     }
 }
 
-fn form(seed: u64, peers: usize, processors: Option<Processors>, trace: bool) {
+fn form(
+    seed: u64,
+    peers: usize,
+    processors: Option<Processors>,
+    trace: bool,
+    after: Option<Duration>,
+) {
     // Room for every simulated peer: the default `max_members` (1024)
     // guards a real peer against a flood, it is not what is watched.
     let config = Config {
@@ -81,6 +95,7 @@ fn form(seed: u64, peers: usize, processors: Option<Processors>, trace: bool) {
         sim.run_for(step);
     }
     let stats = sim.stats();
+    let whole_at = whole;
     let whole = whole.map_or("not within 120 s".to_string(), |t| {
         format!("{:.1} s", t.as_secs_f64())
     });
@@ -91,6 +106,16 @@ fn form(seed: u64, peers: usize, processors: Option<Processors>, trace: bool) {
         stats.processor_time.as_secs_f64(),
         missing.join(" ")
     );
+    if let Some(span) = after.filter(|_| whole_at.is_some()) {
+        sim.run_for(span);
+        let later = sim.stats();
+        println!(
+            "  then in {:.0} s: {} requests, {:.1} MB",
+            span.as_secs_f64(),
+            later.requests - stats.requests,
+            (later.bytes - stats.bytes) as f64 / 1e6,
+        );
+    }
 }
 
 /// One line of `--trace` (see the module's notes).
