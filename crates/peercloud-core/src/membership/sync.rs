@@ -98,7 +98,12 @@ impl Membership {
         let Some(theirs) = digest else {
             return;
         };
-        if self.syncer.pulling || theirs == self.digest() {
+        if theirs == self.digest() {
+            let limit = self.retransmit_limit();
+            self.gossip.known_by_one_more(limit);
+            return;
+        }
+        if self.syncer.pulling {
             return;
         }
         let quiet = unchanged >= QUIET_ANSWERS;

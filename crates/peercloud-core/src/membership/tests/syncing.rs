@@ -2,7 +2,7 @@
 //! differs with `/peers`, and checking the members it names.
 
 use super::*;
-use crate::wire::{record_hash, Held, PeersReply, PeersRequest};
+use crate::wire::{record_hash, Envelope, Held, PeersReply, PeersRequest, Update, UpdateKind};
 
 /// Peer "p" that joined through m1, which listed m2; everything drained.
 fn with_two_members() -> (Membership, Instant, Vec<Member>) {
@@ -71,6 +71,49 @@ fn the_digest_depends_on_the_members_and_not_on_the_order_they_came_in() {
     // The same list seen from another member of it has the same digest.
     let (w, _) = joined_core("a", &member("me", "10.0.0.9:1"), &[b, c]);
     assert_eq!(x.digest(), w.digest());
+}
+
+/// News that `member` is alive at `incarnation`, with its record.
+fn alive(member: &Member, incarnation: u64) -> Update {
+    Update {
+        ip: Some(member.host.clone()),
+        port: Some(member.port),
+        data: Some(member.data.clone()),
+        ..Update::about(UpdateKind::Alive, member.id.clone(), incarnation)
+    }
+}
+
+/// How many sends the news of a join (n) and of a refutation (m2 at
+/// incarnation 1) that m1 told `p` count once a probe of `p` is answered
+/// with `digest` (`own`: `p`'s own).
+fn sends_after_an_answer_with(digest: Option<&str>) -> (Option<u32>, Option<u32>) {
+    let (mut p, t0, members) = with_two_members();
+    let n = member("n", "10.0.0.7:9338");
+    let news = Envelope {
+        from: None,
+        updates: vec![alive(&n, 0), alive(&members[1], 1)],
+    };
+    p.handle_request(t0, ReplyToken(1), origin("m1"), Request::Gossip(news));
+    drain(&mut p);
+    let members = [members, vec![n]].concat();
+    let digest = digest.map(|d| if d == "own" { p.digest() } else { d.to_owned() });
+    probe_answered_with(&mut p, t0 + secs(1), &members, digest);
+    (
+        p.gossip.times_sent(&pid("n")),
+        p.gossip.times_sent(&pid("m2")),
+    )
+}
+
+#[test]
+fn an_answer_with_this_peers_digest_counts_as_one_more_send_of_each_join_only() {
+    let (join, refutation) = sends_after_an_answer_with(None);
+    let join = join.expect("the join waits to be sent");
+    let refutation = refutation.expect("the refutation waits to be sent");
+    assert_eq!(
+        sends_after_an_answer_with(Some("own")),
+        (Some(join + 1), Some(refutation)),
+        "the member knows every member this peer knows: the join is news to nobody there"
+    );
 }
 
 #[test]
