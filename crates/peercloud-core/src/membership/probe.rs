@@ -381,13 +381,16 @@ impl Membership {
         }
         let refused = run.direct_refused && run.refused == run.asked;
         let voided = run.voided;
-        let unheard = run.answered == 0;
+        let unheard = run.asked - run.answered;
         self.prober.runs.remove(&target);
-        if unheard && !voided {
-            // Not one helper answered this peer either: more likely this
-            // peer's own trouble than everyone else's (Lifeguard counts
-            // the missing answers against its own health).
-            self.health.worse(1);
+        if unheard > 0 && !voided {
+            // A helper that does not answer this peer either (not even to
+            // say the target is silent) points at this peer's own
+            // trouble rather than the target's: each one counts against
+            // its health, as Lifeguard's missed nacks do. A run that only
+            // some helpers answered used to count for nothing.
+            self.health
+                .worse(u32::try_from(unheard).unwrap_or(u32::MAX));
         }
         if voided {
             self.prober.probe_next(target);
