@@ -93,18 +93,28 @@ impl Gossip {
             let Some(id) = self.order.remove(&key) else {
                 continue;
             };
-            let Some(queued) = self.queue.get_mut(&id) else {
+            let Some(queued) = self.queue.get(&id) else {
                 continue;
             };
-            queued.sent += 1;
             updates.push(queued.update.clone());
-            if queued.sent >= limit {
-                self.queue.remove(&id);
-            } else {
-                self.order.insert((queued.sent, queued.seq), id);
-            }
+            self.count_send(id, limit);
         }
         updates
+    }
+
+    /// Counts one more send of the news waiting about `id`, whose place
+    /// in `order` the caller took out: it goes back in at its new count,
+    /// or leaves the queue once sent `limit` times.
+    fn count_send(&mut self, id: PeerId, limit: u32) {
+        let Some(queued) = self.queue.get_mut(&id) else {
+            return;
+        };
+        queued.sent += 1;
+        if queued.sent >= limit {
+            self.queue.remove(&id);
+        } else {
+            self.order.insert((queued.sent, queued.seq), id);
+        }
     }
 
     /// News waiting here, heard again from a member: counted as one more
@@ -121,20 +131,14 @@ impl Gossip {
     /// evictions in the simulator's hour at a thousand peers); a join that
     /// reaches too few is still found by the next pull.
     pub(super) fn heard_again(&mut self, update: &Update, limit: u32) {
-        let Some(queued) = self.queue.get_mut(&update.id) else {
+        let Some(queued) = self.queue.get(&update.id) else {
             return;
         };
         if (queued.update.kind, queued.update.incarnation) != (update.kind, update.incarnation) {
             return;
         }
         self.order.remove(&(queued.sent, queued.seq));
-        queued.sent += 1;
-        if queued.sent >= limit {
-            self.queue.remove(&update.id);
-        } else {
-            self.order
-                .insert((queued.sent, queued.seq), update.id.clone());
-        }
+        self.count_send(update.id.clone(), limit);
     }
 
     /// A member showed it knows every member this peer knows (its digest
@@ -153,17 +157,8 @@ impl Gossip {
             .map(|(&key, _)| key)
             .collect();
         for key in joins {
-            let Some(id) = self.order.remove(&key) else {
-                continue;
-            };
-            let Some(queued) = self.queue.get_mut(&id) else {
-                continue;
-            };
-            queued.sent += 1;
-            if queued.sent >= limit {
-                self.queue.remove(&id);
-            } else {
-                self.order.insert((queued.sent, queued.seq), id);
+            if let Some(id) = self.order.remove(&key) {
+                self.count_send(id, limit);
             }
         }
     }

@@ -381,7 +381,7 @@ impl Membership {
         }
         let refused = run.direct_refused && run.refused == run.asked;
         let voided = run.voided;
-        let unheard = run.asked - run.answered;
+        let unheard = run.asked.saturating_sub(run.answered);
         self.prober.runs.remove(&target);
         if unheard > 0 && !voided {
             // A helper that does not answer this peer either (not even to

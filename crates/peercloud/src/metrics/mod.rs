@@ -19,8 +19,9 @@ pub struct Metrics {
     /// The members, by state.
     pub members: MemberCounts,
     /// This peer's local health (Lifeguard): 0 when healthy, up to 8 while
-    /// it finds itself slow (its timers run late, nobody answers it, it
-    /// had to refute a suspicion of itself). Its probes wait `1 + score`
+    /// it finds itself slow (its timers run late, the helpers it asks to
+    /// probe a member do not answer it, it had to refute a suspicion of
+    /// itself). Its probes wait `1 + score`
     /// times as long, so that its own slowness is not taken for its
     /// members' failure.
     pub local_health: u32,
