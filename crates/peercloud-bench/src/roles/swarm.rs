@@ -7,9 +7,10 @@
 //! read its footprint between them. On stderr it tells how many peers
 //! started alone and why, and every 2 s how far the lists got, what the
 //! peers did since (calls, probes, suspicions, bytes), the members
-//! suspected in all lists and the peers at each local health score, and
-//! how the peer with the shortest list is doing; after convergence, the
-//! same work and the live tasks.
+//! suspected in all lists and the peers at each local health score, the
+//! members suspected in the most lists (while any is), and how the peer
+//! with the shortest list is doing; after convergence, the same work and
+//! the live tasks.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -100,6 +101,9 @@ async fn run(n: usize, open_files: u64) -> Result<()> {
             if let Some(last) = clouds.iter().min_by_key(|c| c.peer_count()) {
                 eprintln!("    the shortest list: {}", laggard(last));
             }
+            if before.suspected > 0 {
+                eprintln!("    {}", most_suspected(&clouds));
+            }
         }
         if Instant::now() >= deadline {
             break json!({"event": "converged", "open_files": open_files,
@@ -135,6 +139,9 @@ async fn settled(clouds: Arc<Vec<Cloud>>, started: Instant, mut before: Work) {
             alive_tasks(),
             work.since(&before)
         );
+        if work.suspected > 0 {
+            eprintln!("    {}", most_suspected(&clouds));
+        }
         before = work;
     }
 }
@@ -199,6 +206,42 @@ fn laggard(cloud: &Cloud) -> String {
         calls.ok,
         calls.timeout,
         cloud.start_outcome()
+    )
+}
+
+/// The members suspected in the most lists, with how many, and which of
+/// the swarm's peers each is (0 is the seed): whether a storm falls on a
+/// few peers (a hub, the seed) or spreads over many.
+fn most_suspected(clouds: &[Cloud]) -> String {
+    let index: std::collections::BTreeMap<String, usize> = clouds
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id(), i))
+        .collect();
+    let mut lists = std::collections::BTreeMap::<String, usize>::new();
+    for cloud in clouds {
+        for peer in cloud.peers() {
+            if peer.state() == peercloud::PeerState::Suspected {
+                *lists.entry(peer.id().to_owned()).or_default() += 1;
+            }
+        }
+    }
+    let mut counted: Vec<(usize, String)> = lists.into_iter().map(|(id, n)| (n, id)).collect();
+    counted.sort_unstable_by(|a, b| b.cmp(a));
+    let top: Vec<String> = counted
+        .iter()
+        .take(3)
+        .map(|(n, id)| {
+            format!(
+                "peer {} in {n} lists",
+                index.get(id).map_or(-1, |&i| i as i64)
+            )
+        })
+        .collect();
+    format!(
+        "{} members suspected somewhere; most: {}",
+        counted.len(),
+        top.join(", ")
     )
 }
 
