@@ -226,6 +226,9 @@ fn most_suspected(clouds: &[Cloud]) -> String {
             }
         }
     }
+    if lists.is_empty() {
+        return "no member suspected now".to_owned();
+    }
     let mut counted: Vec<(usize, String)> = lists.into_iter().map(|(id, n)| (n, id)).collect();
     counted.sort_unstable_by(|a, b| b.cmp(a));
     let top: Vec<String> = counted
