@@ -63,26 +63,26 @@ impl PeersWatch {
     }
 
     /// Waits until `done` holds for the members, and returns them: at
-    /// once if it holds now. Cancel-safe: dropped, it leaves the watch as
-    /// it was.
+    /// once if it holds now. Cancel-safe: dropped, it leaves the watch at
+    /// the last list `done` looked at.
+    ///
+    /// `done` may look at the cloud (its id, its peers, their states): it
+    /// runs on a copy of the list taken out of the watch, never under the
+    /// watch's lock. Run under it (as `tokio::sync::watch::Receiver::wait_for`
+    /// runs its closure), a `done` that read the cloud while the driver
+    /// was publishing the next list waited forever, and the peer with it.
     pub async fn wait_for(
         &mut self,
         mut done: impl FnMut(&[Peer]) -> bool,
     ) -> Result<Vec<Peer>, Stopped> {
-        let link = self.link.clone();
-        let mut found = Vec::new();
-        self.snapshots
-            .wait_for(|snapshot| {
-                let peers = peers_of(&link, snapshot);
-                let holds = done(&peers);
-                if holds {
-                    found = peers;
-                }
-                holds
-            })
-            .await
-            .map_err(|_| Stopped)?;
-        Ok(found)
+        loop {
+            let snapshot = self.snapshots.borrow_and_update().clone();
+            let peers = self.peers_of(&snapshot);
+            if done(&peers) {
+                return Ok(peers);
+            }
+            self.snapshots.changed().await.map_err(|_| Stopped)?;
+        }
     }
 
     fn peers_of(&self, snapshot: &Snapshot) -> Vec<Peer> {
@@ -103,5 +103,53 @@ impl std::fmt::Debug for PeersWatch {
         f.debug_struct("PeersWatch")
             .field("peers", &self.snapshots.borrow().members.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::handler::empty_reply;
+    use crate::node::testing::TestNode;
+
+    #[test]
+    fn a_condition_may_use_the_watch_it_waits_on_while_a_new_list_is_published() {
+        // Here the condition itself publishes a list (a write of the
+        // watch); run under the watch's lock, that waits forever, so the
+        // wait runs on a thread of its own, given ten seconds.
+        let (result_tx, result_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let node = TestNode::start(empty_reply(), 1 << 20).await;
+                let (publish, snapshots) = watch::channel(node.link.snapshot());
+                let mut watch = PeersWatch {
+                    snapshots,
+                    link: node.link.clone(),
+                };
+                let mut looks = 0;
+                let waited = watch
+                    .wait_for(|_| {
+                        looks += 1;
+                        if looks == 1 {
+                            publish.send_replace(node.link.snapshot());
+                        }
+                        looks == 2
+                    })
+                    .await;
+                let _ = result_tx.send((waited.is_ok(), looks));
+            });
+        });
+        let outcome = result_rx.recv_timeout(Duration::from_secs(10));
+        assert_eq!(
+            outcome,
+            Ok((true, 2)),
+            "the condition looked at the first list, published, and held for the second"
+        );
     }
 }
