@@ -10,8 +10,8 @@ use peercloud_core::wire::{Envelope, LeftRequest, Update, UpdateKind};
 use peercloud_core::{Event, FailureCause, LeftReason, Request};
 use serde_json::json;
 use support::{
-    all_but, assert_full_mesh, churn_since, cloud_joined_at_once, everyone, gaps, millis, secs,
-    SEEDS, SETTLE, STEP,
+    all_but, assert_full_mesh, assert_no_churn_since, cloud_joined_at_once, everyone, gaps, millis,
+    secs, SEEDS, SETTLE, STEP,
 };
 
 #[test]
@@ -92,11 +92,7 @@ fn a_peer_paused_for_3_s_is_dropped_by_nobody_and_nothing_churns_after() {
         sim.stall(5, secs(3));
         sim.run_for(secs(30));
         assert_full_mesh(&sim, &everyone(&sim));
-        let churn = churn_since(&sim, before);
-        assert!(
-            churn.iter().all(|&c| c == 0),
-            "seed {seed}: joins and leaves per peer {churn:?}"
-        );
+        assert_no_churn_since(&sim, before, &format!("seed {seed}"));
     }
 }
 
@@ -146,8 +142,7 @@ fn one_broken_link_evicts_nobody_for_as_long_as_it_lasts() {
             sim.run_for(secs(5));
             assert_full_mesh(&sim, &everyone(&sim));
         }
-        let churn = churn_since(&sim, before);
-        assert!(churn.iter().all(|&c| c == 0), "seed {seed}: {churn:?}");
+        assert_no_churn_since(&sim, before, &format!("seed {seed}"));
     }
 }
 

@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use peercloud_sim::{NetConfig, Processors, Sim, Stats};
-use support::{assert_full_mesh, churn_since, everyone, failed_seen_by, secs, STEP};
+use support::{assert_full_mesh, assert_no_churn_since, everyone, failed_seen_by, secs, STEP};
 
 /// One processor at 1 ms a message: 150 peers at rest read about 600
 /// messages a second (two probes a second each, and their answers), so
@@ -59,11 +59,7 @@ fn a_cloud_formed_on_a_busy_machine_forms_later_but_whole_and_evicts_nobody() {
                 "seed {seed}: peer {n} saw a failure"
             );
         }
-        let churn = churn_since(&sim, calm);
-        assert!(
-            churn.iter().all(|&c| c == 0),
-            "seed {seed}: churn after {calm:?}: {churn:?}"
-        );
+        assert_no_churn_since(&sim, calm, &format!("seed {seed}"));
     }
 }
 

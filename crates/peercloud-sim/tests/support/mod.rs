@@ -93,6 +93,16 @@ pub(crate) fn churn_since(sim: &Sim, since: Duration) -> Vec<usize> {
     (0..sim.len()).map(churn).collect()
 }
 
+/// Fails the test, saying `what` and each peer's churn, unless no peer
+/// saw a member join or leave after `since` (virtual time).
+pub(crate) fn assert_no_churn_since(sim: &Sim, since: Duration, what: &str) {
+    let churn = churn_since(sim, since);
+    assert!(
+        churn.iter().all(|&c| c == 0),
+        "{what}: joins and leaves per peer after {since:?}: {churn:?}"
+    );
+}
+
 /// The peers that `observer` saw leave as failed, by id.
 pub(crate) fn failed_seen_by(sim: &Sim, observer: PeerIndex) -> Vec<PeerId> {
     sim.failed_seen_by(observer, Duration::ZERO)
