@@ -34,6 +34,9 @@ pub struct Counters {
     pub indirect_probes_sent: u64,
     /// Failed direct probes that a helper then found alive.
     pub indirect_probes_acked: u64,
+    /// Probes that reached the member neither directly nor through
+    /// helpers, but did not suspect it: it called this peer meanwhile.
+    pub suspicions_spared: u64,
     /// Members that became suspected here ([`Event::PeerSuspected`]).
     pub suspicions: u64,
     /// Suspected members that refuted their suspicion ([`Event::PeerAlive`]).

@@ -366,6 +366,9 @@ impl Membership {
         request: Request,
     ) {
         self.observe(now);
+        if let Some(sender) = &origin.sender {
+            self.note_caller(sender, origin.remote);
+        }
         match request {
             Request::Join(join) => self.on_join_request(now, token, origin, join),
             Request::Joined(info) => self.on_joined_request(now, token, origin, info),

@@ -2,11 +2,14 @@
 //! interval, in shuffled rounds; a member that does not answer is probed
 //! through helpers (`/probe`); one that no helper reaches either is
 //! suspected, except that a connection refused by its address for this
-//! peer and for every helper is taken as proof that its process is gone.
+//! peer and for every helper is taken as proof that its process is gone,
+//! and that a member that called this peer while it was probed is not
+//! suspected (see [`Prober::heard_from`]).
 //! Also the helper's side of `/probe`, and the check of a member that an
 //! original peer reported gone.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::IpAddr;
 use std::time::Instant;
 
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -38,12 +41,14 @@ pub(super) struct Prober {
     /// Members to probe before the round goes on, the first first: one
     /// whose probe this peer's stall voided, one a list said was missing.
     next: VecDeque<PeerId>,
-    /// Members with a direct probe under way (never two at once).
-    in_flight: BTreeSet<PeerId>,
+    /// Members with a direct probe under way (never two at once), and
+    /// whether each called this peer since the probe began.
+    in_flight: BTreeMap<PeerId, Heard>,
     /// Members being probed through helpers.
     runs: BTreeMap<PeerId, IndirectRun>,
-    /// Members being checked after an accusation.
-    verifying: BTreeSet<PeerId>,
+    /// Members being checked after an accusation, and whether each called
+    /// this peer since.
+    verifying: BTreeMap<PeerId, Heard>,
     /// Members an original peer reported gone while a probe of them was
     /// under way, with that peer: the member is told once it answers.
     accused: BTreeMap<PeerId, PeerId>,
@@ -64,7 +69,14 @@ struct IndirectRun {
     direct_refused: bool,
     /// Whether this peer stalled meanwhile: the run then proves nothing.
     voided: bool,
+    /// Whether the member called this peer since its probe began.
+    heard: Heard,
 }
+
+/// Whether a member under probe called this peer since the probe began.
+/// It lives in the probe's own state, so it ends with the probe: a call
+/// heard before a probe, or during another one, spares no later probe.
+type Heard = bool;
 
 impl Prober {
     /// A new member takes a random place in what is left of the current
@@ -120,7 +132,35 @@ impl Prober {
 
     /// Whether a probe of `id` is under way, direct or through helpers.
     fn is_busy(&self, id: &PeerId) -> bool {
-        self.in_flight.contains(id) || self.runs.contains_key(id)
+        self.in_flight.contains_key(id) || self.runs.contains_key(id)
+    }
+
+    /// Notes that member `id` called this peer: a probe of it under way,
+    /// or a check after an accusation, then does not end in suspicion.
+    ///
+    /// Why: a member busy enough to answer late (the seed that a whole
+    /// cloud joins through, a peer whose cores are taken) still sends its
+    /// own probes and gossip. Suspected for a slow answer by the members
+    /// it calls, it had to refute, and in a cloud of 1,000 real peers on
+    /// one machine the refutations' gossip slowed others in turn until
+    /// dozens of members were suspected at once. A call from it is as
+    /// good an answer as the one the probe waited for.
+    ///
+    /// What it does not hide: a member that can call out but that no one
+    /// can reach is still suspected by every peer it does not call while
+    /// they probe it, which is almost all of them in any cloud larger than
+    /// a few peers. (It hears of that suspicion in the answers to its own
+    /// calls and refutes it, with or without this rule.)
+    fn heard_from(&mut self, id: &PeerId) {
+        if let Some(heard) = self.in_flight.get_mut(id) {
+            *heard = true;
+        }
+        if let Some(run) = self.runs.get_mut(id) {
+            run.heard = true;
+        }
+        if let Some(heard) = self.verifying.get_mut(id) {
+            *heard = true;
+        }
     }
 
     pub(super) fn void_runs(&mut self) {
@@ -131,6 +171,24 @@ impl Prober {
 }
 
 impl Membership {
+    /// A request from `sender`, which came from `remote`: if `sender` is a
+    /// member under probe and the request came from its host's address,
+    /// the probe has heard from it. The address must match, so that no
+    /// one but the member itself spares it by naming it as the sender.
+    pub(super) fn note_caller(&mut self, sender: &PeerId, remote: IpAddr) {
+        let checking = self.prober.is_busy(sender) || self.prober.verifying.contains_key(sender);
+        if !checking {
+            return;
+        }
+        let from_its_host = self
+            .members
+            .get(sender)
+            .is_some_and(|e| e.member.host.ip() == Some(remote.to_canonical()));
+        if from_its_host {
+            self.prober.heard_from(sender);
+        }
+    }
+
     pub(super) fn start_probing(&mut self, now: Instant) {
         let first = now + self.config.probe_interval;
         self.timers.schedule(first, Timer::ProbeTick);
@@ -153,7 +211,7 @@ impl Membership {
             return;
         };
         let to = entry.member.address();
-        self.prober.in_flight.insert(target.clone());
+        self.prober.in_flight.insert(target.clone(), false);
         let envelope = self.envelope_for(&target, true);
         let timeout = self.health.scaled(self.config.probe_timeout);
         let pending = Pending::Probe {
@@ -192,7 +250,7 @@ impl Membership {
         voided: bool,
         result: CallResult,
     ) {
-        self.prober.in_flight.remove(&target);
+        let heard = self.prober.in_flight.remove(&target).unwrap_or(false);
         let acked = matches!(&result, Ok(Response::Status(s)) if s.id.as_ref() == Some(&target));
         if acked {
             self.counters.probes_acked += 1;
@@ -214,8 +272,8 @@ impl Membership {
                 self.declare_failed(now, &target, cause, None);
             }
             _ if voided => self.prober.probe_next(target),
-            Err(CallError::NoListener) => self.probe_through_helpers(now, target, true),
-            _ => self.probe_through_helpers(now, target, false),
+            Err(CallError::NoListener) => self.probe_through_helpers(now, target, true, heard),
+            _ => self.probe_through_helpers(now, target, false, heard),
         }
     }
 
@@ -261,11 +319,12 @@ impl Membership {
     }
 
     /// Asks up to `indirect_probes` peercloud members to probe `target`;
-    /// with none to ask, the direct probe decides alone.
-    fn probe_through_helpers(&mut self, now: Instant, target: PeerId, refused: bool) {
+    /// with none to ask, the direct probe decides alone. `heard`: the
+    /// member called this peer during the direct probe.
+    fn probe_through_helpers(&mut self, now: Instant, target: PeerId, refused: bool, heard: Heard) {
         let helpers = self.pick_helpers(&target);
         if helpers.is_empty() {
-            return self.conclude_probe(now, target, refused);
+            return self.conclude_probe(now, target, refused, heard);
         }
         let Some(info) = self.members.get(&target).map(|e| e.info()) else {
             return;
@@ -279,6 +338,7 @@ impl Membership {
                 answered: 0,
                 direct_refused: refused,
                 voided: false,
+                heard,
             },
         );
         // The helper probes, then answers: give it the time of both.
@@ -381,6 +441,7 @@ impl Membership {
         }
         let refused = run.direct_refused && run.refused == run.asked;
         let voided = run.voided;
+        let heard = run.heard;
         let unheard = run.asked.saturating_sub(run.answered);
         self.prober.runs.remove(&target);
         if unheard > 0 && !voided {
@@ -395,18 +456,23 @@ impl Membership {
         if voided {
             self.prober.probe_next(target);
         } else {
-            self.conclude_probe(now, target, refused);
+            self.conclude_probe(now, target, refused, heard);
         }
     }
 
     /// No probe reached `target`: refused everywhere, it failed; else it
-    /// is suspected.
-    fn conclude_probe(&mut self, now: Instant, target: PeerId, refused: bool) {
+    /// is suspected, unless it called this peer meanwhile. A refusal
+    /// everywhere outweighs a call: nothing listens at its address now.
+    fn conclude_probe(&mut self, now: Instant, target: PeerId, refused: bool, heard: Heard) {
         if !self.is_running() {
             return;
         }
         if refused {
             return self.declare_failed(now, &target, FailureCause::Refused, None);
+        }
+        if heard {
+            self.counters.suspicions_spared += 1;
+            return;
         }
         let Some(incarnation) = self.members.get(&target).map(|e| e.incarnation) else {
             return;
@@ -479,10 +545,10 @@ impl Membership {
     /// `target` under way checks it already: its answer (see `on_answer`)
     /// tells `target` of the accusation, as the check's answer does.
     pub(super) fn verify(&mut self, now: Instant, target: &PeerId, accuser: PeerId) {
-        if !self.members.contains_key(target) || self.prober.verifying.contains(target) {
+        if !self.members.contains_key(target) || self.prober.verifying.contains_key(target) {
             return;
         }
-        if self.prober.in_flight.contains(target) || self.prober.runs.contains_key(target) {
+        if self.prober.is_busy(target) {
             self.prober.accused.insert(target.clone(), accuser);
             return;
         }
@@ -490,7 +556,7 @@ impl Membership {
             return;
         };
         let to = entry.member.address();
-        self.prober.verifying.insert(target.clone());
+        self.prober.verifying.insert(target.clone(), false);
         let envelope = self.envelope_for(target, true);
         let timeout = self.health.scaled(self.config.probe_timeout);
         let pending = Pending::Verify {
@@ -507,7 +573,7 @@ impl Membership {
         accuser: PeerId,
         result: CallResult,
     ) {
-        self.prober.verifying.remove(&target);
+        let heard = self.prober.verifying.remove(&target).unwrap_or(false);
         if !self.members.contains_key(&target) || !self.is_running() {
             return;
         }
@@ -520,8 +586,8 @@ impl Membership {
                 let cause = FailureCause::Replaced { by: status.id };
                 self.declare_failed(now, &target, cause, None);
             }
-            Err(CallError::NoListener) => self.probe_through_helpers(now, target, true),
-            _ => self.probe_through_helpers(now, target, false),
+            Err(CallError::NoListener) => self.probe_through_helpers(now, target, true, heard),
+            _ => self.probe_through_helpers(now, target, false, heard),
         }
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use super::*;
 use crate::error::CallError;
 use crate::io::LeftReason;
-use crate::wire::{ProbeOutcome, ProbeReply, UpdateKind};
+use crate::wire::{Envelope, ProbeOutcome, ProbeReply, UpdateKind};
 
 /// Peer "p" with members m1..=mn (at 10.0.0.1..=n), and when it joined.
 /// The members are peercloud peers when `rust` (they carry incarnations,
@@ -661,4 +661,168 @@ fn helpers_are_distinct_unsuspected_peercloud_members_other_than_the_target() {
             assert_eq!(distinct.len(), helpers.len(), "{context}");
         }
     }
+}
+
+/// A `/status` call from member `id`, made from `remote`.
+fn call_from(p: &mut Membership, at: Instant, id: &str, remote: &str) {
+    let from = Origin {
+        sender: Some(pid(id)),
+        remote: ip(remote),
+    };
+    let status = Request::Status(Envelope::default());
+    p.handle_request(at, ReplyToken(9), from, status);
+}
+
+/// When, in a failed probe of one member, that member calls this peer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CallAt {
+    Never,
+    /// Before the probe began (while an earlier probe of it was under way,
+    /// which the member answered).
+    EarlierProbe,
+    /// While the direct probe waited.
+    Direct,
+    /// While the helpers probed it.
+    Helpers,
+}
+
+/// Probes one of four peercloud members (helpers or not, by `helpers`),
+/// fails the probe, the helpers too, and has the member call this peer
+/// from `remote` at `when`. Returns what happened to the member, and the
+/// suspicions spared.
+fn failed_probe_with_a_call(
+    when: CallAt,
+    remote: impl Fn(&Member) -> String,
+    helpers: bool,
+    refused: bool,
+) -> (Vec<Event>, Option<MemberState>, u64) {
+    let (mut p, t0, members) = with_members(4, helpers);
+    let mut at = t0 + secs(1);
+    let probe = tick(&mut p, at);
+    let id = target(&members, &probe.to);
+    let m = members.iter().find(|m| m.id.as_str() == id).unwrap();
+    let calls = |p: &mut Membership, now: Instant, stage: CallAt| {
+        if when == stage {
+            call_from(p, now, &id, &remote(m));
+        }
+    };
+    let probe = if when == CallAt::EarlierProbe {
+        // A round of four ticks probes every member once: answer all of
+        // them, and probe the member again in the next round.
+        calls(&mut p, at, CallAt::EarlierProbe);
+        p.handle_response(at, probe.call, rust_status(&id));
+        loop {
+            at += secs(1);
+            let next = tick(&mut p, at);
+            if next.to == m.address() {
+                break next;
+            }
+            let other = target(&members, &next.to);
+            p.handle_response(at, next.call, rust_status(&other));
+        }
+    } else {
+        probe
+    };
+    drain(&mut p);
+    events(&mut p);
+    calls(&mut p, at, CallAt::Direct);
+    let direct = if refused {
+        Err(CallError::NoListener)
+    } else {
+        silent()
+    };
+    p.handle_response(at + millis(800), probe.call, direct);
+    let asks = calls_to(&drain(&mut p), "/probe");
+    assert_eq!(asks.len(), if helpers { 3 } else { 0 });
+    calls(&mut p, at + millis(900), CallAt::Helpers);
+    let found = if refused {
+        ProbeOutcome::Refused
+    } else {
+        ProbeOutcome::Silent
+    };
+    for ask in &asks {
+        p.handle_response(at + secs(1), ask.call, probe_reply(found));
+    }
+    drain(&mut p);
+    let state = p.member_state(&m.id);
+    (events(&mut p), state, p.counters().suspicions_spared)
+}
+
+#[test]
+fn a_member_that_calls_this_peer_from_its_address_while_probed_is_not_suspected() {
+    let own_address = |m: &Member| m.host.to_string();
+    for helpers in [true, false] {
+        let stages: &[CallAt] = if helpers {
+            &[CallAt::Direct, CallAt::Helpers]
+        } else {
+            &[CallAt::Direct]
+        };
+        for &when in stages {
+            let case = format!("helpers {helpers}, call {when:?}");
+            let (events, state, spared) =
+                failed_probe_with_a_call(when, own_address, helpers, false);
+            assert!(events.is_empty(), "{case}: {events:?}");
+            assert_eq!(state, Some(MemberState::Alive), "{case}");
+            assert_eq!(spared, 1, "{case}");
+        }
+    }
+}
+
+#[test]
+fn a_call_spares_only_the_probe_under_way_and_only_from_the_members_own_address() {
+    let own_address = |m: &Member| m.host.to_string();
+    let mapped = |m: &Member| format!("::ffff:{}", m.host);
+    let elsewhere = |_: &Member| "10.9.9.9".to_owned();
+    type Remote = fn(&Member) -> String;
+    let cases: [(&str, CallAt, Remote, bool); 4] = [
+        ("no call", CallAt::Never, own_address, false),
+        (
+            "a call before the probe",
+            CallAt::EarlierProbe,
+            own_address,
+            false,
+        ),
+        (
+            "a call from another address",
+            CallAt::Direct,
+            elsewhere,
+            false,
+        ),
+        ("an IPv4-mapped address", CallAt::Direct, mapped, true),
+    ];
+    for (case, when, remote, spared) in cases {
+        let (events, state, count) = failed_probe_with_a_call(when, remote, true, false);
+        if spared {
+            assert!(events.is_empty(), "{case}: {events:?}");
+            assert_eq!(state, Some(MemberState::Alive), "{case}");
+        } else {
+            assert!(
+                matches!(events.as_slice(), [Event::PeerSuspected(_)]),
+                "{case}: {events:?}"
+            );
+            assert_eq!(state, Some(MemberState::Suspected), "{case}");
+        }
+        assert_eq!(count, u64::from(spared), "{case}");
+    }
+}
+
+#[test]
+fn a_member_refused_everywhere_fails_even_if_it_called_while_probed() {
+    let own_address = |m: &Member| m.host.to_string();
+    let (events, state, spared) = failed_probe_with_a_call(CallAt::Direct, own_address, true, true);
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Event::PeerLeft {
+                reason: LeftReason::Failed {
+                    cause: FailureCause::Refused,
+                    ..
+                },
+                ..
+            }]
+        ),
+        "{events:?}"
+    );
+    assert_eq!(state, None);
+    assert_eq!(spared, 0);
 }

@@ -131,6 +131,12 @@ fn membership(e: &mut DescriptorEncoder, m: &Metrics) -> fmt::Result {
     )?;
     counter(
         e,
+        "suspicions_spared",
+        "Failed probes that did not suspect the member: it called this peer meanwhile.",
+        c.suspicions_spared,
+    )?;
+    counter(
+        e,
         "suspicions",
         "Members that became suspected.",
         c.suspicions,
