@@ -472,16 +472,12 @@ impl Membership {
         self.timers.next()
     }
 
-    /// Notices a stall of this peer (a pause, a stalled VM, a starved
-    /// process): a timer that should have fired long ago. See
-    /// [`Health::stalled`].
+    /// Notices that this peer is behind (a pause, a stalled VM, a starved
+    /// process): a timer that should have fired a while ago. See
+    /// [`Membership::notice_lateness`].
     fn observe(&mut self, now: Instant) {
-        let Some(due) = self.timers.next() else {
-            return;
-        };
-        if now.saturating_duration_since(due) > self.stall_threshold() && self.health.new_stall(due)
-        {
-            self.on_stall(now);
+        if let Some(due) = self.timers.next() {
+            self.notice_lateness(now, due);
         }
     }
 

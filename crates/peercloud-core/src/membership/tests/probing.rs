@@ -25,9 +25,17 @@ fn with_members(n: u8, rust: bool) -> (Membership, Instant, Vec<Member>) {
     (core, t0, members)
 }
 
-/// Runs every timer due at `at` and returns the one probe it made.
+/// Runs every timer due by `at`, each at its own time as a driver does
+/// (run late, they would count as this peer lagging), and returns the one
+/// probe they made.
 fn tick(core: &mut Membership, at: Instant) -> Sent {
     assert!(core.poll_timeout() <= Some(at));
+    for _ in 0..100 {
+        match core.poll_timeout() {
+            Some(due) if due < at => core.handle_timeout(due),
+            _ => break,
+        }
+    }
     core.handle_timeout(at);
     let probes = calls_to(&drain(core), "/status");
     assert_eq!(probes.len(), 1, "{probes:#?}");
@@ -374,6 +382,42 @@ fn a_probe_under_way_while_this_peer_stalled_does_not_count() {
         again[0].timeout > probe.timeout,
         "probes are more patient after a stall"
     );
+}
+
+#[test]
+fn a_timer_run_over_a_quarter_of_a_probe_timeout_late_makes_this_peer_more_patient() {
+    // The test config: probe timeout 800 ms (a lag past 200 ms), probe
+    // interval 1 s (a stall past 1 s).
+    let cases = [
+        (0, 0),
+        (150, 0),
+        (200, 0),
+        (201, 1),
+        (450, 1),
+        (1000, 1),
+        (1001, 2),
+    ];
+    for (late, health) in cases {
+        let (mut p, t0, members) = with_members(3, false);
+        let first = tick(&mut p, t0 + secs(1));
+        let id = target(&members, &first.to);
+        p.handle_response(t0 + secs(1), first.call, status_of(&id));
+        assert_eq!(p.poll_timeout(), Some(t0 + secs(2)), "the next tick");
+        let at = t0 + secs(2) + millis(late);
+        // Two inputs find the same late timer: it counts once.
+        p.handle_request(
+            at,
+            ReplyToken(5),
+            origin("m1"),
+            Request::Status(Envelope::default()),
+        );
+        p.handle_timeout(at);
+        assert_eq!(p.health(), health, "a tick {late} ms late");
+        let probe = calls_to(&drain(&mut p), "/status");
+        let expected = Config::default().probe_timeout * (1 + health);
+        assert_eq!(probe.len(), 1, "a tick {late} ms late: {probe:#?}");
+        assert_eq!(probe[0].timeout, expected, "a tick {late} ms late");
+    }
 }
 
 #[test]
