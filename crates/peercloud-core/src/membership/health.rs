@@ -77,8 +77,10 @@ impl Membership {
     /// seconds, short of the stall threshold: without this count most
     /// peers stayed at a score of 0 to 2, suspected healthy members by
     /// the dozen and kept the process saturated with the suspicions and
-    /// refutations; with it they reached 7 or 8 within seconds, probed
-    /// every few seconds with longer timeouts, and suspected nobody.
+    /// refutations long after the lists were whole; with it most reached
+    /// 7 or 8 within seconds and probed every few seconds with longer
+    /// timeouts, and no run went on suspecting members once the lists
+    /// were whole.
     pub(super) fn notice_lateness(&mut self, now: Instant, due: Instant) {
         let late = now.saturating_duration_since(due);
         if late > self.stall_threshold() {
