@@ -173,8 +173,10 @@ impl Prober {
 impl Membership {
     /// A request from `sender`, which came from `remote`: if `sender` is a
     /// member under probe and the request came from its host's address,
-    /// the probe has heard from it. The address must match, so that no
-    /// one but the member itself spares it by naming it as the sender.
+    /// the probe has heard from it. The address must match, so that only
+    /// a process on the member's own host can spare it by naming it as
+    /// the sender (in a private cloud, only one that also holds the
+    /// cloud's key or a certificate of its CA).
     pub(super) fn note_caller(&mut self, sender: &PeerId, remote: IpAddr) {
         let checking = self.prober.is_busy(sender) || self.prober.verifying.contains_key(sender);
         if !checking {
