@@ -107,6 +107,11 @@ pub(crate) enum Figure {
     SwarmSockets,
     /// The swarm: open sockets, 10 s after it converged.
     SwarmSocketsLater,
+    /// The swarm: resident memory of the process, 10 s after it converged.
+    SwarmMemoryLater,
+    /// The swarm: suspicions its peers raised in the 10 s after it
+    /// converged (a storm of false suspicions shows here).
+    SwarmSuspicionsAfter,
     /// The swarm: a broadcast from one peer to all the others, p50.
     SwarmBroadcastP50,
     /// The swarm: the same, p99.
@@ -160,7 +165,7 @@ pub(crate) enum Target {
 
 impl Figure {
     /// Every row, in the order of the table.
-    pub(crate) const ALL: [Figure; 30] = [
+    pub(crate) const ALL: [Figure; 32] = [
         Figure::Unicast1,
         Figure::Unicast64,
         Figure::UnicastP50,
@@ -189,6 +194,8 @@ impl Figure {
         Figure::SwarmThreads,
         Figure::SwarmSockets,
         Figure::SwarmSocketsLater,
+        Figure::SwarmMemoryLater,
+        Figure::SwarmSuspicionsAfter,
         Figure::SwarmBroadcastP50,
         Figure::SwarmBroadcastP99,
     ];
@@ -202,13 +209,15 @@ impl Figure {
     ];
 
     /// The rows of the `scale` table: the swarm alone.
-    pub(crate) const SWARM: [Figure; 8] = [
+    pub(crate) const SWARM: [Figure; 10] = [
         Figure::SwarmTime,
         Figure::SwarmMemory,
         Figure::SwarmPerPeer,
         Figure::SwarmThreads,
         Figure::SwarmSockets,
         Figure::SwarmSocketsLater,
+        Figure::SwarmMemoryLater,
+        Figure::SwarmSuspicionsAfter,
         Figure::SwarmBroadcastP50,
         Figure::SwarmBroadcastP99,
     ];
@@ -422,6 +431,18 @@ impl Figure {
                 "swarm: open sockets, 10 s after",
                 Unit::Count,
                 Stat::Median,
+                Target::Info,
+            ),
+            SwarmMemoryLater => (
+                "swarm: memory (RSS) of the process, 10 s after",
+                Unit::Mib,
+                Stat::Median,
+                Target::Info,
+            ),
+            SwarmSuspicionsAfter => (
+                "swarm: suspicions raised in the 10 s after, worst",
+                Unit::Count,
+                Stat::Worst,
                 Target::Info,
             ),
             SwarmBroadcastP50 => (

@@ -1,12 +1,14 @@
 //! The swarm: N peercloud peers in one process (the `swarm` role, 1,000
 //! unless `--peers` says otherwise), joining at once through one seed: time
 //! to converge; then the process's resident memory (and its share per
-//! peer), threads and open sockets 1 s after, open sockets 10 s after (also
-//! when it did not converge: after it gave up); then broadcasts from one
-//! peer to all the others, timed.
+//! peer), threads and open sockets 1 s after, its memory, open sockets and
+//! the suspicions its peers raised 10 s after (also when it did not
+//! converge: after it gave up); then broadcasts from one peer to all the
+//! others, timed.
 
 use std::time::Duration;
 
+use serde_json::json;
 use tokio::time::{sleep_until, Instant};
 
 use crate::budget::Budget;
@@ -53,6 +55,9 @@ async fn once(env: &Env, budget: &Budget, figures: &mut Figures) -> Result<()> {
     let print = footprint(&pid)?;
     sleep_until(converged + LATER).await;
     let later = footprint(&pid)?;
+    // An older build's role (PEERCLOUD_BENCH_EXE) does not know the
+    // command: only this figure goes without.
+    let work = swarm.command(&json!({"cmd": "work"}), "work", LATER).await;
     eprintln!(
         "  1 s after: {:.1} MiB, {} threads, {} sockets; 10 s after: {:.1} MiB, {} sockets",
         print.rss_mib, print.threads, print.sockets, later.rss_mib, later.sockets
@@ -70,13 +75,30 @@ async fn once(env: &Env, budget: &Budget, figures: &mut Figures) -> Result<()> {
         Sys::Peercloud,
         later.sockets as f64,
     );
+    figures.record(Figure::SwarmMemoryLater, Sys::Peercloud, later.rss_mib);
+    let suspicions = |value: &serde_json::Value| value["suspicions"].as_u64();
+    match (
+        suspicions(&line.value),
+        work.ok().as_ref().and_then(suspicions),
+    ) {
+        (Some(then), Some(now)) => figures.record(
+            Figure::SwarmSuspicionsAfter,
+            Sys::Peercloud,
+            now.saturating_sub(then) as f64,
+        ),
+        _ => figures.fail(
+            Figure::SwarmSuspicionsAfter,
+            Sys::Peercloud,
+            "no suspicion count in the swarm's answers",
+        ),
+    }
     if let Some(error) = failure {
         return Err(error.into());
     }
     let secs = secs.ok_or("no time in the swarm's answer")?;
     figures.record(Figure::SwarmTime, Sys::Peercloud, secs);
     let count = budget.swarm_broadcasts;
-    let command = serde_json::json!({"cmd": "broadcast", "count": count});
+    let command = json!({"cmd": "broadcast", "count": count});
     let within = BROADCAST_WITHIN * count as u32;
     let answer = swarm.command(&command, "broadcast", within).await?;
     eprintln!("  broadcasts: {answer}");

@@ -1,10 +1,11 @@
 //! The `swarm N` role: N peercloud peers in this one process on 127.0.0.1.
 //! A seed starts first; then the other N-1 start at the same moment, each
 //! joining through the seed. Prints `converged {secs}` once every peer lists
-//! the N-1 others (or `converged {error}` after a minute), then answers
-//! `broadcast {count}` commands (one peer sends to all the others, `count`
-//! times, one after the other) until stdin ends, so the orchestrator can
-//! read its footprint between them. On stderr it tells how many peers
+//! the N-1 others (or `converged {error}` after a minute), with the
+//! suspicions the peers raised so far, then answers `work` commands (the
+//! suspicions raised so far) and `broadcast {count}` commands (one peer
+//! sends to all the others, `count` times, one after the other) until
+//! stdin ends, so the orchestrator can read its footprint between them. On stderr it tells how many peers
 //! started alone and why, and every 2 s how far the lists got, what the
 //! peers did since (calls, probes, suspicions, bytes), the members
 //! suspected in all lists and the peers at each local health score, the
@@ -82,7 +83,8 @@ async fn run(n: usize, open_files: u64) -> Result<()> {
         let complete = clouds.iter().filter(|c| c.peer_count() == n - 1).count();
         if complete == n {
             break json!({"event": "converged", "secs": started.elapsed().as_secs_f64(),
-                         "peers": n, "open_files": open_files, "tasks": alive_tasks()});
+                         "peers": n, "open_files": open_files, "tasks": alive_tasks(),
+                         "suspicions": Work::of(&clouds).suspicions});
         }
         if reported.elapsed() >= REPORT {
             reported = Instant::now();
@@ -107,7 +109,8 @@ async fn run(n: usize, open_files: u64) -> Result<()> {
         }
         if Instant::now() >= deadline {
             break json!({"event": "converged", "open_files": open_files,
-                         "error": shortfall(&clouds, complete, open_files)});
+                         "error": shortfall(&clouds, complete, open_files),
+                         "suspicions": Work::of(&clouds).suspicions});
         }
         sleep(POLL).await;
     };
@@ -116,9 +119,11 @@ async fn run(n: usize, open_files: u64) -> Result<()> {
     // The last peer to join broadcasts: not the seed, which every other
     // peer talked to while joining.
     let sender = clouds.last().ok_or("no peers")?;
+    let peers = &clouds;
     serve_commands(|command| async move {
         match command["cmd"].as_str() {
             Some("broadcast") => broadcasts(sender, n - 1, &command).await,
+            Some("work") => json!({"event": "work", "suspicions": Work::of(peers).suspicions}),
             _ => unknown(&command),
         }
     })
