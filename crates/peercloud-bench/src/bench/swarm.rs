@@ -58,8 +58,17 @@ async fn once(env: &Env, budget: &Budget, figures: &mut Figures) -> Result<()> {
     // An older build's role (PEERCLOUD_BENCH_EXE) does not know the
     // command: only this figure goes without.
     let work = swarm.command(&json!({"cmd": "work"}), "work", LATER).await;
+    let suspicions = |value: &serde_json::Value| value["suspicions"].as_u64();
+    let raised = match (
+        suspicions(&line.value),
+        work.ok().as_ref().and_then(suspicions),
+    ) {
+        (Some(then), Some(now)) => Some(now.saturating_sub(then)),
+        _ => None,
+    };
+    let told = raised.map_or_else(|| "?".to_owned(), |n| n.to_string());
     eprintln!(
-        "  1 s after: {:.1} MiB, {} threads, {} sockets; 10 s after: {:.1} MiB, {} sockets",
+        "  1 s after: {:.1} MiB, {} threads, {} sockets; 10 s after: {:.1} MiB, {} sockets, {told} suspicions raised since converging",
         print.rss_mib, print.threads, print.sockets, later.rss_mib, later.sockets
     );
     figures.record(Figure::SwarmMemory, Sys::Peercloud, print.rss_mib);
@@ -76,17 +85,9 @@ async fn once(env: &Env, budget: &Budget, figures: &mut Figures) -> Result<()> {
         later.sockets as f64,
     );
     figures.record(Figure::SwarmMemoryLater, Sys::Peercloud, later.rss_mib);
-    let suspicions = |value: &serde_json::Value| value["suspicions"].as_u64();
-    match (
-        suspicions(&line.value),
-        work.ok().as_ref().and_then(suspicions),
-    ) {
-        (Some(then), Some(now)) => figures.record(
-            Figure::SwarmSuspicionsAfter,
-            Sys::Peercloud,
-            now.saturating_sub(then) as f64,
-        ),
-        _ => figures.fail(
+    match raised {
+        Some(raised) => figures.record(Figure::SwarmSuspicionsAfter, Sys::Peercloud, raised as f64),
+        None => figures.fail(
             Figure::SwarmSuspicionsAfter,
             Sys::Peercloud,
             "no suspicion count in the swarm's answers",
