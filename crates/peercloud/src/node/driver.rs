@@ -93,6 +93,12 @@ impl<T: Transport> Driver<T> {
                 }
                 _ = sleep_until(deadline.map(Instant::from_std).unwrap_or_else(far_future)),
                     if deadline.is_some() => {
+                    // Answers and requests already in go first: a busy
+                    // peer is woken late, for a deadline and for the
+                    // answers that beat it at once, and `select!` picks
+                    // either; taken for timeouts, those answers failed
+                    // joiners and suspected members that had answered.
+                    this.take_ready(&mut results_rx);
                     this.parts.core.handle_timeout(now());
                 }
                 changed = this.parts.leave_rx.changed(), if !this.leaving => {

@@ -32,6 +32,9 @@ pub(crate) enum Script {
     /// Answer nothing until the call's timeout, then time out, as the real
     /// client does.
     TimeOut,
+    /// Answer this just as the call's timeout runs out: the answer and
+    /// the core's deadline for it are due at the same instant.
+    AtTimeout(Box<CallResult>),
 }
 
 impl Script {
@@ -105,6 +108,10 @@ impl Transport for FakeTransport {
             Some(Script::TimeOut) => {
                 tokio::time::sleep(timeout).await;
                 Err(CallError::Timeout)
+            }
+            Some(Script::AtTimeout(result)) => {
+                tokio::time::sleep(timeout).await;
+                *result
             }
             None => unscripted(&request),
         }

@@ -2,6 +2,8 @@
 //! refusal leaving the member list as it was.
 
 use super::*;
+use peercloud_core::wire::StatusReply;
+use peercloud_core::{PeerId, Response};
 
 #[tokio::test]
 async fn status_answers_anyone_whatever_the_body() {
@@ -285,4 +287,32 @@ async fn a_join_to_a_full_cloud_gets_a_json_503_and_changes_nothing() {
         calls,
         "the joiner was not checked"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_answered_as_its_deadline_passes_still_lets_the_joiner_in() {
+    // The answer and the deadline come due at once; the driver, woken for
+    // both, hands the core the answer first. A busy peer (a seed that a
+    // thousand peers join at once) is woken late for many calls whose
+    // answers are already in: taken for timeouts, they failed joiners and
+    // suspected members that had answered in time.
+    for trial in 0..16 {
+        let (node, app) = node().await;
+        let status = StatusReply {
+            id: Some(PeerId::parse("a").expect("a valid id")),
+            online: true,
+            listening: true,
+            joined: false,
+            digest: None,
+            incarnation: None,
+            gossip: Default::default(),
+        };
+        let answer = Script::AtTimeout(Box::new(Ok(Response::Status(status))));
+        node.transport
+            .script(&addr("127.0.0.1:4001"), "/status", answer);
+        let body = json!({"id": "a", "ip": null, "port": 4001, "data": {}});
+        let (status, reply) = send(&app, post_json("/join", None, body)).await;
+        assert_eq!(status, StatusCode::OK, "trial {trial}: {reply}");
+        assert_eq!(reply["status"], "joined", "trial {trial}: {reply}");
+    }
 }
