@@ -755,15 +755,18 @@ fn failed_probe_with_a_call(
         // them, and probe the member again in the next round.
         calls(&mut p, at, CallAt::EarlierProbe);
         p.handle_response(at, probe.call, rust_status(&id));
-        loop {
+        let mut again = None;
+        for _ in 0..2 * members.len() {
             at += secs(1);
             let next = tick(&mut p, at);
             if next.to == m.address() {
-                break next;
+                again = Some(next);
+                break;
             }
             let other = target(&members, &next.to);
             p.handle_response(at, next.call, rust_status(&other));
         }
+        again.expect("the member probed again within two rounds")
     } else {
         probe
     };
