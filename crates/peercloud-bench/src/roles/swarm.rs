@@ -5,13 +5,13 @@
 //! suspicions the peers raised so far, then answers `work` commands (the
 //! suspicions raised so far) and `broadcast {count}` commands (one peer
 //! sends to all the others, `count` times, one after the other) until
-//! stdin ends, so the orchestrator can read its footprint between them. On stderr it tells how many peers
-//! started alone and why, and every 2 s how far the lists got, what the
-//! peers did since (calls, probes, suspicions, bytes), the members
-//! suspected in all lists and the peers at each local health score, the
-//! members suspected in the most lists (while any is), and how the peer
-//! with the shortest list is doing; after convergence, the same work and
-//! the live tasks.
+//! stdin ends, so the orchestrator can read its footprint between them.
+//! On stderr it tells how many peers started alone and why, and every 2 s
+//! how far the lists got, what the peers did since (calls, probes,
+//! suspicions, bytes), the members suspected in all lists and the peers
+//! at each local health score, the members suspected in the most lists
+//! (while any is), and how the peer with the shortest list is doing;
+//! after convergence, the same work and the live tasks.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;

@@ -315,6 +315,21 @@ mod tests {
         assert!(text.contains("\npeercloud_local_health 3\n"), "{text}");
     }
 
+    #[test]
+    fn the_suspicions_spared_are_the_core_counters() {
+        let mut metrics = Metrics::default();
+        metrics.membership.suspicions_spared = 2;
+        let text = encode_metrics(metrics);
+        assert!(
+            text.contains("# TYPE peercloud_suspicions_spared counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\npeercloud_suspicions_spared_total 2\n"),
+            "{text}"
+        );
+    }
+
     /// The samples of an exposition, by series (`name{labels}`).
     fn samples(text: &str) -> std::collections::BTreeMap<String, f64> {
         text.lines()
