@@ -67,16 +67,7 @@ impl FakeTransport {
 
     /// A `/status` at `to` answers with this id, as a live peer would.
     pub(crate) fn status_answers(&self, to: &Address, id: Option<&str>) {
-        let status = StatusReply {
-            id: id.map(|id| PeerId::parse(id).expect("a valid test id")),
-            online: true,
-            listening: true,
-            joined: false,
-            digest: None,
-            incarnation: None,
-            gossip: Default::default(),
-        };
-        self.script(to, "/status", Script::answer(Ok(Response::Status(status))));
+        self.script(to, "/status", Script::answer(live_status(id)));
     }
 
     /// Every call made so far, in order.
@@ -116,6 +107,19 @@ impl Transport for FakeTransport {
             None => unscripted(&request),
         }
     }
+}
+
+/// What a live peer with this id answers to `/status`.
+pub(crate) fn live_status(id: Option<&str>) -> CallResult {
+    Ok(Response::Status(StatusReply {
+        id: id.map(|id| PeerId::parse(id).expect("a valid test id")),
+        online: true,
+        listening: true,
+        joined: false,
+        digest: None,
+        incarnation: None,
+        gossip: Default::default(),
+    }))
 }
 
 fn unscripted(request: &Request) -> CallResult {

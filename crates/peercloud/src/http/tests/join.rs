@@ -2,8 +2,7 @@
 //! refusal leaving the member list as it was.
 
 use super::*;
-use peercloud_core::wire::StatusReply;
-use peercloud_core::{PeerId, Response};
+use crate::node::testing::live_status;
 
 #[tokio::test]
 async fn status_answers_anyone_whatever_the_body() {
@@ -298,16 +297,7 @@ async fn a_check_answered_as_its_deadline_passes_still_lets_the_joiner_in() {
     // suspected members that had answered in time.
     for trial in 0..16 {
         let (node, app) = node().await;
-        let status = StatusReply {
-            id: Some(PeerId::parse("a").expect("a valid id")),
-            online: true,
-            listening: true,
-            joined: false,
-            digest: None,
-            incarnation: None,
-            gossip: Default::default(),
-        };
-        let answer = Script::AtTimeout(Box::new(Ok(Response::Status(status))));
+        let answer = Script::AtTimeout(Box::new(live_status(Some("a"))));
         node.transport
             .script(&addr("127.0.0.1:4001"), "/status", answer);
         let body = json!({"id": "a", "ip": null, "port": 4001, "data": {}});
